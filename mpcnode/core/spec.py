@@ -1,0 +1,165 @@
+"""The computation spec as a typed domain object, with every check that needs no data.
+
+A spec is validated when a computation is created (coordinator) and again when a node is
+asked to take part (node), by the same function: `ComputationSpec.check(max_parties)`.
+The overflow rule of DESIGN 2: n * max(|lower|, |upper|) * 2^f must stay below 2^63 so that
+the sum of n encoded inputs can never wrap around the signed range of the ring.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from mpcnode.errors import InvalidInput
+
+MAX_LENGTH = 1 << 26  # 67 million elements: 512 MiB per share vector, above the 10^7 target
+MAX_FRACTIONAL_BITS = 52  # beyond a double's mantissa, more bits add no precision
+MAX_PARTIES = 1000
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+class Kind(enum.Enum):
+    """What a computation publishes (DESIGN 3)."""
+
+    SUM = "sum"
+    MEAN = "mean"
+    COUNT = "count"
+    HISTOGRAM = "histogram"
+
+
+class BoundsPolicy(enum.Enum):
+    """What a node does with an input value outside [lower, upper]."""
+
+    REJECT = "reject"
+    CLIP = "clip"
+
+
+@dataclass(frozen=True)
+class ComputationSpec:
+    """One computation over the inputs that parties submitted under `dataset`.
+
+    Invariants once `check` passed: lower <= upper, both finite; integer kinds have
+    fractional_bits == 0 and integral bounds; histogram length == len(bins); and no sum of
+    `max_parties` encoded in-bounds values can overflow the signed 64-bit range.
+    """
+
+    name: str
+    kind: Kind
+    dataset: str
+    lower: float
+    upper: float
+    length: int = 1
+    fractional_bits: int = 0
+    on_out_of_bounds: BoundsPolicy = BoundsPolicy.REJECT
+    bins: tuple[str, ...] = ()
+    min_parties: int = 2
+    readers: tuple[str, ...] = field(default=())
+
+    @property
+    def is_integer(self) -> bool:
+        """True when values are integers (no fixed-point fraction)."""
+        return self.fractional_bits == 0
+
+    def check(self, max_parties: int) -> None:
+        """Raise InvalidInput naming the first field that is wrong, or the overflow term."""
+        if not self.name or len(self.name) > 128:
+            raise InvalidInput("spec.name must be 1 to 128 characters")
+        if not _NAME_RE.match(self.dataset):
+            raise InvalidInput(
+                f"spec.dataset {self.dataset!r} must be 1-64 characters of letters, digits, "
+                "'.', '_', ':' or '-', starting with a letter or digit"
+            )
+        self._check_shape()
+        self._check_bounds()
+        if self.min_parties < 2:
+            raise InvalidInput(
+                f"spec.min_parties is {self.min_parties}; it must be at least 2, since an "
+                "aggregate over one party is that party's input"
+            )
+        if not 2 <= max_parties <= MAX_PARTIES:
+            raise InvalidInput(f"the number of parties must be 2 to {MAX_PARTIES}, not {max_parties}")
+        check_overflow(max_parties, self.lower, self.upper, self.fractional_bits)
+
+    def _check_shape(self) -> None:
+        if not 1 <= self.length <= MAX_LENGTH:
+            raise InvalidInput(f"spec.length is {self.length}; it must be 1 to {MAX_LENGTH}")
+        if not 0 <= self.fractional_bits <= MAX_FRACTIONAL_BITS:
+            raise InvalidInput(
+                f"spec.fractional_bits is {self.fractional_bits}; it must be 0 to "
+                f"{MAX_FRACTIONAL_BITS}"
+            )
+        if self.kind is Kind.HISTOGRAM:
+            if not self.bins:
+                raise InvalidInput("a histogram needs spec.bins, the names of its options")
+            if len(set(self.bins)) != len(self.bins):
+                raise InvalidInput("spec.bins has a repeated name; each option must be unique")
+            if self.length != len(self.bins):
+                raise InvalidInput(
+                    f"spec.length is {self.length} but there are {len(self.bins)} bins; "
+                    "a histogram's length is its number of bins"
+                )
+        elif self.bins:
+            raise InvalidInput(f"spec.bins is only for histograms, not for {self.kind.value}")
+        if self.kind in (Kind.COUNT, Kind.HISTOGRAM) and self.fractional_bits:
+            raise InvalidInput(
+                f"a {self.kind.value} counts whole items: spec.fractional_bits must be 0"
+            )
+
+    def _check_bounds(self) -> None:
+        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
+            raise InvalidInput("spec.lower and spec.upper must be finite numbers")
+        if self.lower > self.upper:
+            raise InvalidInput(
+                f"spec.lower ({self.lower:g}) is above spec.upper ({self.upper:g})"
+            )
+        if self.is_integer and not (float(self.lower).is_integer() and float(self.upper).is_integer()):
+            raise InvalidInput(
+                "integer values need integer bounds: round spec.lower and spec.upper, or set "
+                "spec.fractional_bits for real values"
+            )
+        if self.kind in (Kind.COUNT, Kind.HISTOGRAM) and self.lower < 0:
+            raise InvalidInput(f"a {self.kind.value} cannot be negative: spec.lower must be >= 0")
+
+    def canonical_bytes(self) -> bytes:
+        """A deterministic encoding of every field, the spec's part of the transcript hash.
+
+        Floats are written with float.hex so the encoding is exact and the same on every
+        platform; keys are sorted. Any implementation can reproduce it from the fields.
+        """
+        doc = {
+            "bins": list(self.bins),
+            "dataset": self.dataset,
+            "fractional_bits": self.fractional_bits,
+            "kind": self.kind.value,
+            "length": self.length,
+            "lower": float(self.lower).hex(),
+            "min_parties": self.min_parties,
+            "name": self.name,
+            "on_out_of_bounds": self.on_out_of_bounds.value,
+            "readers": list(self.readers),
+            "upper": float(self.upper).hex(),
+        }
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def check_overflow(n_parties: int, lower: float, upper: float, fractional_bits: int) -> None:
+    """Raise InvalidInput if n encoded values in [lower, upper] could sum past 2^63 - 1.
+
+    The bound is computed exactly (Fractions), so it is neither optimistic by float rounding
+    nor pessimistic by a safety factor. The message names the term that is too big.
+    """
+    largest = max(abs(Fraction(lower)), abs(Fraction(upper)))
+    encoded = math.ceil(largest * (1 << fractional_bits))
+    total = n_parties * encoded
+    if total >= 1 << 63:
+        raise InvalidInput(
+            f"overflow: {n_parties} parties x max(|lower|, |upper|) = {float(largest):g} x "
+            f"2^{fractional_bits} (fractional_bits) = about 2^{math.log2(total):.1f}, which does "
+            "not fit the signed 64-bit ring (< 2^63); narrow the bounds, use fewer "
+            "fractional bits, or invite fewer parties"
+        )

@@ -1,0 +1,90 @@
+"""The exceptions of mpcnode, one root and a few named kinds, each with its gRPC status.
+
+    MpcError                      INTERNAL
+     +-- InvalidInput             INVALID_ARGUMENT   malformed message, wrong shape, NaN, bounds, bad spec, overflow
+     +-- PermissionDenied         PERMISSION_DENIED  wrong identity or role for this call
+     +-- NotFound                 NOT_FOUND          unknown round, dataset, computation
+     +-- AlreadyExists            ALREADY_EXISTS     replayed or conflicting duplicate message
+     +-- PreconditionFailed       FAILED_PRECONDITION policy refusal, min parties, input reuse, wrong state
+     +-- DeadlineExceeded         DEADLINE_EXCEEDED  a round's deadline passed
+     +-- Unavailable              UNAVAILABLE        a peer or node could not be reached
+     +-- Unimplemented            UNIMPLEMENTED      a wire feature this version does not speak
+
+This module is pure (no gRPC import) so the core can raise these; `mpcnode.rpc.status` maps
+them to gRPC statuses on the server and back on the client, each in exactly one place. The
+message of an error is public: it goes to the remote caller, so it must help a person act
+and must never contain a share, a seed, an input or an un-noised aggregate.
+"""
+
+from __future__ import annotations
+
+
+class MpcError(Exception):
+    """Root of every error mpcnode raises on purpose; `status` names its gRPC status code."""
+
+    status = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(MpcError):
+    """The caller sent something malformed or out of range; resending it unchanged fails again."""
+
+    status = "INVALID_ARGUMENT"
+
+
+class PermissionDenied(MpcError):
+    """The caller's certificate identity or role may not make this call."""
+
+    status = "PERMISSION_DENIED"
+
+
+class NotFound(MpcError):
+    """The named round, dataset or computation does not exist here."""
+
+    status = "NOT_FOUND"
+
+
+class AlreadyExists(MpcError):
+    """A message that was already accepted arrived again (a replay or a conflicting duplicate)."""
+
+    status = "ALREADY_EXISTS"
+
+
+class PreconditionFailed(MpcError):
+    """The request is well formed but the system's state or policy refuses it now."""
+
+    status = "FAILED_PRECONDITION"
+
+
+class DeadlineExceeded(MpcError):
+    """A round's deadline passed before the step could complete."""
+
+    status = "DEADLINE_EXCEEDED"
+
+
+class Unavailable(MpcError):
+    """A peer node, node or coordinator could not be reached."""
+
+    status = "UNAVAILABLE"
+
+
+class Unimplemented(MpcError):
+    """The message uses a wire feature this version does not implement yet."""
+
+    status = "UNIMPLEMENTED"
+
+
+ALL_ERRORS: tuple[type[MpcError], ...] = (
+    MpcError,
+    InvalidInput,
+    PermissionDenied,
+    NotFound,
+    AlreadyExists,
+    PreconditionFailed,
+    DeadlineExceeded,
+    Unavailable,
+    Unimplemented,
+)
