@@ -24,9 +24,12 @@ class MpcError(Exception):
 
     status = "INTERNAL"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, party: str = "") -> None:
         super().__init__(message)
         self.message = message
+        # The party at fault, when the error is another party's doing (e.g. a peer that
+        # could not be reached); the coordinator names it in an abort reason.
+        self.party = party
 
 
 class InvalidInput(MpcError):

@@ -69,11 +69,7 @@ class ComputationSpec:
         """Raise InvalidInput naming the first field that is wrong, or the overflow term."""
         if not self.name or len(self.name) > 128:
             raise InvalidInput("spec.name must be 1 to 128 characters")
-        if not _NAME_RE.match(self.dataset):
-            raise InvalidInput(
-                f"spec.dataset {self.dataset!r} must be 1-64 characters of letters, digits, "
-                "'.', '_', ':' or '-', starting with a letter or digit"
-            )
+        check_dataset_name(self.dataset)
         self._check_shape()
         self._check_bounds()
         if self.min_parties < 2:
@@ -145,6 +141,33 @@ class ComputationSpec:
             "upper": float(self.upper).hex(),
         }
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def spec_from_canonical(data: bytes) -> ComputationSpec:
+    """Rebuild a spec from `canonical_bytes` (how the coordinator stores specs)."""
+    doc = json.loads(data)
+    return ComputationSpec(
+        name=doc["name"],
+        kind=Kind(doc["kind"]),
+        dataset=doc["dataset"],
+        lower=float.fromhex(doc["lower"]),
+        upper=float.fromhex(doc["upper"]),
+        length=doc["length"],
+        fractional_bits=doc["fractional_bits"],
+        on_out_of_bounds=BoundsPolicy(doc["on_out_of_bounds"]),
+        bins=tuple(doc["bins"]),
+        min_parties=doc["min_parties"],
+        readers=tuple(doc["readers"]),
+    )
+
+
+def check_dataset_name(dataset: str) -> None:
+    """Raise InvalidInput unless `dataset` is a valid dataset name."""
+    if not _NAME_RE.match(dataset):
+        raise InvalidInput(
+            f"dataset name {dataset!r} must be 1-64 characters of letters, digits, "
+            "'.', '_', ':' or '-', starting with a letter or digit"
+        )
 
 
 def check_overflow(n_parties: int, lower: float, upper: float, fractional_bits: int) -> None:

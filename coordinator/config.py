@@ -1,0 +1,63 @@
+"""Typed, frozen configuration of the coordinator daemon (see examples/coordinator.toml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mpcnode.config import (
+    PartyId,
+    check_address,
+    TlsConfig,
+    read_toml,
+    resolve_paths,
+    validation_message,
+)
+from mpcnode.errors import InvalidInput
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RoundSettings(_Strict):
+    """Timing and retry rules of rounds."""
+
+    # How long a node may take to answer Prepare before it counts as unreachable.
+    prepare_timeout_seconds: float = Field(default=10.0, gt=0)
+    # From Prepare to the last partial: every node refuses the round after this.
+    round_deadline_seconds: int = Field(default=120, ge=5)
+    # Rounds per computation, the first included; a retry drops unreachable parties.
+    max_attempts: int = Field(default=3, ge=1, le=20)
+
+
+class AccessSettings(_Strict):
+    """Who may use the analyst API."""
+
+    # Analyst certificate names allowed to create computations; empty means any analyst.
+    analysts: tuple[PartyId, ...] = ()
+
+
+class CoordinatorConfig(_Strict):
+    """The coordinator's config file."""
+
+    listen: str
+    data_dir: Path
+    roster_file: Path
+    tls: TlsConfig
+    rounds: RoundSettings = RoundSettings()
+    access: AccessSettings = AccessSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    _listen = field_validator("listen")(check_address)
+
+
+def load_coordinator_config(path: Path) -> CoordinatorConfig:
+    """Read and validate a coordinator config file; InvalidInput says which key is wrong."""
+    doc = resolve_paths(read_toml(path), path.resolve().parent)
+    try:
+        return CoordinatorConfig.model_validate(doc)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(path, exc)) from None

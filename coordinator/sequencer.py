@@ -1,0 +1,314 @@
+"""The coordinator's round state machine (DESIGN 4.1), persisted at every transition.
+
+    create -> [round: prepare -> share -> partial -> published]
+                         \\--------\\---------\\--> aborted --(retry without unreachable
+                                                             parties, if min_parties holds)
+
+A computation runs up to `max_attempts` rounds. Each round has a fresh 128-bit id, a fresh
+deadline and transcript; shares of two rounds never mix because nodes key everything by
+round id and transcript hash. Only unreachable parties are dropped for a retry: a refusal
+(policy, bounds, reuse) fails the computation with the refusing party and its reason,
+since retrying without it would silently change what is computed for a policy reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from coordinator.config import RoundSettings
+from coordinator.nodes import NodeGateway, is_unreachable
+from coordinator.outputs import outputs_for
+from coordinator.store import Computation, CoordinatorStore, Event
+from mpcnode.api.v1 import types_pb2
+from mpcnode.config import Roster
+from mpcnode.core.sharing import reconstruct
+from mpcnode.core.spec import ComputationSpec
+from mpcnode.core.transcript import new_round_id, transcript_hash
+from mpcnode.errors import InvalidInput, MpcError, PreconditionFailed
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+@dataclass
+class RoundFailure(Exception):
+    """A round aborted in `phase`; `errors` maps each blamed party to what went wrong."""
+
+    phase: str
+    errors: dict[str, MpcError]
+
+    def reason(self, label: str) -> str:
+        """A sentence naming the phase and every party at fault."""
+        parts = [f"{party}: {err.status}: {err.message}" for party, err in self.errors.items()]
+        return f"round {label} aborted in phase {self.phase}: " + "; ".join(parts)
+
+    @property
+    def retryable(self) -> bool:
+        """True when every fault is a party that could not be reached."""
+        return all(is_unreachable(e) for e in self.errors.values())
+
+
+class Sequencer:
+    """Runs computations: creates them, drives their rounds, resumes them after a restart."""
+
+    def __init__(
+        self,
+        store: CoordinatorStore,
+        gateway: NodeGateway,
+        roster: Roster,
+        settings: RoundSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._roster = roster
+        self._settings = settings
+        self._clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Condition()
+
+    async def create(self, spec: ComputationSpec, parties: tuple[str, ...]) -> str:
+        """Validate a computation (spec, overflow, parties, min_parties) and start it."""
+        invited = parties or self._roster.ids
+        unknown = [p for p in invited if self._roster.get(p) is None]
+        if unknown:
+            raise InvalidInput(f"not on the coordinator's roster: {', '.join(unknown)}")
+        if len(set(invited)) != len(invited):
+            raise InvalidInput("a party is invited twice")
+        spec.check(max(len(invited), 2))
+        if len(invited) < spec.min_parties:
+            raise PreconditionFailed(
+                f"{len(invited)} parties invited ({', '.join(invited)}) but the spec needs "
+                f"min_parties = {spec.min_parties}"
+            )
+        cid = uuid.uuid4().hex
+        await asyncio.to_thread(self._store.create, cid, spec, tuple(invited))
+        await self._event(cid, b"", 0, "created", "pending", tuple(invited), "", "created")
+        self._spawn(cid)
+        return cid
+
+    def _spawn(self, cid: str) -> None:
+        task = asyncio.create_task(self._run(cid), name=f"computation {cid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def recover(self) -> None:
+        """After a restart: abort every interrupted round, then resume its computation."""
+        for comp in await asyncio.to_thread(self._store.unfinished):
+            rounds = await asyncio.to_thread(self._store.interrupted_rounds, comp.id)
+            for round_id, participants, phase in rounds:
+                reason = f"round {round_id.hex()[:8]} aborted: the coordinator restarted during phase {phase}"
+                await asyncio.to_thread(self._store.set_phase, round_id, "aborted", reason)
+                await self._event(
+                    comp.id, round_id, comp.attempts, "aborted", "running", participants, "", reason
+                )
+                header = types_pb2.RoundHeader(round_id=round_id)
+                await asyncio.gather(
+                    *(self._gateway.notify_end(p, header, reason) for p in participants)
+                )
+            log.info("resuming computation %s after restart", comp.id)
+            self._spawn(comp.id)
+
+    async def _run(self, cid: str) -> None:
+        comp = await asyncio.to_thread(self._store.get, cid)
+        participants = comp.participants or comp.parties
+        attempt = comp.attempts
+        while True:
+            attempt += 1
+            try:
+                await self._round(comp, attempt, participants)
+                return
+            except RoundFailure as failure:
+                participants = tuple(p for p in participants if p not in failure.errors)
+                if not failure.retryable:
+                    return await self._fail(cid, participants, "refused: not retried")
+                if attempt >= self._settings.max_attempts:
+                    return await self._fail(cid, participants, f"gave up after {attempt} rounds")
+                if len(participants) < comp.spec.min_parties:
+                    return await self._fail(
+                        cid,
+                        participants,
+                        f"only {len(participants)} reachable parties remain, below "
+                        f"min_parties = {comp.spec.min_parties}",
+                    )
+            except Exception:
+                log.exception("computation %s: unexpected error", cid)
+                return await self._fail(
+                    cid, participants, "internal error; see the coordinator's log"
+                )
+
+    async def _fail(self, cid: str, participants: tuple[str, ...], why: str) -> None:
+        events = await asyncio.to_thread(self._store.events_after, cid, 0)
+        aborts = [e.message for e in events if e.phase == "aborted"]
+        reason = f"{aborts[-1]} ({why})" if aborts else why
+        await asyncio.to_thread(self._store.fail, cid, reason)
+        await self._event(cid, b"", 0, "failed", "failed", participants, "", reason)
+        log.warning("computation %s failed: %s", cid, reason)
+
+    async def _round(self, comp: Computation, attempt: int, participants: tuple[str, ...]) -> None:
+        """One round: prepare, share, partial, publish. Raises RoundFailure on abort."""
+        spec, cid = comp.spec, comp.id
+        round_id = new_round_id()
+        deadline_ms = int((self._clock() + self._settings.round_deadline_seconds) * 1000)
+        header = types_pb2.RoundHeader(
+            round_id=round_id,
+            transcript_hash=transcript_hash(round_id, spec, participants, deadline_ms),
+        )
+        label = round_id.hex()[:8]
+        await asyncio.to_thread(
+            self._store.begin_round, cid, round_id, attempt, participants, deadline_ms
+        )
+
+        def remaining() -> float:
+            return max(0.1, deadline_ms / 1000 - self._clock())
+
+        try:
+            await self._phase(cid, round_id, attempt, "prepare", participants)
+            await self._step(
+                "prepare",
+                participants,
+                lambda p: self._gateway.prepare(
+                    p,
+                    header,
+                    spec,
+                    participants,
+                    deadline_ms,
+                    self._settings.prepare_timeout_seconds,
+                ),
+            )
+            await self._phase(cid, round_id, attempt, "share", participants)
+            await self._step(
+                "share", participants, lambda p: self._gateway.share(p, header, remaining())
+            )
+            await self._phase(cid, round_id, attempt, "partial", participants)
+            partials = await self._step(
+                "partial",
+                participants,
+                lambda p: self._gateway.collect(p, header, spec.length, remaining()),
+            )
+        except RoundFailure as failure:
+            reason = failure.reason(label)
+            await asyncio.to_thread(self._store.set_phase, round_id, "aborted", reason)
+            await self._event(
+                cid,
+                round_id,
+                attempt,
+                "aborted",
+                "running",
+                participants,
+                next(iter(failure.errors)),
+                reason,
+            )
+            await self._tell_nodes(participants, header, reason)
+            raise
+        total = reconstruct([partials[p] for p in participants])
+        outputs = outputs_for(spec, total, len(participants))
+        await asyncio.to_thread(self._store.publish, cid, round_id, outputs)
+        await self._event(
+            cid,
+            round_id,
+            attempt,
+            "published",
+            "published",
+            participants,
+            "",
+            f"round {label} published",
+        )
+        await self._tell_nodes(participants, header, "published")
+
+    async def _tell_nodes(
+        self, participants: tuple[str, ...], header: types_pb2.RoundHeader, reason: str
+    ) -> None:
+        await asyncio.gather(*(self._gateway.notify_end(p, header, reason) for p in participants))
+
+    async def _phase(
+        self, cid: str, round_id: bytes, attempt: int, phase: str, participants: tuple[str, ...]
+    ) -> None:
+        await asyncio.to_thread(self._store.set_phase, round_id, phase)
+        await self._event(
+            cid,
+            round_id,
+            attempt,
+            phase,
+            "running",
+            participants,
+            "",
+            f"round {round_id.hex()[:8]}: {phase} with {', '.join(participants)}",
+        )
+
+    async def _step(
+        self, phase: str, participants: tuple[str, ...], call: Callable[[str], Awaitable[_T]]
+    ) -> dict[str, _T]:
+        """Run one call per participant concurrently; any failure aborts the round."""
+        results = await asyncio.gather(*(call(p) for p in participants), return_exceptions=True)
+        errors: dict[str, MpcError] = {}
+        done: dict[str, _T] = {}
+        for party, result in zip(participants, results, strict=True):
+            if isinstance(result, MpcError):
+                errors.setdefault(result.party or party, result)
+            elif isinstance(result, BaseException):
+                log.error("phase %s: %s failed unexpectedly", phase, party, exc_info=result)
+                errors.setdefault(
+                    party, MpcError(f"{party}: unexpected error {type(result).__name__}")
+                )
+            else:
+                done[party] = result
+        if errors:
+            raise RoundFailure(phase, errors)
+        return done
+
+    async def _event(
+        self,
+        cid: str,
+        round_id: bytes,
+        attempt: int,
+        phase: str,
+        state: str,
+        participants: tuple[str, ...],
+        party: str,
+        message: str,
+    ) -> None:
+        event = Event(
+            0,
+            round_id,
+            attempt,
+            phase,
+            state,
+            participants,
+            party,
+            message,
+            int(self._clock() * 1000),
+        )
+        await asyncio.to_thread(self._store.add_event, cid, event)
+        log.info("computation %s: %s", cid, message)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def watch(self, cid: str) -> AsyncIterator[Event]:
+        """Every event of a computation from the first, until it is published or failed."""
+        await asyncio.to_thread(self._store.get, cid)  # NotFound for an unknown id
+        seq = 0
+        while True:
+            events = await asyncio.to_thread(self._store.events_after, cid, seq)
+            for event in events:
+                seq = event.seq
+                yield event
+            if events and events[-1].state in ("published", "failed"):
+                return
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), 1.0)
+                except TimeoutError:
+                    pass
+
+    async def close(self) -> None:
+        """Stop driving computations; their rounds are resumed by `recover` at next start."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,174 @@
+"""Typed, frozen configuration of the node daemon, and the pieces the coordinator shares.
+
+One TOML file per daemon. Unknown keys are refused (a typo must not silently fall back to a
+default), every default is documented here and in `examples/`, relative paths are resolved
+against the config file's folder, and key material is named by path, never inline.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mpcnode.errors import InvalidInput
+
+PARTY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+PIN_PATTERN = r"^sha256:[0-9a-f]{64}$"
+PartyId = Annotated[str, Field(pattern=PARTY_ID_PATTERN)]
+Pin = Annotated[str, Field(pattern=PIN_PATTERN)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_address(value: str) -> str:
+    """An address is host:port with a port in 1..65535 (0 only where a daemon listens)."""
+    match = re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})", value)
+    if not match or int(match.group(2)) > 65535:
+        raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:7001 or [::1]:7001)")
+    return value
+
+
+class TlsConfig(_Strict):
+    """The daemon's own certificate and key, and the federation CA (all PEM paths)."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+class RosterEntry(_Strict):
+    """One party of the federation: its id (certificate name), address, optional key pin."""
+
+    id: PartyId
+    address: str
+    # When set, a connection to or from this party is refused unless its certificate's
+    # public key has this SHA-256 pin, so even the CA operator cannot impersonate it.
+    pin: Pin | None = None
+
+    _address = field_validator("address")(check_address)
+
+
+class Roster(_Strict):
+    """The parties of a federation, loaded from a shared roster file (`[[party]]` tables)."""
+
+    party: tuple[RosterEntry, ...]
+
+    @field_validator("party")
+    @classmethod
+    def _distinct(cls, parties: tuple[RosterEntry, ...]) -> tuple[RosterEntry, ...]:
+        ids = [p.id for p in parties]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a party id appears twice in the roster")
+        if len(ids) < 2:
+            raise ValueError("a roster needs at least two parties")
+        return parties
+
+    def get(self, party_id: str) -> RosterEntry | None:
+        """The entry of `party_id`, or None when it is not on the roster."""
+        return next((p for p in self.party if p.id == party_id), None)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every party id, in roster order."""
+        return tuple(p.id for p in self.party)
+
+
+class CoordinatorRef(_Strict):
+    """Which certificate identity may drive rounds on this node."""
+
+    name: PartyId = "coordinator"
+    pin: Pin | None = None
+
+
+class NodePolicy(_Strict):
+    """The organization's local rules, checked at Prepare before anything leaves the node."""
+
+    # A round must have at least this many participants, whatever the spec asks.
+    min_parties: int = Field(default=3, ge=2)
+    # "once": an input goes into at most one released partial (DESIGN 4.5).
+    # "same-participants": it may be released again, but only to the same participant set,
+    # which cannot difference out one party (used by the demo to run sum and mean).
+    input_reuse: Literal["once", "same-participants"] = "once"
+    allowed_kinds: tuple[Literal["sum", "mean", "count", "histogram"], ...] = (
+        "sum",
+        "mean",
+        "count",
+        "histogram",
+    )
+    # A Prepare whose deadline is further away than this is refused.
+    max_round_seconds: int = Field(default=900, ge=1)
+
+
+class NodeConfig(_Strict):
+    """The node daemon's config file (see examples/node.toml)."""
+
+    party_id: PartyId
+    # One TLS port serves round control, peer shares, the local API and health.
+    listen: str
+    data_dir: Path
+    roster_file: Path
+    tls: TlsConfig
+    coordinator: CoordinatorRef = CoordinatorRef()
+    policy: NodePolicy = NodePolicy()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    _listen = field_validator("listen")(check_address)
+
+
+def _resolve(doc: dict[str, object], base: Path, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        value = doc.get(key)
+        if isinstance(value, str):
+            doc[key] = str(base / value)
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    """Parse a TOML file, with InvalidInput naming the file and line on a syntax error."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise InvalidInput(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path}: {exc}") from None
+
+
+def resolve_paths(doc: dict[str, object], base: Path) -> dict[str, object]:
+    """Make data_dir, roster_file and tls paths absolute, relative to the config's folder."""
+    _resolve(doc, base, ("data_dir", "roster_file"))
+    tls = doc.get("tls")
+    if isinstance(tls, dict):
+        _resolve(tls, base, ("cert", "key", "ca"))
+    return doc
+
+
+def validation_message(path: Path, exc: ValidationError) -> str:
+    """A config error a person can fix: file, dotted key, and what is wrong."""
+    lines = [f"{path}: invalid configuration"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    """Read and validate a node config file; InvalidInput says which key is wrong."""
+    doc = resolve_paths(read_toml(path), path.resolve().parent)
+    try:
+        return NodeConfig.model_validate(doc)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(path, exc)) from None
+
+
+def load_roster(path: Path) -> Roster:
+    """Read and validate a roster file (`[[party]]` tables with id, address, pin)."""
+    try:
+        return Roster.model_validate(read_toml(path))
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(path, exc)) from None

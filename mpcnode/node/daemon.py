@@ -1,0 +1,56 @@
+"""The node daemon: wire the store, round book, peers and servicers, then serve."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import grpc.aio
+
+from mpcnode.api.v1 import node_pb2, node_pb2_grpc
+from mpcnode.config import NodeConfig, load_roster
+from mpcnode.core.randomness import SystemRandomSource
+from mpcnode.node.access import NodeAccess
+from mpcnode.node.peers import PeerChannels
+from mpcnode.node.rounds import RoundBook
+from mpcnode.node.service import LocalService, PeerService, RoundControlService
+from mpcnode.node.store import NodeStore
+from mpcnode.rpc.server import serve
+from mpcnode.tls import TlsFiles
+
+log = logging.getLogger(__name__)
+_EXPIRY_INTERVAL_S = 5.0
+
+
+async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
+    """Run one organization's node until SIGTERM; state outlives it in data_dir."""
+    roster = load_roster(config.roster_file)
+    if roster.get(config.party_id) is None:
+        log.warning("party %s is not on its own roster %s", config.party_id, config.roster_file)
+    tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
+    store = NodeStore(config.data_dir)
+    book = RoundBook(config.party_id, store, config.policy, roster, SystemRandomSource())
+    peers = PeerChannels(roster, tls)
+    access = NodeAccess(config.party_id, config.coordinator, roster)
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        node_pb2_grpc.add_RoundControlServicer_to_server(
+            RoundControlService(book, peers, access), server
+        )
+        node_pb2_grpc.add_PeerServicer_to_server(PeerService(book, access), server)
+        node_pb2_grpc.add_LocalServicer_to_server(LocalService(store, access), server)
+        return [s.full_name for s in node_pb2.DESCRIPTOR.services_by_name.values()]
+
+    async def expire_rounds() -> None:
+        while True:
+            await asyncio.sleep(_EXPIRY_INTERVAL_S)
+            book.expire()
+
+    try:
+        await serve(
+            f"mpcnode {config.party_id}", config.listen, tls, register, ready_file, expire_rounds
+        )
+    finally:
+        await peers.close()
+        store.close()

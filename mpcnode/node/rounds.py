@@ -1,0 +1,313 @@
+"""The node's side of a round (DESIGN 4.1, 4.4): what it accepts, shares and releases.
+
+Plain asyncio, no gRPC: the servicers decode a message, call one method here, and encode
+the answer. Every rule that protects the organization lives here:
+
+- Prepare: the spec passes its own checks, the participant set is on the roster, holds
+  this node, is large enough for both the spec and local policy, the transcript hash is
+  recomputed from what the coordinator said, and the input is present, valid and not
+  barred by the input-reuse rule. A repeated identical Prepare is harmless.
+- Shares: one per participant, each from a distinct sender whose certificate says so,
+  all with this node's transcript hash; a second share from a sender is a replay.
+- Release: only when exactly the announced participants have shared, before the deadline,
+  once per round, and only after the release is durably recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from mpcnode.config import NodePolicy, Roster
+from mpcnode.core.encoding import encode
+from mpcnode.core.randomness import RandomSource
+from mpcnode.core.sharing import split
+from mpcnode.core.spec import ComputationSpec
+from mpcnode.core.transcript import transcript_hash
+from mpcnode.errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+)
+from mpcnode.node.store import NodeStore, ReleaseRecord
+
+log = logging.getLogger(__name__)
+U64 = npt.NDArray[np.uint64]
+_ENDED_MEMORY = 10_000  # ended round ids kept to explain late messages
+
+
+@dataclass
+class NodeRound:
+    """One round as this node sees it. `encoded` is dropped once the shares are made."""
+
+    round_id: bytes
+    transcript: bytes
+    spec: ComputationSpec
+    participants: tuple[str, ...]
+    deadline_ms: int
+    input_id: str
+    encoded: U64 | None
+    received: dict[str, U64] = field(default_factory=dict)
+    receiving: set[str] = field(default_factory=set)
+    share_state: str = "pending"  # pending -> sending -> sent | failed
+    released: bool = False
+    complete: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def label(self) -> str:
+        """The round id as logs and messages print it."""
+        return self.round_id.hex()
+
+    def missing(self) -> list[str]:
+        """Participants whose share has not arrived yet."""
+        return [p for p in self.participants if p not in self.received]
+
+
+class RoundBook:
+    """Every live round of this node, keyed by round id."""
+
+    def __init__(
+        self,
+        party_id: str,
+        store: NodeStore,
+        policy: NodePolicy,
+        roster: Roster,
+        rng: RandomSource,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.party_id = party_id
+        self._store = store
+        self._policy = policy
+        self._roster = roster
+        self._rng = rng
+        self._clock = clock
+        self._rounds: dict[bytes, NodeRound] = {}
+        self._ended: OrderedDict[bytes, str] = OrderedDict()
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def get(self, round_id: bytes, transcript: bytes) -> NodeRound:
+        """The live round, or NotFound / FAILED_PRECONDITION saying why it is not usable."""
+        state = self._rounds.get(round_id)
+        if state is None:
+            if round_id in self._ended:
+                raise PreconditionFailed(
+                    f"round {round_id.hex()} already ended on this node ({self._ended[round_id]})"
+                )
+            raise NotFound(
+                f"unknown round {round_id.hex()}: this node was never asked to prepare it"
+            )
+        if transcript != state.transcript:
+            raise PreconditionFailed(
+                f"round {state.label}: transcript hash {transcript.hex()[:16]}... differs from "
+                f"this node's {state.transcript.hex()[:16]}...; the coordinator announced "
+                "different specs, participants or deadlines to different nodes"
+            )
+        if self._now_ms() > state.deadline_ms:
+            raise DeadlineExceeded(f"round {state.label} is past its deadline")
+        return state
+
+    async def prepare(
+        self,
+        round_id: bytes,
+        transcript: bytes,
+        spec: ComputationSpec,
+        participants: tuple[str, ...],
+        deadline_ms: int,
+    ) -> NodeRound:
+        """Check a round against policy and input, then hold it (DESIGN 4.1 step 2)."""
+        if round_id in self._rounds:
+            return self.get(round_id, transcript)  # identical repeat: harmless
+        if round_id in self._ended:
+            raise AlreadyExists(f"round {round_id.hex()} already ended; a new round needs a new id")
+        self._check_round(round_id, transcript, spec, participants, deadline_ms)
+        stored = await asyncio.to_thread(self._store.get_input, spec.dataset)
+        encoded = encode(stored.values, spec)
+        await asyncio.to_thread(
+            self._store.check_reuse,
+            spec.dataset,
+            stored.input_id,
+            participants,
+            self._policy.input_reuse,
+        )
+        if round_id in self._rounds:  # a concurrent identical Prepare won the race
+            return self.get(round_id, transcript)
+        state = NodeRound(
+            round_id, transcript, spec, participants, deadline_ms, stored.input_id, encoded
+        )
+        self._rounds[round_id] = state
+        log.info(
+            "round %s prepared: %s over %r with %s",
+            state.label,
+            spec.kind.value,
+            spec.dataset,
+            ",".join(participants),
+        )
+        return state
+
+    def _check_round(
+        self,
+        round_id: bytes,
+        transcript: bytes,
+        spec: ComputationSpec,
+        participants: tuple[str, ...],
+        deadline_ms: int,
+    ) -> None:
+        if len(round_id) != 16:
+            raise InvalidInput(f"round_id must be 16 bytes, not {len(round_id)}")
+        if transcript != transcript_hash(round_id, spec, participants, deadline_ms):
+            raise InvalidInput(
+                "transcript_hash does not match the round id, spec, participants and deadline "
+                "of this Prepare; the coordinator and this node disagree on the hash layout"
+            )
+        spec.check(len(participants))
+        if self.party_id not in participants:
+            raise InvalidInput(f"this node ({self.party_id}) is not among the participants")
+        unknown = [p for p in participants if self._roster.get(p) is None]
+        if unknown:
+            raise PermissionDenied(f"participants not on this node's roster: {', '.join(unknown)}")
+        needed = max(spec.min_parties, self._policy.min_parties)
+        if len(participants) < needed:
+            raise PreconditionFailed(
+                f"{len(participants)} participants is below the minimum of {needed} "
+                f"(spec min_parties {spec.min_parties}, this node's policy.min_parties "
+                f"{self._policy.min_parties})"
+            )
+        if spec.kind.value not in self._policy.allowed_kinds:
+            raise PreconditionFailed(
+                f"this node's policy does not allow {spec.kind.value} computations "
+                f"(policy.allowed_kinds = {list(self._policy.allowed_kinds)})"
+            )
+        now = self._now_ms()
+        if not now < deadline_ms <= now + self._policy.max_round_seconds * 1000:
+            raise InvalidInput(
+                f"deadline is {(deadline_ms - now) / 1000:.0f} s away; it must be in the future "
+                f"and at most policy.max_round_seconds = {self._policy.max_round_seconds} s away"
+            )
+
+    def shares_to_send(self, round_id: bytes, transcript: bytes) -> list[tuple[str, U64]]:
+        """Split the encoded input: one share per other participant, this node's own kept.
+
+        Returns [] when the shares were already sent (a repeated Share call). A failed
+        share phase cannot be resumed: fresh shares would conflict with delivered ones.
+        """
+        state = self.get(round_id, transcript)
+        if state.share_state == "sent":
+            return []
+        if state.share_state != "pending" or state.encoded is None:
+            raise PreconditionFailed(
+                f"round {state.label}: the share phase already {state.share_state}; abort "
+                "the round and start a new one"
+            )
+        shares = split(state.encoded, len(state.participants), self._rng)
+        state.encoded = None
+        state.share_state = "sending"
+        outgoing: list[tuple[str, U64]] = []
+        for party, share in zip(state.participants, shares, strict=True):
+            if party == self.party_id:
+                self._accept(state, party, share)
+            else:
+                outgoing.append((party, share))
+        return outgoing
+
+    def share_phase_done(self, round_id: bytes, ok: bool) -> None:
+        """Record whether every outgoing share was delivered."""
+        state = self._rounds.get(round_id)
+        if state is not None:
+            state.share_state = "sent" if ok else "failed"
+
+    def begin_receive(
+        self, round_id: bytes, transcript: bytes, sender: str, length: int
+    ) -> NodeRound:
+        """Admit the start of a share from `sender` (its certificate's identity)."""
+        state = self.get(round_id, transcript)
+        if sender not in state.participants:
+            raise PermissionDenied(
+                f"round {state.label}: {sender} is not a participant "
+                f"({', '.join(state.participants)}); its share is refused"
+            )
+        if sender in state.received or sender in state.receiving:
+            raise AlreadyExists(
+                f"round {state.label}: a share from {sender} was already received; replays "
+                "are refused"
+            )
+        if length != state.spec.length:
+            raise InvalidInput(
+                f"round {state.label}: share from {sender} has length {length}, the spec "
+                f"says {state.spec.length}"
+            )
+        state.receiving.add(sender)
+        return state
+
+    def end_receive(self, state: NodeRound, sender: str, share: U64 | None) -> None:
+        """Finish (share given) or give up (None) a share begun with begin_receive."""
+        state.receiving.discard(sender)
+        if share is not None and self._rounds.get(state.round_id) is state:
+            self._accept(state, sender, share)
+
+    def _accept(self, state: NodeRound, sender: str, share: U64) -> None:
+        state.received[sender] = share
+        log.debug("round %s: share from %s accepted", state.label, sender)
+        if not state.missing():
+            state.complete.set()
+
+    async def release_partial(self, round_id: bytes, transcript: bytes) -> U64:
+        """Wait for every share, record the release durably, then return the partial sum."""
+        state = self.get(round_id, transcript)
+        timeout = max(0.0, state.deadline_ms / 1000 - self._clock())
+        try:
+            await asyncio.wait_for(state.complete.wait(), timeout)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"round {state.label}: deadline passed without shares from "
+                f"{', '.join(state.missing())}",
+                party=state.missing()[0],
+            ) from None
+        state = self.get(round_id, transcript)  # it may have been aborted while we waited
+        if state.released:
+            raise AlreadyExists(f"round {state.label}: the partial was already released")
+        state.released = True
+        record = ReleaseRecord(
+            round_id,
+            transcript,
+            state.spec.dataset,
+            state.input_id,
+            state.spec.name,
+            state.participants,
+            self._now_ms(),
+        )
+        try:
+            await asyncio.to_thread(self._store.record_release, record, self._policy.input_reuse)
+        except BaseException:
+            state.released = False
+            raise
+        partial = np.zeros(state.spec.length, dtype=np.uint64)
+        for share in state.received.values():
+            partial += share
+        log.info("round %s: partial released", state.label)
+        return partial
+
+    def end(self, round_id: bytes, why: str) -> None:
+        """Drop a round's state (abort or forget); later messages of it are refused."""
+        if self._rounds.pop(round_id, None) is not None:
+            log.info("round %s ended: %s", round_id.hex(), why)
+        self._ended[round_id] = why
+        while len(self._ended) > _ENDED_MEMORY:
+            self._ended.popitem(last=False)
+
+    def expire(self) -> None:
+        """Drop rounds past their deadline (called periodically)."""
+        now = self._now_ms()
+        for round_id in [r for r, s in self._rounds.items() if s.deadline_ms < now]:
+            self.end(round_id, "expired at its deadline")

@@ -1,0 +1,1 @@
+"""gRPC edge pieces shared by both daemons: status mapping, channels."""

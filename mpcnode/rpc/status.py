@@ -1,0 +1,93 @@
+"""The one place where mpcnode errors meet gRPC statuses, on both sides of a call.
+
+Server side: `rpc_method` wraps every servicer method; an MpcError becomes its status with
+its (public) message, and a party to blame travels in the `mpc-party` trailing metadata so
+the coordinator can name it. Anything else is logged with its traceback and answered as
+INTERNAL with an incident id, so no internal detail (or data) leaks to the caller.
+Client side: `from_rpc_error` turns a grpc.RpcError back into the matching MpcError.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar, cast
+
+import grpc
+import grpc.aio
+
+from mpcnode import errors
+
+log = logging.getLogger(__name__)
+
+PARTY_METADATA_KEY = "mpc-party"
+
+_BY_STATUS: dict[str, type[errors.MpcError]] = {e.status: e for e in errors.ALL_ERRORS}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def grpc_code(err: errors.MpcError) -> grpc.StatusCode:
+    """The gRPC status code of an MpcError."""
+    return cast(grpc.StatusCode, getattr(grpc.StatusCode, err.status))
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> None:
+    if isinstance(exc, errors.MpcError):
+        if exc.party:
+            context.set_trailing_metadata(((PARTY_METADATA_KEY, exc.party),))
+        await context.abort(grpc_code(exc), exc.message)
+    incident = secrets.token_hex(4)
+    log.error("internal error, incident %s", incident, exc_info=exc)
+    await context.abort(
+        grpc.StatusCode.INTERNAL, f"internal error (incident {incident}); see the daemon's log"
+    )
+
+
+def rpc_method(method: _F) -> _F:
+    """Decorate a servicer method (unary or server-streaming) to map its errors to statuses."""
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def stream_wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[Any]:
+            try:
+                async for item in method(self, request, context):
+                    yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every error must become a status
+                await _abort(context, exc)
+
+        return cast(_F, stream_wrapper)
+
+    @functools.wraps(method)
+    async def unary_wrapper(self: Any, request: Any, context: Any) -> Any:
+        try:
+            return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every error must become a status
+            await _abort(context, exc)
+
+    return cast(_F, unary_wrapper)
+
+
+def from_rpc_error(err: grpc.RpcError, what: str = "") -> errors.MpcError:
+    """Translate a failed call into the MpcError of its status, keeping the server's message.
+
+    `what` (e.g. "bob") prefixes the message so a reader knows which call failed. A
+    connection failure (UNAVAILABLE with no party metadata) is blamed on `what`.
+    """
+    code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+    details = err.details() if hasattr(err, "details") else str(err)
+    cls = _BY_STATUS.get(code.name, errors.MpcError)
+    party = ""
+    trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
+    # At run time a metadatum is a (key, value) tuple; the stubs call it an object.
+    for key, value in cast(tuple[tuple[str, Any], ...], trailing or ()):
+        if key == PARTY_METADATA_KEY:
+            party = str(value)
+    message = f"{what}: {details}" if what else str(details)
+    return cls(message, party=party)

@@ -1,0 +1,254 @@
+"""Additive sharing: correctness, refusals, and statistical evidence of the privacy invariant.
+
+The statistical tests use the production `SystemRandomSource` and a false-alarm threshold
+of p < 1e-6 per test, so they do not flake, while each still has the power to see a leak
+(`test_all_n_shares_are_detectably_not_uniform` shows the same test catching one).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from scipy import stats
+
+from mpcnode.core.randomness import RandomSource, SystemRandomSource
+from mpcnode.core.sharing import reconstruct, split
+from mpcnode.errors import InvalidInput, MpcError
+
+U64 = npt.NDArray[np.uint64]
+RNG = SystemRandomSource()
+ALARM = 1e-6
+SAMPLES = 1 << 15  # vector elements per split; each element is an independent trial
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class SeededSource:
+    """A reproducible stand-in for tests only; production code must never seed its shares."""
+
+    def __init__(self, seed: int) -> None:
+        self._gen = np.random.default_rng(seed)
+
+    def uint64(self, length: int) -> U64:
+        return np.frombuffer(self._gen.bytes(8 * length), dtype=np.uint64).copy()
+
+
+def _u64(*values: int) -> U64:
+    return np.array(values, dtype=np.uint64)
+
+
+# --- correctness and refusals ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 50])
+def test_split_then_reconstruct_gives_the_secret(n: int) -> None:
+    secret = _u64(0, 1, 2**63 + 12345, 2**64 - 1, 42)
+    before = secret.copy()
+    shares = split(secret, n, RNG)
+    assert len(shares) == n
+    assert all(s.dtype == np.uint64 and s.shape == secret.shape for s in shares)
+    assert np.array_equal(reconstruct(shares), secret)
+    assert np.array_equal(secret, before), "split must not modify the secret"
+
+
+def test_a_seeded_stand_in_makes_shares_reproducible() -> None:
+    secret = _u64(5, 6, 7)
+    first = split(secret, 4, SeededSource(1))
+    again = split(secret, 4, SeededSource(1))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    # The first n-1 shares are the source's output; only the last depends on the secret.
+    expected = SeededSource(1)
+    for share in first[:-1]:
+        assert np.array_equal(share, expected.uint64(3))
+
+
+def test_wrap_around_is_silent_ring_arithmetic() -> None:
+    """uint64 arrays wrap mod 2^64 without a warning (pytest turns warnings into errors)."""
+
+    class MaxSource:
+        def uint64(self, length: int) -> U64:
+            return np.full(length, 2**64 - 1, dtype=np.uint64)
+
+    shares = split(_u64(0, 1), 3, MaxSource())
+    assert shares[-1].tolist() == [2, 3]
+    assert reconstruct(shares).tolist() == [0, 1]
+
+
+def test_sharing_is_linear() -> None:
+    a, b = _u64(1, 2**64 - 5), _u64(2**63, 10)
+    sa, sb = split(a, 3, RNG), split(b, 3, RNG)
+    partials = [reconstruct([x, y]) for x, y in zip(sa, sb, strict=True)]
+    assert np.array_equal(reconstruct(partials), reconstruct([a, b]))
+
+
+@pytest.mark.parametrize("n", [1, 0, -3, True, 2.0])
+def test_fewer_than_two_shares_are_refused(n: int) -> None:
+    with pytest.raises(InvalidInput, match="at least 2 shares"):
+        split(_u64(1), n, RNG)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [np.array([1, 2], dtype=np.int64), np.zeros((2, 2), dtype=np.uint64), [1, 2]],
+)
+def test_a_secret_that_is_not_a_ring_vector_is_refused(secret: object) -> None:
+    with pytest.raises(InvalidInput, match="1-D uint64"):
+        split(secret, 2, RNG)  # type: ignore[arg-type]
+
+
+def test_reconstruct_refuses_mismatched_or_missing_shares() -> None:
+    with pytest.raises(InvalidInput, match=r"same length, got lengths \[2, 3\]"):
+        reconstruct([_u64(1, 2), _u64(1, 2, 3)])
+    with pytest.raises(InvalidInput, match="at least one"):
+        reconstruct([])
+    with pytest.raises(InvalidInput, match="share 1 must be a 1-D uint64"):
+        reconstruct([_u64(1), np.array([1], dtype=np.int64)])  # type: ignore[list-item]
+
+
+def test_a_malformed_random_source_is_an_internal_error() -> None:
+    class ShortSource:
+        def uint64(self, length: int) -> U64:
+            return np.zeros(1, dtype=np.uint64)
+
+    with pytest.raises(MpcError, match="malformed") as caught:
+        split(_u64(1, 2, 3), 2, ShortSource())
+    assert not isinstance(caught.value, InvalidInput)
+
+
+def test_system_source_shape_and_refusal() -> None:
+    assert RNG.uint64(0).shape == (0,)
+    assert RNG.uint64(5).dtype == np.uint64
+    with pytest.raises(InvalidInput):
+        RNG.uint64(-1)
+
+
+def test_ten_million_elements() -> None:
+    secret = RNG.uint64(10_000_000)
+    assert np.array_equal(reconstruct(split(secret, 3, RNG)), secret)
+
+
+# --- statistics: any n-1 shares are uniform and independent of the secret ----------------
+
+
+def _bucket(vectors: Sequence[U64], bits: int) -> npt.NDArray[np.int64]:
+    """Joint bucket of the low `bits` bits of each vector, element by element."""
+    mask = np.uint64((1 << bits) - 1)
+    index = np.zeros(vectors[0].shape[0], dtype=np.int64)
+    for k, v in enumerate(vectors):
+        index |= (v & mask).astype(np.int64) << (bits * k)
+    return index
+
+
+def _counts(index: npt.NDArray[np.int64], cells: int) -> npt.NDArray[np.int64]:
+    return np.bincount(index, minlength=cells)
+
+
+def _assert_uniform(counts: npt.NDArray[np.int64], what: str) -> None:
+    p = stats.chisquare(counts).pvalue
+    assert p > ALARM, f"{what}: not uniform (chi-square p = {p:.3g})"
+
+
+def _assert_same_law(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], what: str) -> None:
+    p = stats.chi2_contingency(np.vstack([a, b])).pvalue
+    assert p > ALARM, f"{what}: distributions differ between the two secrets (p = {p:.3g})"
+
+
+def _check_views(views_a: list[U64], views_b: list[U64], label: str) -> None:
+    """Any n-1 of the vectors: each byte uniform, jointly uniform, same law under a and b."""
+    n = len(views_a)
+    bits = 8 // (n - 1)
+    for subset in itertools.combinations(range(n), n - 1):
+        joint_a = _counts(_bucket([views_a[j] for j in subset], bits), 256)
+        joint_b = _counts(_bucket([views_b[j] for j in subset], bits), 256)
+        _assert_uniform(joint_a, f"{label} {subset} jointly")
+        _assert_same_law(joint_a, joint_b, f"{label} {subset} jointly")
+    for j in range(n):
+        for shift, name in ((56, "top byte"), (0, "low byte")):
+            byte_a = _counts((views_a[j] >> np.uint64(shift)).astype(np.int64) & 255, 256)
+            byte_b = _counts((views_b[j] >> np.uint64(shift)).astype(np.int64) & 255, 256)
+            _assert_uniform(byte_a, f"{label} {j} {name}")
+            _assert_same_law(byte_a, byte_b, f"{label} {j} {name}")
+
+
+SECRETS = {
+    "zero vs 2^63+12345": (
+        np.zeros(SAMPLES, dtype=np.uint64),
+        np.full(SAMPLES, 2**63 + 12345, dtype=np.uint64),
+    ),
+    "two vectors": (
+        np.arange(SAMPLES, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15),
+        np.arange(SAMPLES, dtype=np.uint64)[::-1] ** np.uint64(3),
+    ),
+}
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+@pytest.mark.parametrize("pair", list(SECRETS))
+def test_any_n_minus_1_shares_are_uniform_and_independent_of_the_secret(
+    n: int, pair: str
+) -> None:
+    secret_a, secret_b = SECRETS[pair]
+    _check_views(split(secret_a, n, RNG), split(secret_b, n, RNG), "shares")
+
+
+def test_all_n_shares_are_detectably_not_uniform() -> None:
+    """Power check: the same test sees that all n shares together determine the secret."""
+    shares = split(np.zeros(SAMPLES, dtype=np.uint64), 3, RNG)
+    assert stats.chisquare(_counts(_bucket(shares, 2), 64)).pvalue < ALARM
+
+
+def _partials(inputs: list[U64]) -> list[U64]:
+    """What the coordinator sees: party j's sum of the j-th shares of every party's input."""
+    n = len(inputs)
+    shares = [split(x, n, RNG) for x in inputs]
+    return [reconstruct([shares[i][j] for i in range(n)]) for j in range(n)]
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_coordinator_view_any_n_minus_1_partials_reveal_nothing(n: int) -> None:
+    """Two input sets with the same total: n-1 partials are uniform and identical in law.
+
+    All n partials together sum to the total, which is what the coordinator is meant to learn.
+    """
+    total = np.arange(SAMPLES, dtype=np.uint64) * np.uint64(7919) + np.uint64(2**62)
+    spread = [RNG.uint64(SAMPLES) for _ in range(n - 1)]
+    inputs_a = [*spread, total - reconstruct(spread)]
+    inputs_b = [total, *(np.zeros(SAMPLES, dtype=np.uint64) for _ in range(n - 1))]
+    partials_a, partials_b = _partials(inputs_a), _partials(inputs_b)
+    assert np.array_equal(reconstruct(partials_a), total)
+    assert np.array_equal(reconstruct(partials_b), total)
+    _check_views(partials_a, partials_b, "partials")
+
+
+# --- production code never uses a non-cryptographic generator ----------------------------
+
+_FORBIDDEN = re.compile(
+    r"\bnp\.random\b|\bnumpy\.random\b|^\s*import\s+random\b|^\s*from\s+random\s+import\b"
+    r"|^\s*from\s+numpy\s+import\s+.*\brandom\b",
+    re.MULTILINE,
+)
+
+
+def test_production_code_uses_only_the_system_random_source() -> None:
+    sources = [p for pkg in ("mpcnode", "coordinator") for p in (ROOT / pkg).rglob("*.py")]
+    assert sources, "no sources found; is the test looking in the right place?"
+    offenders = [
+        f"{path.relative_to(ROOT)}:{text[: m.start()].count(chr(10)) + 1}: {m.group(0).strip()}"
+        for path in sources
+        for text in [path.read_text(encoding="utf-8")]
+        for m in _FORBIDDEN.finditer(text)
+    ]
+    assert not offenders, "non-cryptographic randomness in production code:\n" + "\n".join(
+        offenders
+    )
+
+
+def test_the_random_source_protocol_is_satisfied() -> None:
+    sources: list[RandomSource] = [RNG, SeededSource(0)]
+    for source in sources:
+        assert source.uint64(3).shape == (3,)
