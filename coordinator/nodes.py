@@ -8,6 +8,7 @@ call went to when it could not be reached, or the peer the node named (via the
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from typing import Any
 
@@ -26,6 +27,7 @@ from mpcnode.tls import TlsFiles, channel_credentials, channel_options, check_se
 from mpcnode.wire.specs import spec_to_proto
 from mpcnode.wire.tensors import ChunkAssembler
 
+log = logging.getLogger(__name__)
 _UNREACHABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 
 
@@ -63,7 +65,7 @@ class NodeGateway:
                     options=channel_options(identity),
                 )
                 self._channels.append(channel)
-                self._stubs[party] = node_pb2_grpc.RoundControlAsyncStub(channel)
+                self._stubs[party] = node_pb2_grpc.RoundControlStub(channel)
             return self._stubs[party]
 
     async def _call(self, party: str, step: str, call: Awaitable[Any]) -> Any:
@@ -126,8 +128,10 @@ class NodeGateway:
                 await stub.Forget(node_pb2.ForgetRequest(header=header), timeout=5.0)
             else:
                 await stub.Abort(node_pb2.AbortRequest(header=header, reason=reason), timeout=5.0)
-        except (grpc.RpcError, MpcError):
-            pass  # the node drops the round at its deadline anyway
+        except Exception as exc:  # noqa: BLE001 - best effort: the node expires it at its deadline
+            log.info(
+                "could not tell %s that round %s ended: %s", party, header.round_id.hex()[:8], exc
+            )
 
     async def close(self) -> None:
         """Close every channel."""

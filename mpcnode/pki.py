@@ -103,6 +103,7 @@ class Identity:
         return f"{self.org}-{self.name}" if self.org is not None else self.name
 
     def __str__(self) -> str:
+        """The URI, so logs and messages name an identity the way certificates do."""
         return self.uri
 
     @classmethod

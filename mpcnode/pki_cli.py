@@ -92,7 +92,13 @@ def init_ca(ca_dir: Path, federation: str, force: bool) -> None:
     help="DNS name or IP a server is reached at (repeatable; party/coordinator only). "
     "Default: localhost and 127.0.0.1.",
 )
-@click.option("--days", type=click.IntRange(min=1), default=pki_lib.LEAF_DAYS, show_default=True)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=pki_lib.LEAF_DAYS,
+    show_default=True,
+    help="Validity in days (never beyond the CA's).",
+)
 @_force_option
 def issue(
     *,  # click passes options by keyword
@@ -151,24 +157,42 @@ def show(cert: Path) -> None:
     \b
     Example:
       mpcnode pki show certs/alice.crt
+      mpcnode pki show ca/ca.crt
     """
     with _readable_errors():
-        data = cert.read_bytes()
-        identity = pki_lib.identity_from_cert(data)
-        parsed = pki_lib.load_certificate(data)
-        sans = parsed.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        fields = {
-            "identity": identity.uri,
-            "role": identity.role.value,
-            "name": identity.name,
-            "org": identity.org or "-",
-            "dns names": ", ".join(sans.get_values_for_type(x509.DNSName)) or "-",
-            "ip addresses": ", ".join(str(ip) for ip in sans.get_values_for_type(x509.IPAddress))
-            or "-",
-            "issuer": parsed.issuer.rfc4514_string(),
-            "not before": parsed.not_valid_before_utc.isoformat(),
-            "not after": parsed.not_valid_after_utc.isoformat(),
-            "pin": pki_lib.public_key_pin(data),
-        }
+        fields = _describe(cert.read_bytes())
     for key, value in fields.items():
         click.echo(f"{key + ':':14}{value}")
+
+
+def _describe(data: bytes) -> dict[str, str]:
+    parsed = pki_lib.load_certificate(data)
+    fields = {"identity": "-", "role": "-", "name": "-", "org": "-"}
+    if _is_ca(parsed):
+        fields["role"] = "federation CA"
+    else:
+        identity = pki_lib.identity_from_cert(data)
+        fields["identity"], fields["role"] = identity.uri, identity.role.value
+        fields["name"], fields["org"] = identity.name, identity.org or "-"
+    try:
+        sans = parsed.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = ", ".join(sans.get_values_for_type(x509.DNSName))
+        ips = ", ".join(str(ip) for ip in sans.get_values_for_type(x509.IPAddress))
+    except x509.ExtensionNotFound:
+        dns = ips = ""
+    return fields | {
+        "dns names": dns or "-",
+        "ip addresses": ips or "-",
+        "subject": parsed.subject.rfc4514_string(),
+        "issuer": parsed.issuer.rfc4514_string(),
+        "not before": parsed.not_valid_before_utc.isoformat(),
+        "not after": parsed.not_valid_after_utc.isoformat(),
+        "pin": pki_lib.public_key_pin(data),
+    }
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False

@@ -12,8 +12,9 @@ insecure server or channel. Who is who:
   gRPC Python does not expose the server certificate of a channel.
 
 TLS version: the `ssl` pre-flight requires TLS 1.3. gRPC Python offers no knob for the minimum
-version of its own connections; gRPC core negotiates TLS 1.3 whenever both ends support it
-(every grpcio build does) and otherwise allows only TLS 1.2 with ECDHE and AEAD ciphers.
+version of its own handshakes (gRPC core negotiates TLS 1.3 whenever both ends support it, and
+otherwise TLS 1.2 with ECDHE and AEAD ciphers only), so `caller_identity` refuses a call whose
+auth context reports a version other than TLS 1.3.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ KEEPALIVE_TIMEOUT_MS = 20_000  # ... and drops it if the ping is unanswered for 
 # A server accepts pings this often, so a call that waits long (CollectPartial until the
 # deadline) with no data frames is not cut off as a "too many pings" abuser.
 MIN_PING_INTERVAL_MS = KEEPALIVE_TIME_MS // 2
+TLS_VERSION = b"TLSv1.3"
 _PEER_CERT_KEY = "x509_pem_cert"
+_TLS_VERSION_KEY = "ssl_tls_version"  # absent in older gRPC cores; then the check is skipped
 
 
 @dataclass(frozen=True)
@@ -169,11 +172,17 @@ def caller_identity(context: grpc.aio.ServicerContext[Any, Any]) -> CallerCert:
     """The identity and key pin of the caller, from the client certificate gRPC verified.
 
     Reads `auth_context()["x509_pem_cert"]`, which gRPC fills only after verifying the chain
-    to the federation CA; PermissionDenied if it is absent or carries no `mpc://` identity.
+    to the federation CA; PermissionDenied if it is absent or carries no `mpc://` identity, or
+    if the auth context reports a TLS version other than 1.3.
     """
-    certs = list(context.auth_context().get(_PEER_CERT_KEY, ()))
+    auth = context.auth_context()
+    certs = list(auth.get(_PEER_CERT_KEY, ()))
     if len(certs) != 1:
         raise PermissionDenied("the call carries no verified client certificate")
+    versions = list(auth.get(_TLS_VERSION_KEY, (TLS_VERSION,)))
+    if versions != [TLS_VERSION]:
+        found = b", ".join(versions).decode(errors="replace")
+        raise PermissionDenied(f"the call used {found}; only {TLS_VERSION.decode()} is accepted")
     return CallerCert(identity=identity_from_cert(certs[0]), pin=public_key_pin(certs[0]))
 
 

@@ -175,7 +175,7 @@ def test_decode_reads_twos_complement() -> None:
     assert decode(total, 0).tolist() == [-3, 5]
     assert decode(total, 1).tolist() == [-1.5, 2.5]
     with pytest.raises(InvalidInput, match="1-D uint64"):
-        decode(np.array([1], dtype=np.int64), 0)  # type: ignore[arg-type]
+        decode(np.array([1], dtype=np.int64), 0)
 
 
 # --- the full pipeline: encode, split, add shares, reconstruct, decode --------------------

@@ -374,6 +374,8 @@ def test_cli_client_and_errors(tmp_path: Path) -> None:
     assert runner.invoke(pki_group, [*base, "--org", "alice", "--force"]).exit_code == 0
     result = runner.invoke(pki_group, ["show", str(tmp_path / "certs" / "alice-etl.crt")])
     assert "org:" in result.output and "alice" in result.output
+    result = runner.invoke(pki_group, ["show", str(tmp_path / "ca" / "ca.crt")])
+    assert result.exit_code == 0 and "federation CA" in result.output, result.output
     result = runner.invoke(pki_group, ["init-ca", "--dir", ca, "--federation", "demo"])
     assert result.exit_code == 1 and "Error:" in result.output
     result = runner.invoke(

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from scipy import stats
+from scipy import stats  # type: ignore[import-untyped]
 
 from mpcnode.core.randomness import RandomSource, SystemRandomSource
 from mpcnode.core.sharing import reconstruct, split
@@ -107,7 +107,7 @@ def test_reconstruct_refuses_mismatched_or_missing_shares() -> None:
     with pytest.raises(InvalidInput, match="at least one"):
         reconstruct([])
     with pytest.raises(InvalidInput, match="share 1 must be a 1-D uint64"):
-        reconstruct([_u64(1), np.array([1], dtype=np.int64)])  # type: ignore[list-item]
+        reconstruct([_u64(1), np.array([1], dtype=np.int64)])
 
 
 def test_a_malformed_random_source_is_an_internal_error() -> None:
@@ -144,6 +144,10 @@ def _bucket(vectors: Sequence[U64], bits: int) -> npt.NDArray[np.int64]:
     return index
 
 
+def _byte(v: U64, shift: int) -> npt.NDArray[np.int64]:
+    return ((v >> np.uint64(shift)) & np.uint64(255)).astype(np.int64)
+
+
 def _counts(index: npt.NDArray[np.int64], cells: int) -> npt.NDArray[np.int64]:
     return np.bincount(index, minlength=cells)
 
@@ -153,8 +157,14 @@ def _assert_uniform(counts: npt.NDArray[np.int64], what: str) -> None:
     assert p > ALARM, f"{what}: not uniform (chi-square p = {p:.3g})"
 
 
+def _two_sample_p(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> float:
+    """Chi-square contingency p-value that a and b are counts from one distribution."""
+    table = np.vstack([a, b])
+    return float(stats.chi2_contingency(table[:, table.sum(axis=0) > 0]).pvalue)
+
+
 def _assert_same_law(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], what: str) -> None:
-    p = stats.chi2_contingency(np.vstack([a, b])).pvalue
+    p = _two_sample_p(a, b)
     assert p > ALARM, f"{what}: distributions differ between the two secrets (p = {p:.3g})"
 
 
@@ -162,15 +172,16 @@ def _check_views(views_a: list[U64], views_b: list[U64], label: str) -> None:
     """Any n-1 of the vectors: each byte uniform, jointly uniform, same law under a and b."""
     n = len(views_a)
     bits = 8 // (n - 1)
+    cells = 1 << (bits * (n - 1))
     for subset in itertools.combinations(range(n), n - 1):
-        joint_a = _counts(_bucket([views_a[j] for j in subset], bits), 256)
-        joint_b = _counts(_bucket([views_b[j] for j in subset], bits), 256)
+        joint_a = _counts(_bucket([views_a[j] for j in subset], bits), cells)
+        joint_b = _counts(_bucket([views_b[j] for j in subset], bits), cells)
         _assert_uniform(joint_a, f"{label} {subset} jointly")
         _assert_same_law(joint_a, joint_b, f"{label} {subset} jointly")
     for j in range(n):
         for shift, name in ((56, "top byte"), (0, "low byte")):
-            byte_a = _counts((views_a[j] >> np.uint64(shift)).astype(np.int64) & 255, 256)
-            byte_b = _counts((views_b[j] >> np.uint64(shift)).astype(np.int64) & 255, 256)
+            byte_a = _counts(_byte(views_a[j], shift), 256)
+            byte_b = _counts(_byte(views_b[j], shift), 256)
             _assert_uniform(byte_a, f"{label} {j} {name}")
             _assert_same_law(byte_a, byte_b, f"{label} {j} {name}")
 
@@ -189,17 +200,17 @@ SECRETS = {
 
 @pytest.mark.parametrize("n", [2, 3, 5])
 @pytest.mark.parametrize("pair", list(SECRETS))
-def test_any_n_minus_1_shares_are_uniform_and_independent_of_the_secret(
-    n: int, pair: str
-) -> None:
+def test_any_n_minus_1_shares_are_uniform_and_independent_of_the_secret(n: int, pair: str) -> None:
     secret_a, secret_b = SECRETS[pair]
     _check_views(split(secret_a, n, RNG), split(secret_b, n, RNG), "shares")
 
 
 def test_all_n_shares_are_detectably_not_uniform() -> None:
     """Power check: the same test sees that all n shares together determine the secret."""
-    shares = split(np.zeros(SAMPLES, dtype=np.uint64), 3, RNG)
-    assert stats.chisquare(_counts(_bucket(shares, 2), 64)).pvalue < ALARM
+    zero = _counts(_bucket(split(np.zeros(SAMPLES, dtype=np.uint64), 3, RNG), 2), 64)
+    one = _counts(_bucket(split(np.ones(SAMPLES, dtype=np.uint64), 3, RNG), 2), 64)
+    assert stats.chisquare(zero).pvalue < ALARM
+    assert _two_sample_p(zero, one) < ALARM
 
 
 def _partials(inputs: list[U64]) -> list[U64]:
@@ -232,6 +243,20 @@ _FORBIDDEN = re.compile(
     r"|^\s*from\s+numpy\s+import\s+.*\brandom\b",
     re.MULTILINE,
 )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x = np.random.default_rng(1)",
+        "from numpy.random import default_rng",
+        "import random",
+        "from random import randbytes",
+        "from numpy import random as npr",
+    ],
+)
+def test_the_scan_catches_each_form(line: str) -> None:
+    assert _FORBIDDEN.search(f"a = 1\n    {line}\n")
 
 
 def test_production_code_uses_only_the_system_random_source() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +13,7 @@ import grpc
 import grpc.aio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import aio as health_aio
+from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # no aio in stubs
 
 from mpcnode import pki, tls
 from mpcnode.errors import InvalidInput, PermissionDenied, PreconditionFailed, Unavailable
@@ -92,8 +92,8 @@ async def _check(
         return await stub.Check(health_pb2.HealthCheckRequest(), timeout=RPC_TIMEOUT)
 
 
-def _run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(scenario())  # type: ignore[arg-type]
+def _run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
 
 
 # --- mutual TLS through gRPC ---------------------------------------------------------------
@@ -156,14 +156,27 @@ def test_channel_options_pin_the_server_name() -> None:
         tls.channel_options(CAROL)
 
 
-class _NoCertContext:
+@dataclass(frozen=True)
+class _FakeContext:
+    auth: dict[str, list[bytes]]
+
     def auth_context(self) -> dict[str, list[bytes]]:
-        return {"transport_security_type": [b"ssl"]}
+        return self.auth
 
 
 def test_caller_identity_requires_a_certificate() -> None:
+    context = _FakeContext({"transport_security_type": [b"ssl"]})
     with pytest.raises(PermissionDenied, match="no verified client certificate"):
-        tls.caller_identity(_NoCertContext())  # type: ignore[arg-type]
+        tls.caller_identity(context)  # type: ignore[arg-type]
+
+
+def test_caller_identity_requires_tls13(federation: Pki) -> None:
+    cert = federation.files[BOB].cert.read_bytes()
+    old = _FakeContext({"x509_pem_cert": [cert], "ssl_tls_version": [b"TLSv1.2"]})
+    with pytest.raises(PermissionDenied, match=r"used TLSv1\.2; only TLSv1\.3"):
+        tls.caller_identity(old)  # type: ignore[arg-type]
+    current = _FakeContext({"x509_pem_cert": [cert], "ssl_tls_version": [b"TLSv1.3"]})
+    assert tls.caller_identity(current).identity == BOB  # type: ignore[arg-type]
 
 
 # --- roster pins via the pre-flight handshake ---------------------------------------------

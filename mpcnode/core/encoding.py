@@ -33,7 +33,8 @@ def validate_input(values: _Numbers, spec: ComputationSpec) -> _Numbers:
 
     Accepts a 1-D int64 or float64 array of `spec.length` elements. Returns a new array:
     int64 when `spec.fractional_bits == 0` (integral float input is converted exactly),
-    float64 otherwise. NaN and infinities are always refused; an integer spec refuses
+    float64 otherwise (int64 input to a fixed-point spec is converted to float64, exact up to
+    2^53 in magnitude). NaN and infinities are always refused; an integer spec refuses
     non-integral values; values outside [lower, upper] are clipped or refused as
     `spec.on_out_of_bounds` says. Raises InvalidInput with a message free of input values.
     """
@@ -86,6 +87,27 @@ def decode(
     return np.ldexp(signed.astype(np.float64), -fractional_bits)
 
 
+def validate_finite(values: _Numbers, dataset: str) -> None:
+    """Refuse an int64/float64 1-D input holding NaN or an infinity, at submission time.
+
+    The check every input needs whatever spec it later meets; `validate_input` repeats it
+    with the spec's other rules. The message names the count and first index, never a value.
+    """
+    where = f"input for dataset {dataset!r}"
+    if not isinstance(values, np.ndarray) or values.ndim != 1:
+        raise InvalidInput(f"{where} must be a 1-D numpy array (a scalar is length 1)")
+    if values.dtype not in _ACCEPTED:
+        raise InvalidInput(f"{where} has dtype {values.dtype}; send int64 or float64 values")
+    if values.dtype == np.int64:
+        return
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise InvalidInput(
+            f"{where} has {_count(bad)} not finite (NaN or infinity; first at index "
+            f"{int(np.argmax(bad))}); every value must be a finite number"
+        )
+
+
 def _check_bounds_fit(spec: ComputationSpec) -> None:
     # Guards encode against a spec that skipped `check`: an in-bounds value must fit int64
     # after scaling, or the cast below would silently wrap.
@@ -116,27 +138,6 @@ def _check_shape(values: _Numbers, spec: ComputationSpec) -> _Numbers:
     if values.shape[0] != spec.length:
         raise InvalidInput(f"{where} has {values.shape[0]} values but spec.length is {spec.length}")
     return values
-
-
-def validate_finite(values: _Numbers, dataset: str) -> None:
-    """Refuse an int64/float64 1-D input holding NaN or an infinity, at submission time.
-
-    The check every input needs whatever spec it later meets; `validate_input` repeats it
-    with the spec's other rules. The message names the count and first index, never a value.
-    """
-    where = f"input for dataset {dataset!r}"
-    if not isinstance(values, np.ndarray) or values.ndim != 1:
-        raise InvalidInput(f"{where} must be a 1-D numpy array (a scalar is length 1)")
-    if values.dtype not in _ACCEPTED:
-        raise InvalidInput(f"{where} has dtype {values.dtype}; send int64 or float64 values")
-    if values.dtype == np.int64:
-        return
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise InvalidInput(
-            f"{where} has {_count(bad)} not finite (NaN or infinity; first at index "
-            f"{int(np.argmax(bad))}); every value must be a finite number"
-        )
 
 
 def _check_integral(arr: _Numbers, spec: ComputationSpec) -> None:

@@ -78,7 +78,9 @@ class ComputationSpec:
                 "aggregate over one party is that party's input"
             )
         if not 2 <= max_parties <= MAX_PARTIES:
-            raise InvalidInput(f"the number of parties must be 2 to {MAX_PARTIES}, not {max_parties}")
+            raise InvalidInput(
+                f"the number of parties must be 2 to {MAX_PARTIES}, not {max_parties}"
+            )
         check_overflow(max_parties, self.lower, self.upper, self.fractional_bits)
 
     def _check_shape(self) -> None:
@@ -110,10 +112,10 @@ class ComputationSpec:
         if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
             raise InvalidInput("spec.lower and spec.upper must be finite numbers")
         if self.lower > self.upper:
-            raise InvalidInput(
-                f"spec.lower ({self.lower:g}) is above spec.upper ({self.upper:g})"
-            )
-        if self.is_integer and not (float(self.lower).is_integer() and float(self.upper).is_integer()):
+            raise InvalidInput(f"spec.lower ({self.lower:g}) is above spec.upper ({self.upper:g})")
+        if self.is_integer and not (
+            float(self.lower).is_integer() and float(self.upper).is_integer()
+        ):
             raise InvalidInput(
                 "integer values need integer bounds: round spec.lower and spec.upper, or set "
                 "spec.fractional_bits for real values"

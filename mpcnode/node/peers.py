@@ -60,7 +60,7 @@ class PeerChannels:
                 entry.address, channel_credentials(self._tls), options=channel_options(identity)
             )
             self._channels.append(channel)
-            self._stubs[peer] = node_pb2_grpc.PeerAsyncStub(channel)
+            self._stubs[peer] = node_pb2_grpc.PeerStub(channel)
             return self._stubs[peer]
 
     async def push_share(

@@ -15,7 +15,7 @@ import grpc.aio
 import numpy as np
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
-from mpcnode.core.encoding import check_finite
+from mpcnode.core.encoding import validate_finite
 from mpcnode.core.spec import MAX_LENGTH, check_dataset_name
 from mpcnode.errors import InvalidInput, Unimplemented
 from mpcnode.node.access import NodeAccess
@@ -165,7 +165,7 @@ class LocalService(node_pb2_grpc.LocalServicer):
                 raise InvalidInput("every chunk of an input must repeat its dataset and length")
             assembler.add(chunk.chunk)
         values = assembler.result()
-        check_finite(values, f"input for dataset {first.dataset!r}")
+        validate_finite(values, first.dataset)
         stored = await asyncio.to_thread(self._store.put_input, first.dataset, values)
         log.info(
             "input for %r submitted by client %s (%d elements)", first.dataset, client, len(values)

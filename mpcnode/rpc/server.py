@@ -21,16 +21,9 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from mpcnode.tls import TlsFiles, server_credentials
+from mpcnode.tls import TlsFiles, server_credentials, server_options
 
 log = logging.getLogger(__name__)
-
-# Vectors travel in 512 KiB chunks; 8 MiB leaves room for headers and repeated fields.
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-SERVER_OPTIONS = [
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-]
 
 
 async def serve(
@@ -47,7 +40,7 @@ async def serve(
     `register` adds the servicers and returns their full service names for the health
     service. `background` is a periodic task run alongside, cancelled at shutdown.
     """
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    server = grpc.aio.server(options=server_options())
     services = register(server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

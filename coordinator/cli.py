@@ -1,0 +1,228 @@
+"""The `mpc-coordinator` command: run the coordinator; create, follow and read computations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from mpcnode.cli import friendly_errors, setup_logging
+from mpcnode.client import CoordinatorClient, Progress
+from mpcnode.core.spec import BoundsPolicy, ComputationSpec, Kind
+from mpcnode.render import result_json, result_table
+from mpcnode.tls import TlsFiles
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@click.group(context_settings={"auto_envvar_prefix": "MPC", "help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """mpc-coordinator: sequence a federation's rounds and publish aggregates.
+
+    \b
+    Run:    mpc-coordinator serve --config coordinator.toml
+    Ask:    mpc-coordinator run --kind mean --dataset raises --lower 0 --upper 10000 ...
+    """
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The coordinator's TOML config file.",
+)
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the bound port here once serving.",
+)
+@friendly_errors
+def serve(config_path: Path, ready_file: Path | None) -> None:
+    """Run the coordinator daemon until SIGTERM.
+
+    \b
+    Example:
+      mpc-coordinator serve --config /etc/mpcnode/coordinator.toml
+    """
+    from coordinator.config import load_coordinator_config  # noqa: PLC0415
+    from coordinator.daemon import run_coordinator  # noqa: PLC0415
+
+    config = load_coordinator_config(config_path)
+    setup_logging(config.log_level)
+    asyncio.run(run_coordinator(config, ready_file))
+
+
+def _analyst_options(fn: _F) -> _F:
+    options = [
+        click.option(
+            "--coordinator",
+            "address",
+            required=True,
+            help="Coordinator address, host:port (env MPC_COORDINATOR).",
+        ),
+        click.option(
+            "--cert",
+            type=click.Path(exists=True, path_type=Path),
+            required=True,
+            help="Your analyst certificate.",
+        ),
+        click.option(
+            "--key",
+            type=click.Path(exists=True, path_type=Path),
+            required=True,
+            help="Its private key.",
+        ),
+        click.option(
+            "--ca",
+            type=click.Path(exists=True, path_type=Path),
+            required=True,
+            help="The federation CA certificate.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _client(address: str, cert: Path, key: Path, ca: Path) -> CoordinatorClient:
+    return CoordinatorClient(address, TlsFiles(cert, key, ca))
+
+
+def _progress(event: Progress) -> None:
+    click.echo(f"  [{event.phase}] {event.message}", err=True)
+
+
+@cli.command()
+@_analyst_options
+@click.option("--kind", type=click.Choice([k.value for k in Kind]), required=True)
+@click.option("--dataset", required=True, help="Dataset name the parties submitted under.")
+@click.option("--name", help="A label for the computation (default: '<kind> of <dataset>').")
+@click.option(
+    "--lower",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Declared lower bound of every value.",
+)
+@click.option("--upper", type=float, required=True, help="Declared upper bound of every value.")
+@click.option(
+    "--length", type=int, default=1, show_default=True, help="Elements per input (1 = scalar)."
+)
+@click.option(
+    "--fractional-bits",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Fixed-point bits for real values (0 = integers).",
+)
+@click.option(
+    "--clip", is_flag=True, help="Clip out-of-bounds values instead of refusing the round."
+)
+@click.option("--bins", help="Histogram options, comma separated (sets --length).")
+@click.option("--min-parties", type=int, default=3, show_default=True)
+@click.option(
+    "--party", "parties", multiple=True, help="Invite only these parties (default: the roster)."
+)
+@click.option(
+    "--reader", "readers", multiple=True, help="Analysts allowed to read the result (default: all)."
+)
+@friendly_errors
+def run(
+    address: str,
+    cert: Path,
+    key: Path,
+    ca: Path,
+    as_json: bool,
+    kind: str,
+    dataset: str,
+    name: str | None,
+    lower: float,
+    upper: float,
+    length: int,
+    fractional_bits: int,
+    clip: bool,
+    bins: str | None,
+    min_parties: int,
+    parties: tuple[str, ...],
+    readers: tuple[str, ...],
+) -> None:
+    """Create a computation, show its progress, print its result.
+
+    \b
+    Examples:
+      mpc-coordinator run --coordinator 127.0.0.1:7000 --cert analyst.crt \\
+          --key analyst.key --ca ca.crt --kind mean --dataset raises --upper 10000
+      mpc-coordinator run ... --kind histogram --dataset ballot --bins yes,no,abstain --upper 1
+      mpc-coordinator run ... --kind sum --dataset losses --upper 1e6 --fractional-bits 16 --json
+    """
+    bin_names = tuple(b.strip() for b in bins.split(",")) if bins else ()
+    spec = ComputationSpec(
+        name=name or f"{kind} of {dataset}",
+        kind=Kind(kind),
+        dataset=dataset,
+        lower=lower,
+        upper=upper,
+        length=len(bin_names) or length,
+        fractional_bits=fractional_bits,
+        on_out_of_bounds=BoundsPolicy.CLIP if clip else BoundsPolicy.REJECT,
+        bins=bin_names,
+        min_parties=min_parties,
+        readers=readers,
+    )
+    with _client(address, cert, key, ca) as client:
+        result = client.run(spec, parties, on_progress=None if as_json else _progress)
+    click.echo(json.dumps(result_json(result)) if as_json else result_table(result))
+
+
+@cli.command()
+@_analyst_options
+@click.argument("computation_id", required=False)
+@friendly_errors
+def results(
+    address: str, cert: Path, key: Path, ca: Path, as_json: bool, computation_id: str | None
+) -> None:
+    """Print one result, or list recent computations with their state.
+
+    \b
+    Examples:
+      mpc-coordinator results --coordinator 127.0.0.1:7000 --cert analyst.crt --key analyst.key --ca ca.crt
+      mpc-coordinator results ... 3f2a9c... --json
+    """
+    with _client(address, cert, key, ca) as client:
+        if computation_id:
+            result = client.result(computation_id)
+            click.echo(json.dumps(result_json(result)) if as_json else result_table(result))
+            return
+        rows = client.list()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "computation_id": r.computation_id,
+                        "name": r.spec.name,
+                        "state": r.state,
+                        "reason": r.reason,
+                        "attempts": r.attempts,
+                        "participants": list(r.participants),
+                    }
+                    for r in rows
+                ]
+            )
+        )
+        return
+    for r in rows:
+        why = f"  ({r.reason})" if r.reason else ""
+        click.echo(f"{r.computation_id}  {r.state:<9} {r.spec.name!r} rounds {r.attempts}{why}")
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()

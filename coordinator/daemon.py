@@ -1,0 +1,39 @@
+"""The coordinator daemon: wire store, node gateway, sequencer and servicer, then serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc.aio
+
+from coordinator.config import CoordinatorConfig
+from coordinator.nodes import NodeGateway
+from coordinator.sequencer import Sequencer
+from coordinator.service import CoordinatorService
+from coordinator.store import CoordinatorStore
+from mpcnode.api.v1 import coordinator_pb2, coordinator_pb2_grpc
+from mpcnode.config import load_roster
+from mpcnode.rpc.server import serve
+from mpcnode.tls import TlsFiles
+
+
+async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = None) -> None:
+    """Run the coordinator until SIGTERM; interrupted rounds are aborted and resumed at start."""
+    roster = load_roster(config.roster_file)
+    tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
+    store = CoordinatorStore(config.data_dir)
+    gateway = NodeGateway(roster, tls)
+    sequencer = Sequencer(store, gateway, roster, config.rounds)
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        coordinator_pb2_grpc.add_CoordinatorServicer_to_server(
+            CoordinatorService(sequencer, store, config.access), server
+        )
+        return [s.full_name for s in coordinator_pb2.DESCRIPTOR.services_by_name.values()]
+
+    try:
+        await serve("mpc-coordinator", config.listen, tls, register, ready_file, sequencer.recover)
+    finally:
+        await sequencer.close()
+        await gateway.close()
+        store.close()

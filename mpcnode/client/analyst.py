@@ -1,0 +1,190 @@
+"""Client of the coordinator's analyst API: create computations, follow them, read results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+from mpcnode.api.v1 import coordinator_pb2 as cpb
+from mpcnode.api.v1 import coordinator_pb2_grpc
+from mpcnode.api.v1 import types_pb2 as pb
+from mpcnode.client.channel import call, open_channel, translated
+from mpcnode.core.spec import ComputationSpec
+from mpcnode.errors import PreconditionFailed
+from mpcnode.pki import Identity, Role
+from mpcnode.tls import TlsFiles
+from mpcnode.wire.specs import spec_from_proto, spec_to_proto
+from mpcnode.wire.tensors import ChunkAssembler
+
+_STATE = {v: k.removeprefix("COMPUTATION_STATE_").lower() for k, v in pb.ComputationState.items()}
+_PHASE = {v: k.removeprefix("PHASE_").lower() for k, v in pb.Phase.items()}
+_NUMPY = {pb.DTYPE_INT64: np.dtype(np.int64), pb.DTYPE_FLOAT64: np.dtype(np.float64)}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One event of a computation: a phase reached, a round aborted (with why), the end."""
+
+    sequence: int
+    round_id: str
+    attempt: int
+    phase: str
+    state: str
+    participants: tuple[str, ...]
+    party: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ComputationInfo:
+    """Where a computation stands; `reason` names the party and phase when it failed."""
+
+    computation_id: str
+    spec: ComputationSpec
+    state: str
+    reason: str
+    attempts: int
+    participants: tuple[str, ...]
+    created_unix_ms: int
+    updated_unix_ms: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """A published aggregate: named outputs (e.g. "sum", "mean") and who took part."""
+
+    computation_id: str
+    spec: ComputationSpec
+    round_id: str
+    participants: tuple[str, ...]
+    outputs: dict[str, npt.NDArray[np.int64] | npt.NDArray[np.float64]]
+    mechanism: str
+    published_unix_ms: int
+
+
+class CoordinatorClient:
+    """The analyst API of a coordinator, called with an analyst certificate."""
+
+    def __init__(
+        self,
+        address: str,
+        tls: TlsFiles,
+        coordinator: str = "coordinator",
+        timeout: float = 60.0,
+    ) -> None:
+        self._channel = open_channel(address, Identity(Role.COORDINATOR, coordinator), tls)
+        self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
+        self._timeout = timeout
+        self._what = f"coordinator at {address}"
+
+    def __enter__(self) -> CoordinatorClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def create(self, spec: ComputationSpec, parties: tuple[str, ...] = ()) -> str:
+        """Start a computation; returns its id. Refusals raise InvalidInput etc."""
+        request = cpb.CreateComputationRequest(spec=spec_to_proto(spec), parties=list(parties))
+        ref = call(self._what, lambda: self._stub.CreateComputation(request, timeout=self._timeout))
+        return ref.computation_id
+
+    def watch(self, computation_id: str, timeout: float | None = None) -> Iterator[Progress]:
+        """Yield a computation's events from the first until it is published or failed."""
+        ref = pb.ComputationRef(computation_id=computation_id)
+        with translated(self._what):
+            for e in self._stub.WatchComputation(ref, timeout=timeout):
+                yield Progress(
+                    e.sequence,
+                    e.round_id.hex(),
+                    e.attempt,
+                    _PHASE[e.phase],
+                    _STATE[e.state],
+                    tuple(e.participants),
+                    e.party,
+                    e.message,
+                )
+
+    def status(self, computation_id: str) -> ComputationInfo:
+        """Where one computation stands."""
+        ref = pb.ComputationRef(computation_id=computation_id)
+        return _info(
+            call(self._what, lambda: self._stub.GetComputation(ref, timeout=self._timeout))
+        )
+
+    def list(self, limit: int = 100) -> list[ComputationInfo]:
+        """The newest computations first."""
+        request = cpb.ListComputationsRequest(limit=limit)
+        reply = call(
+            self._what, lambda: self._stub.ListComputations(request, timeout=self._timeout)
+        )
+        return [_info(c) for c in reply.computations]
+
+    def result(self, computation_id: str) -> Result:
+        """The published result (FAILED_PRECONDITION while not published)."""
+        ref = pb.ComputationRef(computation_id=computation_id)
+        header: pb.ResultHeader | None = None
+        assemblers: dict[int, ChunkAssembler] = {}
+        with translated(self._what):
+            for piece in self._stub.GetResult(ref, timeout=self._timeout):
+                if piece.HasField("header"):
+                    header = piece.header
+                elif header is not None:
+                    out = piece.output
+                    if out.output_index not in assemblers:
+                        dtype = _NUMPY[header.output_dtypes[out.output_index]]
+                        assemblers[out.output_index] = ChunkAssembler(out.total_length, dtype)
+                    assemblers[out.output_index].add(out.chunk)
+        if header is None:
+            raise PreconditionFailed(f"{self._what} sent no result header")
+        outputs = {name: assemblers[i].result() for i, name in enumerate(header.outputs)}
+        return Result(
+            computation_id=computation_id,
+            spec=spec_from_proto(header.spec),
+            round_id=header.round_id.hex(),
+            participants=tuple(header.participants),
+            outputs=outputs,
+            mechanism=pb.Privacy.Mechanism.Name(header.privacy.mechanism)
+            .removeprefix("MECHANISM_")
+            .lower(),
+            published_unix_ms=header.published_unix_ms,
+        )
+
+    def run(
+        self,
+        spec: ComputationSpec,
+        parties: tuple[str, ...] = (),
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> Result:
+        """Create, follow and fetch: the result, or PreconditionFailed with the failure reason."""
+        cid = self.create(spec, parties)
+        for event in self.watch(cid):
+            if on_progress is not None:
+                on_progress(event)
+        info = self.status(cid)
+        if info.state != "published":
+            raise PreconditionFailed(f"computation {cid} {info.state}: {info.reason}")
+        return self.result(cid)
+
+
+def _info(s: cpb.ComputationStatus) -> ComputationInfo:
+    return ComputationInfo(
+        s.ref.computation_id,
+        spec_from_proto(s.spec),
+        _STATE[s.state],
+        s.reason,
+        s.attempts,
+        tuple(s.participants),
+        s.created_unix_ms,
+        s.updated_unix_ms,
+    )

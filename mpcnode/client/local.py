@@ -1,0 +1,134 @@
+"""Client of a node's local API: how an organization's systems hand the node its values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+from mpcnode.api.v1 import node_pb2, node_pb2_grpc
+from mpcnode.client.channel import call, open_channel
+from mpcnode.errors import InvalidInput
+from mpcnode.pki import Identity, Role
+from mpcnode.tls import TlsFiles
+from mpcnode.wire.tensors import iter_chunks
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    """What the node holds for a dataset (never the value)."""
+
+    dataset: str
+    input_id: str
+    dtype: str
+    length: int
+    submitted_unix_ms: int
+    releases: int
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    """One partial sum the node released: its round, input and participants."""
+
+    round_id: str
+    dataset: str
+    input_id: str
+    computation: str
+    participants: tuple[str, ...]
+    released_unix_ms: int
+
+
+def as_input_array(values: npt.ArrayLike) -> npt.NDArray[np.int64] | npt.NDArray[np.float64]:
+    """A 1-D int64 (all whole numbers given as ints) or float64 array from numbers."""
+    arr = np.atleast_1d(np.asarray(values))
+    if arr.ndim != 1:
+        raise InvalidInput(f"an input is a scalar or a 1-D vector, not shape {arr.shape}")
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "f":
+        return arr.astype(np.float64)
+    raise InvalidInput(f"an input must hold numbers, not {arr.dtype}")
+
+
+class LocalClient:
+    """The local API of one organization's node, called with that organization's client cert."""
+
+    def __init__(self, address: str, party_id: str, tls: TlsFiles, timeout: float = 60.0) -> None:
+        self._channel = open_channel(address, Identity(Role.PARTY, party_id), tls)
+        self._stub = node_pb2_grpc.LocalStub(self._channel)
+        self._timeout = timeout
+        self._what = f"node {party_id} at {address}"
+
+    def __enter__(self) -> LocalClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def submit(self, dataset: str, values: npt.ArrayLike) -> InputSummary:
+        """Store (or replace) this organization's input for `dataset` on its node."""
+        arr = as_input_array(values)
+
+        def chunks() -> Iterator[node_pb2.SubmitInputChunk]:
+            for chunk in iter_chunks(arr):
+                yield node_pb2.SubmitInputChunk(dataset=dataset, total_length=len(arr), chunk=chunk)
+
+        reply = call(self._what, lambda: self._stub.SubmitInput(chunks(), timeout=self._timeout))
+        return _summary(reply)
+
+    def inputs(self) -> list[InputSummary]:
+        """Every input the node holds."""
+        reply = call(
+            self._what,
+            lambda: self._stub.ListInputs(node_pb2.ListInputsRequest(), timeout=self._timeout),
+        )
+        return [_summary(i) for i in reply.inputs]
+
+    def delete(self, dataset: str) -> InputSummary:
+        """Delete the input of a dataset."""
+        reply = call(
+            self._what,
+            lambda: self._stub.DeleteInput(
+                node_pb2.DeleteInputRequest(dataset=dataset), timeout=self._timeout
+            ),
+        )
+        return _summary(reply)
+
+    def releases(self, dataset: str = "") -> list[ReleaseSummary]:
+        """Every partial the node released (optionally for one dataset)."""
+        reply = call(
+            self._what,
+            lambda: self._stub.ListReleases(
+                node_pb2.ListReleasesRequest(dataset=dataset), timeout=self._timeout
+            ),
+        )
+        return [
+            ReleaseSummary(
+                r.round_id.hex(),
+                r.dataset,
+                r.input_id,
+                r.computation,
+                tuple(r.participants),
+                r.released_unix_ms,
+            )
+            for r in reply.releases
+        ]
+
+
+def _summary(info: node_pb2.InputInfo) -> InputSummary:
+    dtype = {2: "int64", 3: "float64"}.get(info.dtype, "unknown")
+    return InputSummary(
+        info.dataset, info.input_id, dtype, info.length, info.submitted_unix_ms, info.releases
+    )
+
+
+__all__: Sequence[str] = ("InputSummary", "LocalClient", "ReleaseSummary", "as_input_array")
