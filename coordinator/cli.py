@@ -192,7 +192,8 @@ def results(
 
     \b
     Examples:
-      mpc-coordinator results --coordinator 127.0.0.1:7000 --cert analyst.crt --key analyst.key --ca ca.crt
+      mpc-coordinator results --coordinator 127.0.0.1:7000 --cert analyst.crt \\
+          --key analyst.key --ca ca.crt
       mpc-coordinator results ... 3f2a9c... --json
     """
     with _client(address, cert, key, ca) as client:

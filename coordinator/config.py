@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mpcnode.config import (
     PartyId,
-    check_address,
     TlsConfig,
+    check_address,
     read_toml,
     resolve_paths,
     validation_message,

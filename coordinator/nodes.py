@@ -128,7 +128,7 @@ class NodeGateway:
                 await stub.Forget(node_pb2.ForgetRequest(header=header), timeout=5.0)
             else:
                 await stub.Abort(node_pb2.AbortRequest(header=header, reason=reason), timeout=5.0)
-        except Exception as exc:  # noqa: BLE001 - best effort: the node expires it at its deadline
+        except Exception as exc:
             log.info(
                 "could not tell %s that round %s ended: %s", party, header.round_id.hex()[:8], exc
             )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from coordinator.store import Output
 from mpcnode.core.encoding import decode
 from mpcnode.core.spec import ComputationSpec, Kind
-from coordinator.store import Output
 
 
 def outputs_for(

@@ -14,6 +14,7 @@ since retrying without it would silently change what is computed for a policy re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -103,7 +104,10 @@ class Sequencer:
         for comp in await asyncio.to_thread(self._store.unfinished):
             rounds = await asyncio.to_thread(self._store.interrupted_rounds, comp.id)
             for round_id, participants, phase in rounds:
-                reason = f"round {round_id.hex()[:8]} aborted: the coordinator restarted during phase {phase}"
+                reason = (
+                    f"round {round_id.hex()[:8]} aborted: the coordinator restarted "
+                    f"during phase {phase}"
+                )
                 await asyncio.to_thread(self._store.set_phase, round_id, "aborted", reason)
                 await self._event(
                     comp.id, round_id, comp.attempts, "aborted", "running", participants, "", reason
@@ -302,10 +306,8 @@ class Sequencer:
             if events and events[-1].state in ("published", "failed"):
                 return
             async with self._changed:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), 1.0)
-                except TimeoutError:
-                    pass
 
     async def close(self) -> None:
         """Stop driving computations; their rounds are resumed by `recover` at next start."""

@@ -176,7 +176,8 @@ def submit(
     with _local(node, party, cert, key, ca) as client:
         info = client.submit(dataset, arr)
     click.echo(
-        f"stored {info.length} {info.dtype} value(s) for dataset {info.dataset!r} (input {info.input_id})"
+        f"stored {info.length} {info.dtype} value(s) for dataset {info.dataset!r} "
+        f"(input {info.input_id})"
     )
 
 
@@ -189,7 +190,8 @@ def inputs(node: str, party: str, cert: Path, key: Path, ca: Path, as_json: bool
 
     \b
     Example:
-      mpcnode inputs --node 127.0.0.1:7001 --party alice --cert alice-hr.crt --key alice-hr.key --ca ca.crt
+      mpcnode inputs --node 127.0.0.1:7001 --party alice --cert alice-hr.crt \\
+          --key alice-hr.key --ca ca.crt
     """
     with _local(node, party, cert, key, ca) as client:
         rows = client.inputs()
@@ -198,7 +200,8 @@ def inputs(node: str, party: str, cert: Path, key: Path, ca: Path, as_json: bool
         return
     for r in rows:
         click.echo(
-            f"{r.dataset:<24} {r.dtype:<8} length {r.length:<10} releases {r.releases}  input {r.input_id}"
+            f"{r.dataset:<24} {r.dtype:<8} length {r.length:<10} releases {r.releases}  "
+            f"input {r.input_id}"
         )
 
 
@@ -239,7 +242,8 @@ def releases(
         return
     for r in rows:
         click.echo(
-            f"round {r.round_id[:8]} {r.dataset:<16} input {r.input_id} {r.computation!r} with {', '.join(r.participants)}"
+            f"round {r.round_id[:8]} {r.dataset:<16} input {r.input_id} {r.computation!r} "
+            f"with {', '.join(r.participants)}"
         )
 
 

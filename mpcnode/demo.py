@@ -26,7 +26,8 @@ def run_demo(keep: Path | None = None) -> int:
         # differencing that a smaller participant set would allow (DESIGN 4.5).
         fed = LocalFederation(root, DEMO_PARTIES, policy={"input_reuse": "same-participants"})
         click.echo(
-            f"issuing certificates and starting a coordinator and {len(DEMO_PARTIES)} nodes in {root}"
+            f"issuing certificates and starting a coordinator and {len(DEMO_PARTIES)} nodes "
+            f"in {root}"
         )
         with fed.setup().start():
             for party, raise_ in RAISES.items():

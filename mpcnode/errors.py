@@ -1,11 +1,11 @@
 """The exceptions of mpcnode, one root and a few named kinds, each with its gRPC status.
 
     MpcError                      INTERNAL
-     +-- InvalidInput             INVALID_ARGUMENT   malformed message, wrong shape, NaN, bounds, bad spec, overflow
+     +-- InvalidInput             INVALID_ARGUMENT   malformed, wrong shape, NaN, bounds, spec, overflow
      +-- PermissionDenied         PERMISSION_DENIED  wrong identity or role for this call
      +-- NotFound                 NOT_FOUND          unknown round, dataset, computation
      +-- AlreadyExists            ALREADY_EXISTS     replayed or conflicting duplicate message
-     +-- PreconditionFailed       FAILED_PRECONDITION policy refusal, min parties, input reuse, wrong state
+     +-- PreconditionFailed       FAILED_PRECONDITION policy, min parties, input reuse, wrong state
      +-- DeadlineExceeded         DEADLINE_EXCEEDED  a round's deadline passed
      +-- Unavailable              UNAVAILABLE        a peer or node could not be reached
      +-- Unimplemented            UNIMPLEMENTED      a wire feature this version does not speak

@@ -186,7 +186,7 @@ def caller_identity(context: grpc.aio.ServicerContext[Any, Any]) -> CallerCert:
     return CallerCert(identity=identity_from_cert(certs[0]), pin=public_key_pin(certs[0]))
 
 
-def check_server_pin(  # noqa: PLR0917 -- the agreed signature, called positionally
+def check_server_pin(
     host: str,
     port: int,
     files: TlsFiles,

@@ -57,7 +57,7 @@ def rpc_method(method: _F) -> _F:
                     yield item
             except grpc.aio.AbortError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - every error must become a status
+            except Exception as exc:
                 await _abort(context, exc)
 
         return cast(_F, stream_wrapper)
@@ -68,7 +68,7 @@ def rpc_method(method: _F) -> _F:
             return await method(self, request, context)
         except grpc.aio.AbortError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every error must become a status
+        except Exception as exc:
             await _abort(context, exc)
 
     return cast(_F, unary_wrapper)
