@@ -1,7 +1,7 @@
 """The exceptions of mpcnode, one root and a few named kinds, each with its gRPC status.
 
     MpcError                      INTERNAL
-     +-- InvalidInput             INVALID_ARGUMENT   malformed, wrong shape, NaN, bounds, spec, overflow
+     +-- InvalidInput             INVALID_ARGUMENT   malformed, shape, NaN, bounds, spec, overflow
      +-- PermissionDenied         PERMISSION_DENIED  wrong identity or role for this call
      +-- NotFound                 NOT_FOUND          unknown round, dataset, computation
      +-- AlreadyExists            ALREADY_EXISTS     replayed or conflicting duplicate message
