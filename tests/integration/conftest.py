@@ -1,0 +1,23 @@
+"""Fixtures of the integration tests: real daemons as processes on loopback.
+
+Starting a federation takes about a second, so the ordinary four-party federation is shared
+by the whole session; tests keep out of each other's way by using their own dataset names
+(the node policy input_reuse = "once" lets an input be released only once). Tests that kill
+or restart a daemon, or need another roster, start their own federation in their module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from integration_helpers import running_federation
+
+from mpcnode.federation import LocalFederation
+
+
+@pytest.fixture(scope="session")
+def fed4(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
+    """alice, bob, carlos, david and a coordinator, with the default node policy."""
+    with running_federation(tmp_path_factory.mktemp("fed4")) as fed:
+        yield fed

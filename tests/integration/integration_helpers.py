@@ -1,0 +1,146 @@
+"""Helpers of the integration tests: running federations and raw gRPC calls to the daemons.
+
+The client library (`LocalClient`, `CoordinatorClient`) is what a user runs; the raw helpers
+here play the parts a misbehaving or foreign caller would: a party calling round control,
+a coordinator preparing a round by hand, a replayed or malformed share.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+
+from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
+from mpcnode.core.spec import ComputationSpec
+from mpcnode.core.transcript import new_round_id, transcript_hash
+from mpcnode.federation import LocalFederation
+from mpcnode.pki import Identity, Role
+from mpcnode.tls import TlsFiles, channel_credentials, channel_options
+from mpcnode.wire.specs import spec_to_proto
+from mpcnode.wire.tensors import iter_chunks
+
+RPC_TIMEOUT = 20.0
+
+
+@contextmanager
+def running_federation(
+    root: Path,
+    parties: Sequence[str] = ("alice", "bob", "carlos", "david"),
+    **kwargs: object,
+) -> Iterator[LocalFederation]:
+    """A set-up and started federation under `root`, stopped (every daemon) on exit."""
+    fed = LocalFederation(root, parties, **kwargs)  # type: ignore[arg-type]
+    fed.setup()
+    try:
+        fed.start()
+        yield fed
+    finally:
+        fed.stop()
+
+
+def submit_all(fed: LocalFederation, dataset: str, values: Mapping[str, npt.ArrayLike]) -> None:
+    """Each party's HR system hands its own node its input for `dataset`."""
+    for party, value in values.items():
+        with fed.local_client(party) as node:
+            node.submit(dataset, value)
+
+
+# -- raw gRPC -------------------------------------------------------------------------------
+@contextmanager
+def node_channel(fed: LocalFederation, node: str, tls: TlsFiles) -> Iterator[grpc.Channel]:
+    """A mutual-TLS channel to `node`'s port, presenting the certificate in `tls`."""
+    channel = grpc.secure_channel(
+        f"127.0.0.1:{fed.ports[node]}",
+        channel_credentials(tls),
+        options=channel_options(Identity(Role.PARTY, node)),
+    )
+    with channel:
+        yield channel
+
+
+def party_tls(fed: LocalFederation, party: str) -> TlsFiles:
+    """A party's own server certificate (the one its node uses to push shares)."""
+    return fed.tls(party, party)
+
+
+def coordinator_tls(fed: LocalFederation) -> TlsFiles:
+    """The coordinator's certificate (the only one allowed to call round control)."""
+    return fed.tls("coordinator", "coordinator")
+
+
+class PreparedRound:
+    """A round announced by hand to one node, as the coordinator would announce it."""
+
+    def __init__(
+        self,
+        spec: ComputationSpec,
+        participants: tuple[str, ...],
+        deadline_s: float = 60.0,
+    ) -> None:
+        self.spec = spec
+        self.participants = participants
+        self.round_id = new_round_id()
+        self.deadline_ms = int((time.time() + deadline_s) * 1000)
+        self.header = types_pb2.RoundHeader(
+            round_id=self.round_id,
+            transcript_hash=transcript_hash(self.round_id, spec, participants, self.deadline_ms),
+        )
+
+    def request(self) -> node_pb2.PrepareRequest:
+        """The PrepareRequest of this round."""
+        return node_pb2.PrepareRequest(
+            header=self.header,
+            spec=spec_to_proto(self.spec),
+            participants=list(self.participants),
+            deadline_unix_ms=self.deadline_ms,
+        )
+
+
+def prepare(fed: LocalFederation, node: str, prepared: PreparedRound, tls: TlsFiles) -> None:
+    """Call RoundControl.Prepare on `node` with the certificate in `tls`."""
+    with node_channel(fed, node, tls) as channel:
+        node_pb2_grpc.RoundControlStub(channel).Prepare(prepared.request(), timeout=RPC_TIMEOUT)
+
+
+def abort(fed: LocalFederation, node: str, header: types_pb2.RoundHeader) -> None:
+    """Drop a hand-prepared round from `node` (as the coordinator)."""
+    with node_channel(fed, node, coordinator_tls(fed)) as channel:
+        node_pb2_grpc.RoundControlStub(channel).Abort(
+            node_pb2.AbortRequest(header=header, reason="test done"), timeout=RPC_TIMEOUT
+        )
+
+
+def push_share(
+    fed: LocalFederation,
+    sender_tls: TlsFiles,
+    receiver: str,
+    header: types_pb2.RoundHeader,
+    share: npt.NDArray[np.uint64],
+) -> None:
+    """Call Peer.PushShare on `receiver` with one share, as the holder of `sender_tls`."""
+
+    def chunks() -> Iterator[node_pb2.ShareChunk]:
+        for chunk in iter_chunks(share):
+            yield node_pb2.ShareChunk(header=header, total_length=len(share), share=chunk)
+
+    with node_channel(fed, receiver, sender_tls) as channel:
+        node_pb2_grpc.PeerStub(channel).PushShare(chunks(), timeout=RPC_TIMEOUT)
+
+
+def list_inputs_with(fed: LocalFederation, node: str, credentials: grpc.ChannelCredentials) -> None:
+    """Call Local.ListInputs on `node` over a channel built from raw `credentials`."""
+    channel = grpc.secure_channel(
+        f"127.0.0.1:{fed.ports[node]}",
+        credentials,
+        options=channel_options(Identity(Role.PARTY, node)),
+    )
+    with channel:
+        node_pb2_grpc.LocalStub(channel).ListInputs(
+            node_pb2.ListInputsRequest(), timeout=RPC_TIMEOUT
+        )
