@@ -149,8 +149,10 @@ class Sequencer:
 
     async def _fail(self, cid: str, participants: tuple[str, ...], why: str) -> None:
         events = await asyncio.to_thread(self._store.events_after, cid, 0)
+        # Every abort, oldest first: a later refusal (say, input reuse) is often caused by
+        # an earlier abort (a restart after partials were released), and a reader needs both.
         aborts = [e.message for e in events if e.phase == "aborted"]
-        reason = f"{aborts[-1]} ({why})" if aborts else why
+        reason = f"{'; then '.join(aborts)} ({why})" if aborts else why
         await asyncio.to_thread(self._store.fail, cid, reason)
         await self._event(cid, b"", 0, "failed", "failed", participants, "", reason)
         log.warning("computation %s failed: %s", cid, reason)

@@ -135,11 +135,20 @@ class LocalFederation:
 
     # -- processes ----------------------------------------------------------------------
     def start(self) -> LocalFederation:
-        """Start the coordinator and every node, and wait until all are serving."""
-        for name in (*self.parties, "coordinator"):
-            self.start_daemon(name)
-        for name in (*self.parties, "coordinator"):
-            self.wait_ready(name)
+        """Start the coordinator and every node, and wait until all are serving.
+
+        If one daemon fails to start, every daemon already started is stopped before the
+        error propagates: a caller's `with fed.setup().start():` has not entered its block
+        yet, so nothing else would stop them.
+        """
+        try:
+            for name in (*self.parties, "coordinator"):
+                self.start_daemon(name)
+            for name in (*self.parties, "coordinator"):
+                self.wait_ready(name)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def start_daemon(self, name: str) -> None:

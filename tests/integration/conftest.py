@@ -21,3 +21,13 @@ def fed4(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
     """alice, bob, carlos, david and a coordinator, with the default node policy."""
     with running_federation(tmp_path_factory.mktemp("fed4")) as fed:
         yield fed
+
+
+@pytest.fixture(scope="session")
+def fed5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
+    """Five parties whose nodes may release an input again, to the same participants only."""
+    parties = ("alice", "bob", "carlos", "david", "erin")
+    with running_federation(
+        tmp_path_factory.mktemp("fed5"), parties, policy={"input_reuse": "same-participants"}
+    ) as fed:
+        yield fed

@@ -82,10 +82,11 @@ class PreparedRound:
         spec: ComputationSpec,
         participants: tuple[str, ...],
         deadline_s: float = 60.0,
+        round_id: bytes | None = None,
     ) -> None:
         self.spec = spec
         self.participants = participants
-        self.round_id = new_round_id()
+        self.round_id = round_id or new_round_id()
         self.deadline_ms = int((time.time() + deadline_s) * 1000)
         self.header = types_pb2.RoundHeader(
             round_id=self.round_id,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from integration_helpers import running_federation, submit_all
+from integration_helpers import submit_all
 
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.federation import LocalFederation
@@ -90,13 +89,6 @@ def test_vector_of_100k_reals_matches_numpy(fed4: LocalFederation) -> None:
     # The aggregate of the encodings is exact: the sum of round(v * 2^f), divided by 2^f.
     exact = np.rint(np.ldexp(values, bits)).astype(np.int64).sum(axis=0)
     np.testing.assert_array_equal(got, np.ldexp(exact.astype(np.float64), -bits))
-
-
-@pytest.fixture(scope="module")
-def fed5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
-    parties = ("alice", "bob", "carlos", "david", "erin")
-    with running_federation(tmp_path_factory.mktemp("fed5"), parties) as fed:
-        yield fed
 
 
 def test_three_option_vote_among_five_parties(fed5: LocalFederation) -> None:
