@@ -5,17 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mpcnode.config import (
     PartyId,
     TlsConfig,
     check_address,
-    read_toml,
-    resolve_paths,
-    validation_message,
+    load_config,
 )
-from mpcnode.errors import InvalidInput
 
 
 class _Strict(BaseModel):
@@ -55,9 +52,5 @@ class CoordinatorConfig(_Strict):
 
 
 def load_coordinator_config(path: Path) -> CoordinatorConfig:
-    """Read and validate a coordinator config file; InvalidInput says which key is wrong."""
-    doc = resolve_paths(read_toml(path), path.resolve().parent)
-    try:
-        return CoordinatorConfig.model_validate(doc)
-    except ValidationError as exc:
-        raise InvalidInput(validation_message(path, exc)) from None
+    """Read and validate a coordinator config file."""
+    return load_config(path, CoordinatorConfig)

@@ -21,9 +21,9 @@ from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import Roster
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.errors import MpcError
-from mpcnode.pki import Identity, Role
+from mpcnode.rpc.channels import open_party_channel
 from mpcnode.rpc.status import from_rpc_error
-from mpcnode.tls import TlsFiles, channel_credentials, channel_options, check_server_pin
+from mpcnode.tls import TlsFiles
 from mpcnode.wire.specs import spec_to_proto
 from mpcnode.wire.tensors import ChunkAssembler
 
@@ -47,23 +47,7 @@ class NodeGateway:
                 entry = self._roster.get(party)
                 if entry is None:
                     raise MpcError(f"{party} is not on the roster")
-                identity = Identity(Role.PARTY, party)
-                if entry.pin is not None:
-                    host, _, port = entry.address.rpartition(":")
-                    await asyncio.to_thread(
-                        check_server_pin,
-                        host.strip("[]"),
-                        int(port),
-                        self._tls,
-                        identity,
-                        entry.pin,
-                        10.0,
-                    )
-                channel = grpc.aio.secure_channel(
-                    entry.address,
-                    channel_credentials(self._tls),
-                    options=channel_options(identity),
-                )
+                channel = await open_party_channel(entry, self._tls, 10.0)
                 self._channels.append(channel)
                 self._stubs[party] = node_pb2_grpc.RoundControlStub(channel)
             return self._stubs[party]

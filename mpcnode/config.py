@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mpcnode.errors import InvalidInput
 
+_Model = TypeVar("_Model", bound=BaseModel)
 PARTY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 PIN_PATTERN = r"^sha256:[0-9a-f]{64}$"
 PartyId = Annotated[str, Field(pattern=PARTY_ID_PATTERN)]
@@ -157,13 +158,18 @@ def validation_message(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_node_config(path: Path) -> NodeConfig:
-    """Read and validate a node config file; InvalidInput says which key is wrong."""
+def load_config(path: Path, model: type[_Model]) -> _Model:
+    """Read a daemon's TOML file into `model`; InvalidInput names the file and wrong key."""
     doc = resolve_paths(read_toml(path), path.resolve().parent)
     try:
-        return NodeConfig.model_validate(doc)
+        return model.model_validate(doc)
     except ValidationError as exc:
         raise InvalidInput(validation_message(path, exc)) from None
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    """Read and validate a node config file."""
+    return load_config(path, NodeConfig)
 
 
 def load_roster(path: Path) -> Roster:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +11,7 @@ import numpy.typing as npt
 from mpcnode.api.v1 import coordinator_pb2 as cpb
 from mpcnode.api.v1 import coordinator_pb2_grpc
 from mpcnode.api.v1 import types_pb2 as pb
-from mpcnode.client.channel import call, open_channel, translated
+from mpcnode.client.channel import ChannelClient, call, translated
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.errors import PreconditionFailed
 from mpcnode.pki import Identity, Role
@@ -66,7 +65,7 @@ class Result:
     published_unix_ms: int
 
 
-class CoordinatorClient:
+class CoordinatorClient(ChannelClient):
     """The analyst API of a coordinator, called with an analyst certificate."""
 
     def __init__(
@@ -76,22 +75,10 @@ class CoordinatorClient:
         coordinator: str = "coordinator",
         timeout: float = 60.0,
     ) -> None:
-        self._channel = open_channel(address, Identity(Role.COORDINATOR, coordinator), tls)
+        super().__init__(address, Identity(Role.COORDINATOR, coordinator), tls)
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
         self._timeout = timeout
         self._what = f"coordinator at {address}"
-
-    def __enter__(self) -> CoordinatorClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the channel."""
-        self._channel.close()
 
     def create(self, spec: ComputationSpec, parties: tuple[str, ...] = ()) -> str:
         """Start a computation; returns its id. Refusals raise InvalidInput etc."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from types import TracebackType
+from typing import Self, TypeVar
 
 import grpc
 
@@ -13,6 +14,25 @@ from mpcnode.rpc.status import from_rpc_error
 from mpcnode.tls import TlsFiles, channel_credentials, channel_options
 
 _T = TypeVar("_T")
+
+
+class ChannelClient:
+    """Base of the client classes: owns one channel; usable as a context manager."""
+
+    def __init__(self, address: str, server: Identity, tls: TlsFiles) -> None:
+        self._channel = open_channel(address, server, tls)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
 
 
 def open_channel(address: str, server: Identity, tls: TlsFiles) -> grpc.Channel:

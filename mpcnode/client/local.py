@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc
-from mpcnode.client.channel import call, open_channel
+from mpcnode.client.channel import ChannelClient, call
 from mpcnode.errors import InvalidInput
 from mpcnode.pki import Identity, Role
 from mpcnode.tls import TlsFiles
@@ -53,26 +52,14 @@ def as_input_array(values: npt.ArrayLike) -> npt.NDArray[np.int64] | npt.NDArray
     raise InvalidInput(f"an input must hold numbers, not {arr.dtype}")
 
 
-class LocalClient:
+class LocalClient(ChannelClient):
     """The local API of one organization's node, called with that organization's client cert."""
 
     def __init__(self, address: str, party_id: str, tls: TlsFiles, timeout: float = 60.0) -> None:
-        self._channel = open_channel(address, Identity(Role.PARTY, party_id), tls)
+        super().__init__(address, Identity(Role.PARTY, party_id), tls)
         self._stub = node_pb2_grpc.LocalStub(self._channel)
         self._timeout = timeout
         self._what = f"node {party_id} at {address}"
-
-    def __enter__(self) -> LocalClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the channel."""
-        self._channel.close()
 
     def submit(self, dataset: str, values: npt.ArrayLike) -> InputSummary:
         """Store (or replace) this organization's input for `dataset` on its node."""

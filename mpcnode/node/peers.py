@@ -19,9 +19,9 @@ import numpy.typing as npt
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import Roster
 from mpcnode.errors import MpcError
-from mpcnode.pki import Identity, Role
+from mpcnode.rpc.channels import open_party_channel
 from mpcnode.rpc.status import from_rpc_error
-from mpcnode.tls import TlsFiles, channel_credentials, channel_options, check_server_pin
+from mpcnode.tls import TlsFiles
 from mpcnode.wire.tensors import iter_chunks
 
 log = logging.getLogger(__name__)
@@ -44,21 +44,7 @@ class PeerChannels:
             entry = self._roster.get(peer)
             if entry is None:  # rounds.prepare only admits roster participants
                 raise KeyError(peer)
-            identity = Identity(Role.PARTY, peer)
-            if entry.pin is not None:
-                host, _, port = entry.address.rpartition(":")
-                await asyncio.to_thread(
-                    check_server_pin,
-                    host.strip("[]"),
-                    int(port),
-                    self._tls,
-                    identity,
-                    entry.pin,
-                    timeout,
-                )
-            channel = grpc.aio.secure_channel(
-                entry.address, channel_credentials(self._tls), options=channel_options(identity)
-            )
+            channel = await open_party_channel(entry, self._tls, timeout)
             self._channels.append(channel)
             self._stubs[peer] = node_pb2_grpc.PeerStub(channel)
             return self._stubs[peer]
