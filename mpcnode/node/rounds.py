@@ -127,8 +127,14 @@ class RoundBook:
         deadline_ms: int,
     ) -> NodeRound:
         """Check a round against policy and input, then hold it (DESIGN 4.1 step 2)."""
-        if round_id in self._rounds:
-            return self.get(round_id, transcript)  # identical repeat: harmless
+        existing = self._rounds.get(round_id)
+        if existing is not None:
+            if existing.transcript != transcript:
+                raise AlreadyExists(
+                    f"round {existing.label} was already prepared with a different transcript; "
+                    "a conflicting Prepare for the same round id is refused"
+                )
+            return existing  # identical repeat: harmless
         if round_id in self._ended:
             raise AlreadyExists(f"round {round_id.hex()} already ended; a new round needs a new id")
         self._check_round(round_id, transcript, spec, participants, deadline_ms)
