@@ -10,7 +10,13 @@ from typing import Any, TypeVar
 
 import click
 
-from mpcnode.cli import friendly_errors, setup_logging
+from mpcnode.cli import (
+    apply_options,
+    friendly_errors,
+    serve_options,
+    setup_logging,
+    tls_options,
+)
 from mpcnode.client import CoordinatorClient, Progress
 from mpcnode.core.spec import BoundsPolicy, ComputationSpec, Kind
 from mpcnode.render import result_json, result_table
@@ -30,18 +36,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="The coordinator's TOML config file.",
-)
-@click.option(
-    "--ready-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the bound port here once serving.",
-)
+@serve_options("The coordinator's TOML config file.")
 @friendly_errors
 def serve(config_path: Path, ready_file: Path | None) -> None:
     """Run the coordinator daemon until SIGTERM.
@@ -59,36 +54,19 @@ def serve(config_path: Path, ready_file: Path | None) -> None:
 
 
 def _analyst_options(fn: _F) -> _F:
-    options = [
-        click.option(
-            "--coordinator",
-            "address",
-            required=True,
-            help="Coordinator address, host:port (env MPC_COORDINATOR).",
-        ),
-        click.option(
-            "--cert",
-            type=click.Path(exists=True, path_type=Path),
-            required=True,
-            help="Your analyst certificate.",
-        ),
-        click.option(
-            "--key",
-            type=click.Path(exists=True, path_type=Path),
-            required=True,
-            help="Its private key.",
-        ),
-        click.option(
-            "--ca",
-            type=click.Path(exists=True, path_type=Path),
-            required=True,
-            help="The federation CA certificate.",
-        ),
-        click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return apply_options(
+        fn,
+        [
+            click.option(
+                "--coordinator",
+                "address",
+                required=True,
+                help="Coordinator address, host:port (env MPC_COORDINATOR).",
+            ),
+            *tls_options("Your analyst certificate."),
+            click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts."),
+        ],
+    )
 
 
 def _client(address: str, cert: Path, key: Path, ca: Path) -> CoordinatorClient:

@@ -44,6 +44,48 @@ def friendly_errors(fn: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+def apply_options(fn: _F, options: list[Callable[[_F], _F]]) -> _F:
+    """Apply click options so they appear in `--help` in the order given."""
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def tls_options(cert_help: str) -> list[Callable[[_F], _F]]:
+    """--cert/--key/--ca: the caller's certificate, its key, the federation CA."""
+    path = click.Path(exists=True, path_type=Path)
+    return [
+        click.option("--cert", type=path, required=True, help=cert_help),
+        click.option("--key", type=path, required=True, help="Its private key."),
+        click.option("--ca", type=path, required=True, help="The federation CA certificate."),
+    ]
+
+
+def serve_options(config_help: str) -> Callable[[_F], _F]:
+    """--config and --ready-file of a daemon's `serve` command."""
+
+    def decorate(fn: _F) -> _F:
+        return apply_options(
+            fn,
+            [
+                click.option(
+                    "--config",
+                    "config_path",
+                    required=True,
+                    help=config_help,
+                    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                ),
+                click.option(
+                    "--ready-file",
+                    type=click.Path(dir_okay=False, path_type=Path),
+                    help="Write the bound port here once serving.",
+                ),
+            ],
+        )
+
+    return decorate
+
+
 @click.group(
     context_settings={"auto_envvar_prefix": "MPCNODE", "help_option_names": ["-h", "--help"]}
 )
@@ -60,18 +102,7 @@ cli.add_command(pki)
 
 
 @cli.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="The node's TOML config file.",
-)
-@click.option(
-    "--ready-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the bound port here once serving.",
-)
+@serve_options("The node's TOML config file.")
 @friendly_errors
 def serve(config_path: Path, ready_file: Path | None) -> None:
     """Run the node daemon until SIGTERM.
@@ -89,35 +120,20 @@ def serve(config_path: Path, ready_file: Path | None) -> None:
 
 
 def _client_options(fn: _F) -> _F:
-    options = [
-        click.option(
-            "--node", required=True, help="Address of your node, host:port (env MPCNODE_NODE)."
-        ),
-        click.option(
-            "--party", required=True, help="Your node's party id, e.g. alice (env MPCNODE_PARTY)."
-        ),
-        click.option(
-            "--cert",
-            type=click.Path(exists=True, path_type=Path),
-            required=True,
-            help="Your organization's client certificate.",
-        ),
-        click.option(
-            "--key",
-            type=click.Path(exists=True, path_type=Path),
-            required=True,
-            help="Its private key.",
-        ),
-        click.option(
-            "--ca",
-            type=click.Path(exists=True, path_type=Path),
-            required=True,
-            help="The federation CA certificate.",
-        ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return apply_options(
+        fn,
+        [
+            click.option(
+                "--node", required=True, help="Address of your node, host:port (env MPCNODE_NODE)."
+            ),
+            click.option(
+                "--party",
+                required=True,
+                help="Your node's party id, e.g. alice (env MPCNODE_PARTY).",
+            ),
+            *tls_options("Your organization's client certificate."),
+        ],
+    )
 
 
 def _local(node: str, party: str, cert: Path, key: Path, ca: Path) -> LocalClient:
