@@ -18,6 +18,7 @@ from mpcnode.cli import (
     tls_options,
 )
 from mpcnode.client import CoordinatorClient, Progress
+from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
 from mpcnode.core.spec import BoundsPolicy, ComputationSpec, Kind
 from mpcnode.render import result_json, result_table
 from mpcnode.tls import TlsFiles
@@ -77,6 +78,95 @@ def _progress(event: Progress) -> None:
     click.echo(f"  [{event.phase}] {event.message}", err=True)
 
 
+def _privacy_options(fn: _F) -> _F:
+    choice = click.Choice
+    return apply_options(
+        fn,
+        [
+            click.option(
+                "--dp",
+                "mechanism",
+                type=choice([m.value for m in Mechanism]),
+                default="none",
+                show_default=True,
+                help="Differential-privacy mechanism (none: an exact aggregate).",
+            ),
+            click.option(
+                "--epsilon",
+                type=float,
+                default=0.0,
+                help="For discrete_laplace and randomized_response: the epsilon each node spends.",
+            ),
+            click.option(
+                "--rho",
+                type=float,
+                default=0.0,
+                help="For skellam and discrete_gaussian: the zCDP rho each node spends.",
+            ),
+            click.option(
+                "--delta",
+                type=float,
+                default=0.0,
+                help="Report zCDP as (epsilon, delta) at this delta (default 1e-6).",
+            ),
+            click.option(
+                "--placement",
+                type=choice([p.value for p in Placement]),
+                help="Who adds noise (default: distributed; local for randomized_response).",
+            ),
+            click.option(
+                "--unit",
+                type=choice([u.value for u in Unit]),
+                help="Whose privacy: organization (default) or record (default for polls).",
+            ),
+            click.option(
+                "--neighbouring",
+                type=choice([n.value for n in Neighbouring]),
+                default="replace_one",
+                show_default=True,
+            ),
+            click.option(
+                "--record-bound",
+                type=float,
+                default=0.0,
+                help="With --unit record "
+                "on a sum or mean: the most one record changes one element.",
+            ),
+            click.option(
+                "--threshold",
+                type=int,
+                default=0,
+                help="t: noise-carrying parties the noise is sized for (default: --min-parties).",
+            ),
+        ],
+    )
+
+
+def _privacy(
+    mechanism: str,
+    epsilon: float,
+    rho: float,
+    delta: float,
+    placement: str | None,
+    unit: str | None,
+    neighbouring: str,
+    record_bound: float,
+    threshold: int,
+) -> Privacy:
+    local = mechanism == Mechanism.RANDOMIZED_RESPONSE.value
+    return Privacy(
+        mechanism=Mechanism(mechanism),
+        placement=Placement(placement or ("local" if local else "distributed")),
+        epsilon=epsilon,
+        delta=delta,
+        rho=rho,
+        unit=Unit(unit or ("record" if local else "organization")),
+        neighbouring=Neighbouring(neighbouring),
+        record_bound=record_bound,
+        threshold=threshold,
+    )
+
+
 @cli.command()
 @_analyst_options
 @click.option("--kind", type=click.Choice([k.value for k in Kind]), required=True)
@@ -111,6 +201,7 @@ def _progress(event: Progress) -> None:
 @click.option(
     "--reader", "readers", multiple=True, help="Analysts allowed to read the result (default: all)."
 )
+@_privacy_options
 @friendly_errors
 def run(
     address: str,
@@ -130,6 +221,7 @@ def run(
     min_parties: int,
     parties: tuple[str, ...],
     readers: tuple[str, ...],
+    **privacy: Any,
 ) -> None:
     """Create a computation, show its progress, print its result.
 
@@ -139,6 +231,10 @@ def run(
           --key analyst.key --ca ca.crt --kind mean --dataset raises --upper 10000
       mpc-coordinator run ... --kind histogram --dataset ballot --bins yes,no,abstain --upper 1
       mpc-coordinator run ... --kind sum --dataset losses --upper 1e6 --fractional-bits 16 --json
+      mpc-coordinator run ... --kind mean --dataset raises --upper 10000 --dp discrete_laplace \
+          --epsilon 1
+      mpc-coordinator run ... --kind histogram --dataset poll --bins no,yes --upper 1000 \
+          --dp randomized_response --epsilon 1
     """
     bin_names = tuple(b.strip() for b in bins.split(",")) if bins else ()
     spec = ComputationSpec(
@@ -153,6 +249,7 @@ def run(
         bins=bin_names,
         min_parties=min_parties,
         readers=readers,
+        privacy=_privacy(**privacy),
     )
     with _client(address, cert, key, ca) as client:
         result = client.run(spec, parties, on_progress=None if as_json else _progress)

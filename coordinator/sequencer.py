@@ -22,15 +22,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 from coordinator.config import RoundSettings
 from coordinator.nodes import NodeGateway, is_unreachable
 from coordinator.outputs import outputs_for
 from coordinator.store import Computation, CoordinatorStore, Event
 from mpcnode.api.v1 import types_pb2
 from mpcnode.config import Roster
+from mpcnode.core.mechanisms import add_noise, draw_noise, plan_noise
+from mpcnode.core.privacy import Placement
+from mpcnode.core.randomness import RandomSource, SystemRandomSource, UniformInts
 from mpcnode.core.sharing import reconstruct
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import new_round_id, transcript_hash
+from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import InvalidInput, MpcError, PreconditionFailed
 
 log = logging.getLogger(__name__)
@@ -65,8 +72,10 @@ class Sequencer:
         roster: Roster,
         settings: RoundSettings,
         clock: Callable[[], float] = time.time,
+        rng: RandomSource | None = None,
     ) -> None:
         self._store = store
+        self._rng = rng or SystemRandomSource()
         self._gateway = gateway
         self._roster = roster
         self._settings = settings
@@ -83,6 +92,7 @@ class Sequencer:
         if len(set(invited)) != len(invited):
             raise InvalidInput("a party is invited twice")
         spec.check(max(len(invited), 2))
+        plan_noise(spec, len(invited))  # the noise must fit the ring too
         if len(invited) < spec.min_parties:
             raise PreconditionFailed(
                 f"{len(invited)} parties invited ({', '.join(invited)}) but the spec needs "
@@ -134,12 +144,12 @@ class Sequencer:
                     return await self._fail(cid, participants, "refused: not retried")
                 if attempt >= self._settings.max_attempts:
                     return await self._fail(cid, participants, f"gave up after {attempt} rounds")
-                if len(participants) < comp.spec.min_parties:
+                needed, rule = _fewest(comp.spec)
+                if len(participants) < needed:
                     return await self._fail(
                         cid,
                         participants,
-                        f"only {len(participants)} reachable parties remain, below "
-                        f"min_parties = {comp.spec.min_parties}",
+                        f"only {len(participants)} reachable parties remain, below {rule}",
                     )
             except Exception:
                 log.exception("computation %s: unexpected error", cid)
@@ -213,7 +223,7 @@ class Sequencer:
             )
             await self._tell_nodes(participants, header, reason)
             raise
-        total = reconstruct([partials[p] for p in participants])
+        total = await asyncio.to_thread(self._aggregate, spec, [partials[p] for p in participants])
         outputs = outputs_for(spec, total, len(participants))
         await asyncio.to_thread(self._store.publish, cid, round_id, outputs)
         await self._event(
@@ -227,6 +237,16 @@ class Sequencer:
             f"round {label} published",
         )
         await self._tell_nodes(participants, header, "published")
+
+    def _aggregate(
+        self, spec: ComputationSpec, partials: list[npt.NDArray[np.uint64]]
+    ) -> npt.NDArray[np.uint64]:
+        """Add up the partials; with central placement, add the noise here (blocking)."""
+        total = reconstruct(partials)
+        plan = plan_noise(spec, len(partials))
+        if plan is not None and spec.privacy.placement is Placement.CENTRAL:
+            total = add_noise(total, draw_noise(plan, UniformInts(self._rng), VectorNoise))
+        return total
 
     async def _tell_nodes(
         self, participants: tuple[str, ...], header: types_pb2.RoundHeader, reason: str
@@ -316,3 +336,12 @@ class Sequencer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _fewest(spec: ComputationSpec) -> tuple[int, str]:
+    """The fewest participants a round of `spec` may have, and the rule that says so."""
+    privacy = spec.privacy
+    t = privacy.threshold_for(spec.min_parties)
+    if privacy.enabled and privacy.placement is Placement.DISTRIBUTED and t > spec.min_parties:
+        return t, f"the noise threshold t = {t} (fewer would weaken the privacy guarantee)"
+    return spec.min_parties, f"min_parties = {spec.min_parties}"

@@ -10,15 +10,18 @@ import grpc.aio
 import numpy as np
 
 from coordinator.config import AccessSettings
+from coordinator.outputs import poll_stderr
 from coordinator.sequencer import Sequencer
 from coordinator.store import Computation, CoordinatorStore, Event
 from mpcnode.api.v1 import coordinator_pb2 as cpb
 from mpcnode.api.v1 import coordinator_pb2_grpc
 from mpcnode.api.v1 import types_pb2 as pb
+from mpcnode.core.result_privacy import result_privacy
 from mpcnode.errors import PermissionDenied
 from mpcnode.pki import Role
 from mpcnode.rpc.status import rpc_method
 from mpcnode.tls import caller_identity
+from mpcnode.wire.reports import report_to_proto
 from mpcnode.wire.specs import spec_from_proto, spec_to_proto
 from mpcnode.wire.tensors import iter_chunks
 
@@ -116,7 +119,9 @@ class CoordinatorService(coordinator_pb2_grpc.CoordinatorServicer):
                 spec=spec_to_proto(comp.spec),
                 round_id=result.round_id,
                 participants=list(comp.participants),
-                privacy=pb.PrivacyReport(mechanism=pb.Privacy.MECHANISM_NONE),
+                privacy=report_to_proto(
+                    result_privacy(comp.spec, len(comp.participants), poll_stderr(result.outputs))
+                ),
                 outputs=[o.name for o in result.outputs],
                 output_dtypes=[_DTYPES[o.values.dtype.name] for o in result.outputs],
                 created_unix_ms=comp.created_ms,

@@ -17,6 +17,7 @@ import numpy as np
 from mpcnode.client import LocalClient
 from mpcnode.errors import MpcError
 from mpcnode.pki_cli import pki
+from mpcnode.render import budget_json, budget_line
 from mpcnode.tls import TlsFiles
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -257,10 +258,45 @@ def releases(
         click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
         return
     for r in rows:
+        sampler = r.sampler or "none here"
+        spent = (
+            ""
+            if r.mechanism == "none"
+            else f" [{r.mechanism}: epsilon {r.epsilon} rho {r.rho}, sampler {sampler}]"
+        )
         click.echo(
             f"round {r.round_id[:8]} {r.dataset:<16} input {r.input_id} {r.computation!r} "
-            f"with {', '.join(r.participants)}"
+            f"with {', '.join(r.participants)}{spent}"
         )
+
+
+@cli.command()
+@_client_options
+@click.option("--dataset", default="", help="Only this dataset.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@friendly_errors
+def budget(
+    node: str, party: str, cert: Path, key: Path, ca: Path, dataset: str, as_json: bool
+) -> None:
+    """Show each dataset's privacy budget: cap, spent, held by open rounds, remaining.
+
+    Amounts are exact; decimals are rounded against you (spent up, remaining down). The caps
+    are set in the node's config ([policy.budget]).
+
+    \b
+    Example:
+      mpcnode budget --node 127.0.0.1:7001 --party alice --cert alice-client.crt \\
+          --key alice-client.key --ca ca.crt --dataset raises
+    """
+    with _local(node, party, cert, key, ca) as client:
+        rows = client.budgets(dataset)
+    if as_json:
+        click.echo(json.dumps([budget_json(r) for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no privacy budget spent or configured yet")
+    for r in rows:
+        click.echo(budget_line(r))
 
 
 @cli.command()

@@ -14,6 +14,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mpcnode.core.accounting import Cost
+from mpcnode.core.privacy import exact_decimal
 from mpcnode.errors import InvalidInput
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -87,6 +89,37 @@ class CoordinatorRef(_Strict):
     pin: Pin | None = None
 
 
+class BudgetCap(_Strict):
+    """A privacy-budget cap: the most a dataset may ever spend, per privacy unit."""
+
+    # Total epsilon of pure-DP releases (discrete Laplace, randomized response).
+    epsilon: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    # Total rho of zCDP releases (Skellam, discrete Gaussian).
+    rho: float = Field(default=0.5, ge=0, allow_inf_nan=False)
+
+    def exact(self) -> Cost:
+        """The cap as exact fractions of the decimals the TOML file gave."""
+        return Cost(exact_decimal(self.epsilon), exact_decimal(self.rho))
+
+
+class BudgetPolicy(BudgetCap):
+    """The organization's privacy budgets (DESIGN 5): a default cap and per-dataset caps.
+
+    The cap applies to each dataset separately and to each privacy unit (organization,
+    record). Once a dataset has spent its cap, every further noisy round on it is refused
+    at Prepare; the organization submits a new dataset or raises the cap deliberately.
+    """
+
+    # Only to report zCDP spending as (epsilon, delta)-DP in `mpcnode budget`.
+    delta: float = Field(default=1e-6, gt=0, lt=1)
+    # Caps for named datasets, e.g. [policy.budget.datasets.raises] epsilon = 3.
+    datasets: dict[str, BudgetCap] = Field(default_factory=dict)
+
+    def cap_for(self, dataset: str) -> Cost:
+        """The cap of one dataset."""
+        return self.datasets.get(dataset, self).exact()
+
+
 class NodePolicy(_Strict):
     """The organization's local rules, checked at Prepare before anything leaves the node."""
 
@@ -104,6 +137,8 @@ class NodePolicy(_Strict):
     )
     # A Prepare whose deadline is further away than this is refused.
     max_round_seconds: int = Field(default=900, ge=1)
+    # Differential-privacy budgets; noisy rounds spend them instead of the reuse rule.
+    budget: BudgetPolicy = BudgetPolicy()
 
 
 class NodeConfig(_Strict):

@@ -151,8 +151,11 @@ class LocalFederation:
             raise
         return self
 
-    def start_daemon(self, name: str) -> None:
-        """Start one daemon (`coordinator` or a party) as a process; logs go to <root>/logs."""
+    def start_daemon(self, name: str, env: Mapping[str, str] | None = None) -> None:
+        """Start one daemon (`coordinator` or a party) as a process; logs go to <root>/logs.
+
+        `env` adds environment variables (the fault tests arm a failpoint with it).
+        """
         folder = self.root / name
         ready = folder / "ready"
         ready.unlink(missing_ok=True)
@@ -180,7 +183,9 @@ class LocalFederation:
             ]
         (self.root / "logs").mkdir(exist_ok=True)
         with (self.root / "logs" / f"{name}.log").open("ab") as log:
-            self.processes[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            self.processes[name] = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            )
 
     def wait_ready(self, name: str) -> None:
         """Block until a daemon wrote its ready file; fail with its log if it died."""

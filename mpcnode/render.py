@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from typing import Any
 
 import numpy as np
 
 from mpcnode.client.analyst import Result
+from mpcnode.core.accounting import decimal_down, decimal_up
+from mpcnode.core.result_privacy import ResultPrivacy
+from mpcnode.wire.budgets import BudgetView
 
 _SHOWN = 10  # elements of a long vector printed in a table
 
@@ -22,11 +27,13 @@ def result_table(result: Result) -> str:
     spec = result.spec
     lines = [
         f"computation {result.computation_id}: {spec.kind.value} of {spec.dataset!r} ({spec.name})",
-        f"participants: {', '.join(result.participants)}  (round {result.round_id[:8]}, "
-        f"privacy: {result.mechanism}, exact aggregate)",
+        f"participants: {', '.join(result.participants)}  (round {result.round_id[:8]})",
+        result.privacy.summary(),
     ]
     for name, values in result.outputs.items():
-        if spec.bins and len(values) == len(spec.bins):
+        if name == "winner" and spec.bins:
+            lines.append(f"  {name:<6} {spec.bins[int(values[0])]}")
+        elif spec.bins and len(values) == len(spec.bins):
             width = max(len(b) for b in spec.bins)
             lines += [
                 f"  {name} {b:<{width}}  {_number(v)}"
@@ -52,7 +59,52 @@ def result_json(result: Result) -> dict[str, Any]:
         "bins": list(spec.bins),
         "round_id": result.round_id,
         "participants": list(result.participants),
-        "privacy": {"mechanism": result.mechanism},
+        "privacy": privacy_json(result.privacy),
         "published_unix_ms": result.published_unix_ms,
         "outputs": {name: values.tolist() for name, values in result.outputs.items()},
+    }
+
+
+def privacy_json(report: ResultPrivacy) -> dict[str, Any]:
+    """A result's privacy statement as JSON-ready data (enums by name)."""
+    doc = dataclasses.asdict(report)
+    for key, value in doc.items():
+        if isinstance(value, enum.Enum):
+            doc[key] = value.value
+    return doc
+
+
+def budget_line(row: BudgetView) -> str:
+    """One (dataset, unit) budget for people: spent rounded up, remaining rounded down."""
+    left = row.remaining
+    return (
+        f"{row.dataset:<16} per {row.unit:<12} epsilon spent {decimal_up(row.spent.epsilon):g} "
+        f"of {float(row.cap.epsilon):g} (remaining {decimal_down(left.epsilon):g}), rho spent "
+        f"{decimal_up(row.spent.rho):g} of {float(row.cap.rho):g} (remaining "
+        f"{decimal_down(left.rho):g}); {row.releases} releases; all together "
+        f"epsilon {row.epsilon_at_delta:.4g} at delta {row.delta:g}"
+    )
+
+
+def budget_json(row: BudgetView) -> dict[str, Any]:
+    """One budget as JSON-ready data: exact fractions as strings, plus decimals."""
+    left = row.remaining
+    return {
+        "dataset": row.dataset,
+        "unit": row.unit,
+        "epsilon": {
+            "cap": str(row.cap.epsilon),
+            "spent": str(row.spent.epsilon),
+            "held": str(row.held.epsilon),
+            "remaining": str(left.epsilon),
+        },
+        "rho": {
+            "cap": str(row.cap.rho),
+            "spent": str(row.spent.rho),
+            "held": str(row.held.rho),
+            "remaining": str(left.rho),
+        },
+        "releases": row.releases,
+        "delta": row.delta,
+        "epsilon_at_delta": row.epsilon_at_delta,
     }

@@ -16,6 +16,7 @@ from mpcnode.core.spec import (
     Kind,
     check_overflow,
 )
+from mpcnode.core.privacy import Mechanism, Privacy
 from mpcnode.errors import InvalidInput
 
 BASE = ComputationSpec(name="raises-2024", kind=Kind.SUM, dataset="raises", lower=0, upper=10_000)
@@ -169,6 +170,7 @@ def test_canonical_bytes_are_exact_and_cover_every_field() -> None:
         {"bins": ("x",)},
         {"min_parties": 3},
         {"readers": ("analyst",)},
+        {"privacy": Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1.0)},
     ]
     assert {f.name for f in dataclasses.fields(BASE)} == {k for c in changes for k in c}
     for change in changes:

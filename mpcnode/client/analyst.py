@@ -12,10 +12,12 @@ from mpcnode.api.v1 import coordinator_pb2 as cpb
 from mpcnode.api.v1 import coordinator_pb2_grpc
 from mpcnode.api.v1 import types_pb2 as pb
 from mpcnode.client.channel import ChannelClient, call, translated
+from mpcnode.core.result_privacy import ResultPrivacy
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.errors import PreconditionFailed
 from mpcnode.pki import Identity, Role
 from mpcnode.tls import TlsFiles
+from mpcnode.wire.reports import report_from_proto
 from mpcnode.wire.specs import spec_from_proto, spec_to_proto
 from mpcnode.wire.tensors import ChunkAssembler
 
@@ -61,8 +63,13 @@ class Result:
     round_id: str
     participants: tuple[str, ...]
     outputs: dict[str, npt.NDArray[np.int64] | npt.NDArray[np.float64]]
-    mechanism: str
+    privacy: ResultPrivacy
     published_unix_ms: int
+
+    @property
+    def mechanism(self) -> str:
+        """The privacy mechanism's name ("none" for an exact aggregate)."""
+        return self.privacy.mechanism.value
 
 
 class CoordinatorClient(ChannelClient):
@@ -141,9 +148,7 @@ class CoordinatorClient(ChannelClient):
             round_id=header.round_id.hex(),
             participants=tuple(header.participants),
             outputs=outputs,
-            mechanism=pb.Privacy.Mechanism.Name(header.privacy.mechanism)
-            .removeprefix("MECHANISM_")
-            .lower(),
+            privacy=report_from_proto(header.privacy),
             published_unix_ms=header.published_unix_ms,
         )
 

@@ -10,9 +10,12 @@ import numpy.typing as npt
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc
 from mpcnode.client.channel import ChannelClient, call
+from mpcnode.core.privacy import Mechanism
 from mpcnode.errors import InvalidInput
 from mpcnode.pki import Identity, Role
 from mpcnode.tls import TlsFiles
+from mpcnode.wire.budgets import BudgetView, budget_from_proto
+from mpcnode.wire.specs import MECHANISMS
 from mpcnode.wire.tensors import iter_chunks
 
 
@@ -38,6 +41,10 @@ class ReleaseSummary:
     computation: str
     participants: tuple[str, ...]
     released_unix_ms: int
+    mechanism: str = "none"
+    epsilon: str = "0"
+    rho: str = "0"
+    sampler: str = ""
 
 
 def as_input_array(values: npt.ArrayLike) -> npt.NDArray[np.int64] | npt.NDArray[np.float64]:
@@ -106,9 +113,23 @@ class LocalClient(ChannelClient):
                 r.computation,
                 tuple(r.participants),
                 r.released_unix_ms,
+                MECHANISMS.get(r.mechanism, Mechanism.NONE).value,
+                r.epsilon or "0",
+                r.rho or "0",
+                r.sampler,
             )
             for r in reply.releases
         ]
+
+    def budgets(self, dataset: str = "") -> list[BudgetView]:
+        """The privacy budget of each dataset and privacy unit (optionally one dataset)."""
+        reply = call(
+            self._what,
+            lambda: self._stub.ListBudgets(
+                node_pb2.ListBudgetsRequest(dataset=dataset), timeout=self._timeout
+            ),
+        )
+        return [budget_from_proto(b) for b in reply.budgets]
 
 
 def _summary(info: node_pb2.InputInfo) -> InputSummary:
@@ -118,4 +139,10 @@ def _summary(info: node_pb2.InputInfo) -> InputSummary:
     )
 
 
-__all__: Sequence[str] = ("InputSummary", "LocalClient", "ReleaseSummary", "as_input_array")
+__all__: Sequence[str] = (
+    "BudgetView",
+    "InputSummary",
+    "LocalClient",
+    "ReleaseSummary",
+    "as_input_array",
+)

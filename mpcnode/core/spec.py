@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from mpcnode.core.privacy import Mechanism, Privacy, privacy_from_canonical
 from mpcnode.errors import InvalidInput
 
 MAX_LENGTH = 1 << 26  # 67 million elements: 512 MiB per share vector, above the 10^7 target
@@ -59,6 +60,7 @@ class ComputationSpec:
     bins: tuple[str, ...] = ()
     min_parties: int = 2
     readers: tuple[str, ...] = field(default=())
+    privacy: Privacy = field(default=Privacy())
 
     @property
     def is_integer(self) -> bool:
@@ -82,6 +84,32 @@ class ComputationSpec:
                 f"the number of parties must be 2 to {MAX_PARTIES}, not {max_parties}"
             )
         check_overflow(max_parties, self.lower, self.upper, self.fractional_bits)
+        self._check_privacy(max_parties)
+
+    def _check_privacy(self, max_parties: int) -> None:
+        privacy = self.privacy
+        privacy.check(self.min_parties)
+        if not privacy.enabled:
+            return
+        t = privacy.threshold_for(self.min_parties)
+        if t > max_parties:
+            raise InvalidInput(
+                f"spec.privacy.threshold t={t} is above the {max_parties} parties that can take "
+                "part; the noise could never be complete"
+            )
+        if privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE and (
+            self.kind is not Kind.HISTOGRAM or len(self.bins) != 2
+        ):
+            raise InvalidInput(
+                "randomized response is for yes/no polls: use kind=histogram with exactly two "
+                "bins (e.g. no, yes); each node's input lists its respondents' answers as 0 or 1"
+            )
+        needs_bound = self.kind in (Kind.SUM, Kind.MEAN) and privacy.unit.value == "record"
+        if needs_bound and not privacy.record_bound:
+            raise InvalidInput(
+                "unit=record with a sum or mean needs spec.privacy.record_bound: the most "
+                "one record can change one element of a party's input"
+            )
 
     def _check_shape(self) -> None:
         if not 1 <= self.length <= MAX_LENGTH:
@@ -129,7 +157,7 @@ class ComputationSpec:
         Floats are written with float.hex so the encoding is exact and the same on every
         platform; keys are sorted. Any implementation can reproduce it from the fields.
         """
-        doc = {
+        doc: dict[str, object] = {
             "bins": list(self.bins),
             "dataset": self.dataset,
             "fractional_bits": self.fractional_bits,
@@ -142,6 +170,8 @@ class ComputationSpec:
             "readers": list(self.readers),
             "upper": float(self.upper).hex(),
         }
+        if self.privacy.enabled:  # absent otherwise, so exact specs keep their known hashes
+            doc["privacy"] = self.privacy.canonical()
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -160,6 +190,7 @@ def spec_from_canonical(data: bytes) -> ComputationSpec:
         bins=tuple(doc["bins"]),
         min_parties=doc["min_parties"],
         readers=tuple(doc["readers"]),
+        privacy=privacy_from_canonical(doc.get("privacy")),
     )
 
 

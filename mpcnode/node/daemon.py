@@ -30,6 +30,9 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
         log.warning("party %s is not on its own roster %s", config.party_id, config.roster_file)
     tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
     store = NodeStore(config.data_dir)
+    dropped = store.drop_all_holds()
+    if dropped:
+        log.info("released %d budget holds of rounds that ended with the last run", dropped)
     book = RoundBook(config.party_id, store, config.policy, roster, SystemRandomSource())
     peers = PeerChannels(roster, tls)
     access = NodeAccess(config.party_id, config.coordinator, roster)
@@ -39,7 +42,9 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
             RoundControlService(book, peers, access), server
         )
         node_pb2_grpc.add_PeerServicer_to_server(PeerService(book, access), server)
-        node_pb2_grpc.add_LocalServicer_to_server(LocalService(store, access), server)
+        node_pb2_grpc.add_LocalServicer_to_server(
+            LocalService(store, access, config.policy.budget), server
+        )
         return [s.full_name for s in node_pb2.DESCRIPTOR.services_by_name.values()]
 
     async def expire_rounds() -> None:

@@ -4,13 +4,16 @@ Plain asyncio, no gRPC: the servicers decode a message, call one method here, an
 the answer. Every rule that protects the organization lives here:
 
 - Prepare: the spec passes its own checks, the participant set is on the roster, holds
-  this node, is large enough for both the spec and local policy, the transcript hash is
-  recomputed from what the coordinator said, and the input is present, valid and not
-  barred by the input-reuse rule. A repeated identical Prepare is harmless.
+  this node, is large enough for both the spec and local policy (and for the noise
+  threshold t), the transcript hash is recomputed from what the coordinator said, and the
+  input is present, valid and not barred by the input-reuse rule or the privacy budget
+  (which is reserved here). The noise share is drawn here too, before the round opens, so
+  no later response time depends on its size. A repeated identical Prepare is harmless.
 - Shares: one per participant, each from a distinct sender whose certificate says so,
   all with this node's transcript hash; a second share from a sender is a replay.
 - Release: only when exactly the announced participants have shared, before the deadline,
-  once per round, and only after the release is durably recorded.
+  once per round, and only after the release (and the budget it spends) is durably
+  recorded.
 """
 
 from __future__ import annotations
@@ -25,12 +28,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from mpcnode import failpoints
 from mpcnode.config import NodePolicy, Roster
 from mpcnode.core.encoding import encode
-from mpcnode.core.randomness import RandomSource
+from mpcnode.core.mechanisms import (
+    NoisePlan,
+    add_noise,
+    check_contributors,
+    draw_noise,
+    plan_noise,
+    randomized_response,
+)
+from mpcnode.core.privacy import Mechanism
+from mpcnode.core.randomness import RandomSource, UniformInts
 from mpcnode.core.sharing import split
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import transcript_hash
+from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -39,6 +53,7 @@ from mpcnode.errors import (
     PermissionDenied,
     PreconditionFailed,
 )
+from mpcnode.node.ledger import Charge
 from mpcnode.node.store import NodeStore, ReleaseRecord
 
 log = logging.getLogger(__name__)
@@ -57,6 +72,8 @@ class NodeRound:
     deadline_ms: int
     input_id: str
     encoded: U64 | None
+    plan: NoisePlan | None = None
+    charge: Charge | None = None
     received: dict[str, U64] = field(default_factory=dict)
     receiving: set[str] = field(default_factory=set)
     share_state: str = "pending"  # pending -> sending -> sent | failed
@@ -84,6 +101,7 @@ class RoundBook:
         roster: Roster,
         rng: RandomSource,
         clock: Callable[[], float] = time.time,
+        vector_noise: Callable[[], VectorNoise] = VectorNoise,
     ) -> None:
         self.party_id = party_id
         self._store = store
@@ -91,6 +109,7 @@ class RoundBook:
         self._roster = roster
         self._rng = rng
         self._clock = clock
+        self._vector_noise = vector_noise
         self._rounds: dict[bytes, NodeRound] = {}
         self._ended: OrderedDict[bytes, str] = OrderedDict()
 
@@ -138,19 +157,47 @@ class RoundBook:
         if round_id in self._ended:
             raise AlreadyExists(f"round {round_id.hex()} already ended; a new round needs a new id")
         self._check_round(round_id, transcript, spec, participants, deadline_ms)
+        plan = plan_noise(spec, len(participants))
+        if plan is not None:
+            check_contributors(plan, len(participants))
         stored = await asyncio.to_thread(self._store.get_input, spec.dataset)
-        encoded = encode(stored.values, spec)
-        await asyncio.to_thread(
-            self._store.check_reuse,
-            spec.dataset,
-            stored.input_id,
-            participants,
-            self._policy.input_reuse,
-        )
+        encoded = await asyncio.to_thread(self._contribution, spec, plan, stored.values)
+        charge = None
+        if plan is None:
+            await asyncio.to_thread(
+                self._store.check_reuse,
+                spec.dataset,
+                stored.input_id,
+                participants,
+                self._policy.input_reuse,
+            )
+        else:
+            charge = Charge(
+                round_id,
+                spec.dataset,
+                spec.privacy.unit.value,
+                plan.cost,
+                spec.privacy.mechanism.value,
+                plan.sampler
+                if plan.distributed or plan.mechanism is Mechanism.RANDOMIZED_RESPONSE
+                else "",
+                spec.name,
+            )
+            await asyncio.to_thread(
+                self._store.hold_budget, charge, self._policy.budget.cap_for(spec.dataset)
+            )
         if round_id in self._rounds:  # a concurrent identical Prepare won the race
             return self.get(round_id, transcript)
         state = NodeRound(
-            round_id, transcript, spec, participants, deadline_ms, stored.input_id, encoded
+            round_id,
+            transcript,
+            spec,
+            participants,
+            deadline_ms,
+            stored.input_id,
+            encoded,
+            plan,
+            charge,
         )
         self._rounds[round_id] = state
         log.info(
@@ -161,6 +208,26 @@ class RoundBook:
             ",".join(participants),
         )
         return state
+
+    def _contribution(
+        self,
+        spec: ComputationSpec,
+        plan: NoisePlan | None,
+        values: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+    ) -> U64:
+        """The encoded input this node shares, with its noise (blocking: run in a thread)."""
+        if plan is None:
+            return encode(values, spec)
+        u = UniformInts(self._rng)
+        if plan.mechanism is Mechanism.RANDOMIZED_RESPONSE:
+            if values.dtype.kind != "i":
+                raise InvalidInput("randomized-response answers must be the integers 0 or 1")
+            answers = values.astype(np.int64)
+            return encode(randomized_response(answers, spec.privacy.epsilon_exact, u), spec)
+        encoded = encode(values, spec)
+        if not plan.distributed:
+            return encoded
+        return add_noise(encoded, draw_noise(plan, u, self._vector_noise))
 
     def _check_round(
         self,
@@ -283,6 +350,8 @@ class RoundBook:
         state = self.get(round_id, transcript)  # it may have been aborted while we waited
         if state.released:
             raise AlreadyExists(f"round {state.label}: the partial was already released")
+        if state.plan is not None:
+            check_contributors(state.plan, len(state.received))
         state.released = True
         record = ReleaseRecord(
             round_id,
@@ -292,12 +361,19 @@ class RoundBook:
             state.spec.name,
             state.participants,
             self._now_ms(),
+            state.charge,
         )
         try:
-            await asyncio.to_thread(self._store.record_release, record, self._policy.input_reuse)
+            await asyncio.to_thread(
+                self._store.record_release,
+                record,
+                self._policy.input_reuse,
+                self._policy.budget.cap_for(state.spec.dataset),
+            )
         except BaseException:
             state.released = False
             raise
+        failpoints.hit("after-release-recorded")
         partial = np.zeros(state.spec.length, dtype=np.uint64)
         for share in state.received.values():
             partial += share
@@ -306,8 +382,12 @@ class RoundBook:
 
     def end(self, round_id: bytes, why: str) -> None:
         """Drop a round's state (abort or forget); later messages of it are refused."""
-        if self._rounds.pop(round_id, None) is not None:
+        state = self._rounds.pop(round_id, None)
+        if state is not None:
             log.info("round %s ended: %s", round_id.hex(), why)
+            if state.charge is not None and not state.released:
+                # A short local write; ending is rare and must not leave the budget held.
+                self._store.drop_hold(round_id)
         self._ended[round_id] = why
         while len(self._ended) > _ENDED_MEMORY:
             self._ended.popitem(last=False)

@@ -15,7 +15,9 @@ import grpc.aio
 import numpy as np
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
+from mpcnode.config import BudgetPolicy
 from mpcnode.core.encoding import validate_finite
+from mpcnode.core.privacy import Mechanism
 from mpcnode.core.spec import MAX_LENGTH, check_dataset_name
 from mpcnode.errors import InvalidInput, Unimplemented
 from mpcnode.node.access import NodeAccess
@@ -23,7 +25,8 @@ from mpcnode.node.peers import PeerChannels
 from mpcnode.node.rounds import RoundBook
 from mpcnode.node.store import NodeStore, ReleaseRecord, StoredInput
 from mpcnode.rpc.status import rpc_method
-from mpcnode.wire.specs import spec_from_proto
+from mpcnode.wire.budgets import budget_to_proto
+from mpcnode.wire.specs import MECHANISMS, key_of, spec_from_proto
 from mpcnode.wire.tensors import ChunkAssembler, iter_chunks
 
 log = logging.getLogger(__name__)
@@ -139,9 +142,10 @@ class PeerService(node_pb2_grpc.PeerServicer):
 class LocalService(node_pb2_grpc.LocalServicer):
     """The organization's own systems -> its node: manage its private inputs."""
 
-    def __init__(self, store: NodeStore, access: NodeAccess) -> None:
+    def __init__(self, store: NodeStore, access: NodeAccess, budget: BudgetPolicy) -> None:
         self._store = store
         self._access = access
+        self._budget = budget
 
     @rpc_method
     async def SubmitInput(
@@ -198,6 +202,20 @@ class LocalService(node_pb2_grpc.LocalServicer):
         releases = await asyncio.to_thread(self._store.list_releases, request.dataset)
         return node_pb2.ListReleasesReply(releases=[_release(r) for r in releases])
 
+    @rpc_method
+    async def ListBudgets(
+        self, request: node_pb2.ListBudgetsRequest, context: Context
+    ) -> node_pb2.ListBudgetsReply:
+        """Each dataset's privacy budget: cap, spent, held by open rounds."""
+        self._access.local(context)
+        caps = {name: cap.exact() for name, cap in self._budget.datasets.items()}
+        rows = await asyncio.to_thread(
+            self._store.budgets, caps, self._budget.exact(), request.dataset
+        )
+        return node_pb2.ListBudgetsReply(
+            budgets=[budget_to_proto(r, self._budget.delta) for r in rows]
+        )
+
 
 def _input_info(stored: StoredInput) -> node_pb2.InputInfo:
     dtype = types_pb2.DTYPE_INT64 if stored.values.dtype == np.int64 else types_pb2.DTYPE_FLOAT64
@@ -212,7 +230,12 @@ def _input_info(stored: StoredInput) -> node_pb2.InputInfo:
 
 
 def _release(record: ReleaseRecord) -> node_pb2.Release:
+    charge = record.charge
     return node_pb2.Release(
+        mechanism=key_of(MECHANISMS, Mechanism(charge.mechanism if charge else "none")),
+        epsilon=str(charge.cost.epsilon) if charge else "0",
+        rho=str(charge.cost.rho) if charge else "0",
+        sampler=charge.sampler if charge else "",
         round_id=record.round_id,
         transcript_hash=record.transcript_hash,
         dataset=record.dataset,

@@ -1,9 +1,10 @@
-"""The node's durable state: the organization's inputs and the record of released partials.
+"""The node's durable state: inputs, the record of released partials, the budget ledger.
 
-The release record is what enforces input reuse (DESIGN 4.5): `record_release` checks the
-rule and writes the row in one IMMEDIATE transaction, before the partial leaves the node,
-so two concurrent rounds cannot both release the same input and a crash after the write
-can only err towards not releasing.
+The release record is what enforces input reuse (DESIGN 4.5) and privacy budgets (DESIGN 5):
+`record_release` checks the reuse rule (exact rounds) or spends the budget (noisy rounds)
+and writes the row in one IMMEDIATE transaction, before the partial leaves the node, so two
+concurrent rounds cannot both release the same input and a crash after the write can only
+err towards not releasing.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from mpcnode.core.accounting import BudgetStatus, Cost
 from mpcnode.errors import AlreadyExists, NotFound, PreconditionFailed
+from mpcnode.node import ledger
+from mpcnode.node.ledger import Charge
 from mpcnode.sqlite import Database
 
 MIGRATIONS = (
@@ -41,6 +46,7 @@ MIGRATIONS = (
     );
     CREATE INDEX releases_by_input ON releases (input_id)
     """,
+    ledger.MIGRATION,
 )
 
 
@@ -66,6 +72,7 @@ class ReleaseRecord:
     computation: str
     participants: tuple[str, ...]
     released_ms: int
+    charge: Charge | None = None  # the privacy budget it spent (None: an exact release)
 
 
 class NodeStore:
@@ -126,11 +133,13 @@ class NodeStore:
             conn.execute("DELETE FROM inputs WHERE dataset = ?", (dataset,))
         return existing
 
-    def record_release(self, record: ReleaseRecord, reuse: str) -> None:
-        """Write a release before the partial leaves; refuse it if the reuse rule forbids.
+    def record_release(self, record: ReleaseRecord, reuse: str, cap: Cost | None = None) -> None:
+        """Write a release before the partial leaves; refuse it if the rules forbid.
 
-        reuse "once": the input must have no earlier release. "same-participants": every
-        earlier release of the input must have had exactly this participant set.
+        Exact release (record.charge is None), reuse "once": the input must have no earlier
+        release; "same-participants": every earlier release of the input must have had
+        exactly this participant set. Noisy release: the budget is spent instead (DESIGN 4.5),
+        within `cap`, in this same transaction.
         """
         with self._db.transaction("record release") as conn:
             if conn.execute(
@@ -139,14 +148,17 @@ class NodeStore:
                 raise AlreadyExists(
                     f"round {record.round_id.hex()}: this node already released its partial"
                 )
-            self._check_reuse(
-                conn.execute(
-                    "SELECT round_id, participants FROM releases WHERE input_id = ?",
-                    (record.input_id,),
-                ).fetchall(),
-                record,
-                reuse,
-            )
+            if record.charge is None:
+                self._check_reuse(
+                    conn.execute(
+                        "SELECT round_id, participants FROM releases WHERE input_id = ?",
+                        (record.input_id,),
+                    ).fetchall(),
+                    record,
+                    reuse,
+                )
+            else:
+                ledger.spend(conn, record.charge, cap or Cost())
             conn.execute(
                 "INSERT INTO releases (round_id, transcript_hash, dataset, input_id, "
                 "computation, participants, released_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -185,14 +197,51 @@ class NodeStore:
                 )
 
     def list_releases(self, dataset: str = "") -> list[ReleaseRecord]:
-        """Every release, oldest first, optionally of one dataset."""
+        """Every release with what it spent, oldest first, optionally of one dataset."""
         with self._db.transaction("list releases") as conn:
             rows = conn.execute(
-                "SELECT round_id, transcript_hash, dataset, input_id, computation, "
-                "participants, released_ms FROM releases WHERE ? = '' OR dataset = ? "
-                "ORDER BY released_ms, round_id",
+                "SELECT r.round_id, r.transcript_hash, r.dataset, r.input_id, r.computation, "
+                "r.participants, r.released_ms, s.unit, s.epsilon, s.rho, s.mechanism, "
+                "s.sampler FROM releases r LEFT JOIN budget_spends s USING (round_id) "
+                "WHERE ? = '' OR r.dataset = ? ORDER BY r.released_ms, r.round_id",
                 (dataset, dataset),
             ).fetchall()
         return [
-            ReleaseRecord(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5])), r[6]) for r in rows
+            ReleaseRecord(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                tuple(json.loads(r[5])),
+                r[6],
+                None
+                if r[7] is None
+                else Charge(
+                    r[0], r[2], r[7], Cost(Fraction(r[8]), Fraction(r[9])), r[10], r[11], r[4]
+                ),
+            )
+            for r in rows
         ]
+
+    def hold_budget(self, charge: Charge, cap: Cost) -> None:
+        """Reserve a noisy round's cost at Prepare, or refuse with what remains."""
+        with self._db.transaction("hold budget") as conn:
+            ledger.hold(conn, charge, cap)
+
+    def drop_hold(self, round_id: bytes) -> None:
+        """Free a round's reservation (it ended without releasing)."""
+        with self._db.transaction("drop budget hold") as conn:
+            ledger.drop_hold(conn, round_id)
+
+    def drop_all_holds(self) -> int:
+        """Free every reservation; called at start-up, since no round survives a restart."""
+        with self._db.transaction("drop all budget holds") as conn:
+            return ledger.drop_all_holds(conn)
+
+    def budgets(
+        self, caps: dict[str, Cost], default_cap: Cost, dataset: str = ""
+    ) -> list[BudgetStatus]:
+        """Every dataset's budget: cap, spent, held, per privacy unit."""
+        with self._db.transaction("list budgets") as conn:
+            return ledger.statuses(conn, caps, default_cap, dataset)

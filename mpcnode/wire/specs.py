@@ -1,12 +1,14 @@
 """ComputationSpec between its proto form (mpc.v1) and the typed domain object.
 
-The only place the spec's proto enums are interpreted. Version 1 speaks no differential
-privacy: a spec asking for a mechanism other than NONE is refused here, with a message.
+The only place the spec's proto enums (privacy ones included) are interpreted.
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from mpcnode.api.v1 import types_pb2 as pb
+from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
 from mpcnode.core.spec import BoundsPolicy, ComputationSpec, Kind
 from mpcnode.errors import InvalidInput
 
@@ -20,7 +22,78 @@ _POLICIES = {
     pb.BOUNDS_POLICY_REJECT: BoundsPolicy.REJECT,
     pb.BOUNDS_POLICY_CLIP: BoundsPolicy.CLIP,
 }
-_NO_PRIVACY = (pb.Privacy.MECHANISM_UNSPECIFIED, pb.Privacy.MECHANISM_NONE)
+K = TypeVar("K")
+V = TypeVar("V")
+
+MECHANISMS = {
+    pb.Privacy.MECHANISM_NONE: Mechanism.NONE,
+    pb.Privacy.MECHANISM_DISCRETE_LAPLACE: Mechanism.DISCRETE_LAPLACE,
+    pb.Privacy.MECHANISM_DISCRETE_GAUSSIAN: Mechanism.DISCRETE_GAUSSIAN,
+    pb.Privacy.MECHANISM_SKELLAM: Mechanism.SKELLAM,
+    pb.Privacy.MECHANISM_RANDOMIZED_RESPONSE: Mechanism.RANDOMIZED_RESPONSE,
+}
+PLACEMENTS = {
+    pb.Privacy.PLACEMENT_DISTRIBUTED: Placement.DISTRIBUTED,
+    pb.Privacy.PLACEMENT_CENTRAL: Placement.CENTRAL,
+    pb.Privacy.PLACEMENT_LOCAL: Placement.LOCAL,
+}
+UNITS = {pb.Privacy.UNIT_ORGANIZATION: Unit.ORGANIZATION, pb.Privacy.UNIT_RECORD: Unit.RECORD}
+NEIGHBOURS = {
+    pb.Privacy.NEIGHBOURING_REPLACE_ONE: Neighbouring.REPLACE_ONE,
+    pb.Privacy.NEIGHBOURING_ADD_REMOVE: Neighbouring.ADD_REMOVE,
+}
+
+
+def _lookup(table: dict[K, V], key: K, default: V) -> V:
+    return default if key == 0 else table[key]
+
+
+def privacy_from_proto(msg: pb.Privacy) -> Privacy:
+    """Decode the privacy settings; unset enums take their documented defaults."""
+    if msg.mechanism not in (0, *MECHANISMS):
+        raise InvalidInput(f"spec.privacy.mechanism {msg.mechanism} is unknown")
+    for name, table, value in (
+        ("placement", PLACEMENTS, msg.placement),
+        ("unit", UNITS, msg.unit),
+        ("neighbouring", NEIGHBOURS, msg.neighbouring),
+    ):
+        if value and value not in table:
+            raise InvalidInput(f"spec.privacy.{name} {value} is unknown")
+    mechanism = _lookup(MECHANISMS, msg.mechanism, Mechanism.NONE)
+    local = mechanism is Mechanism.RANDOMIZED_RESPONSE
+    return Privacy(
+        mechanism=mechanism,
+        placement=_lookup(
+            PLACEMENTS, msg.placement, Placement.LOCAL if local else Placement.DISTRIBUTED
+        ),
+        epsilon=msg.epsilon,
+        delta=msg.delta,
+        rho=msg.rho,
+        unit=_lookup(UNITS, msg.unit, Unit.RECORD if local else Unit.ORGANIZATION),
+        neighbouring=_lookup(NEIGHBOURS, msg.neighbouring, Neighbouring.REPLACE_ONE),
+        record_bound=msg.record_bound,
+        threshold=msg.threshold,
+    )
+
+
+def privacy_to_proto(privacy: Privacy) -> pb.Privacy:
+    """Encode privacy settings as their mpc.v1 message."""
+    return pb.Privacy(
+        mechanism=key_of(MECHANISMS, privacy.mechanism),
+        placement=key_of(PLACEMENTS, privacy.placement),
+        epsilon=privacy.epsilon,
+        delta=privacy.delta,
+        rho=privacy.rho,
+        unit=key_of(UNITS, privacy.unit),
+        neighbouring=key_of(NEIGHBOURS, privacy.neighbouring),
+        record_bound=privacy.record_bound,
+        threshold=privacy.threshold,
+    )
+
+
+def key_of(table: dict[K, V], value: V) -> K:
+    """The proto enum number of a domain enum value."""
+    return next(k for k, v in table.items() if v is value)
 
 
 def spec_from_proto(msg: pb.ComputationSpec) -> ComputationSpec:
@@ -34,11 +107,6 @@ def spec_from_proto(msg: pb.ComputationSpec) -> ComputationSpec:
     policy = _POLICIES.get(msg.on_out_of_bounds)
     if policy is None:
         raise InvalidInput("spec.on_out_of_bounds must be reject or clip")
-    if msg.HasField("privacy") and msg.privacy.mechanism not in _NO_PRIVACY:
-        raise InvalidInput(
-            "spec.privacy asks for differential privacy, which this version does not offer "
-            "yet; leave spec.privacy empty for an exact aggregate"
-        )
     return ComputationSpec(
         name=msg.name,
         kind=kind,
@@ -51,6 +119,7 @@ def spec_from_proto(msg: pb.ComputationSpec) -> ComputationSpec:
         bins=tuple(msg.bins),
         min_parties=msg.min_parties,
         readers=tuple(msg.readers),
+        privacy=privacy_from_proto(msg.privacy),
     )
 
 
@@ -58,14 +127,15 @@ def spec_to_proto(spec: ComputationSpec) -> pb.ComputationSpec:
     """Encode a typed spec as its mpc.v1 message."""
     return pb.ComputationSpec(
         name=spec.name,
-        kind=next(k for k, v in _KINDS.items() if v is spec.kind),
+        kind=key_of(_KINDS, spec.kind),
         dataset=spec.dataset,
         encoding=pb.Encoding(fractional_bits=spec.fractional_bits),
         lower=spec.lower,
         upper=spec.upper,
-        on_out_of_bounds=next(k for k, v in _POLICIES.items() if v is spec.on_out_of_bounds),
+        on_out_of_bounds=key_of(_POLICIES, spec.on_out_of_bounds),
         length=spec.length,
         bins=list(spec.bins),
         min_parties=spec.min_parties,
         readers=list(spec.readers),
+        privacy=privacy_to_proto(spec.privacy),
     )

@@ -442,12 +442,23 @@ class Release(_message.Message):
     COMPUTATION_FIELD_NUMBER: _builtins.int
     PARTICIPANTS_FIELD_NUMBER: _builtins.int
     RELEASED_UNIX_MS_FIELD_NUMBER: _builtins.int
+    MECHANISM_FIELD_NUMBER: _builtins.int
+    EPSILON_FIELD_NUMBER: _builtins.int
+    RHO_FIELD_NUMBER: _builtins.int
+    SAMPLER_FIELD_NUMBER: _builtins.int
     round_id: _builtins.bytes
     transcript_hash: _builtins.bytes
     dataset: _builtins.str
     input_id: _builtins.str
     computation: _builtins.str
     released_unix_ms: _builtins.int
+    mechanism: _types_pb2.Privacy.Mechanism.ValueType
+    """The audit record of the privacy step (MECHANISM_NONE for an exact release)."""
+    epsilon: _builtins.str
+    """Budget spent by this release, exact fractions ("0" when none)."""
+    rho: _builtins.str
+    sampler: _builtins.str
+    """How this node drew its noise share: "exact", "vectorized-aes-ctr", or "" without noise."""
     @_builtins.property
     def participants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -460,10 +471,14 @@ class Release(_message.Message):
         computation: _builtins.str = ...,
         participants: _abc.Iterable[_builtins.str] | None = ...,
         released_unix_ms: _builtins.int = ...,
+        mechanism: _types_pb2.Privacy.Mechanism.ValueType = ...,
+        epsilon: _builtins.str = ...,
+        rho: _builtins.str = ...,
+        sampler: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["computation", b"computation", "dataset", b"dataset", "input_id", b"input_id", "participants", b"participants", "released_unix_ms", b"released_unix_ms", "round_id", b"round_id", "transcript_hash", b"transcript_hash"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computation", b"computation", "dataset", b"dataset", "epsilon", b"epsilon", "input_id", b"input_id", "mechanism", b"mechanism", "participants", b"participants", "released_unix_ms", b"released_unix_ms", "rho", b"rho", "round_id", b"round_id", "sampler", b"sampler", "transcript_hash", b"transcript_hash"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -488,3 +503,98 @@ class ListReleasesReply(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListReleasesReply: _TypeAlias = ListReleasesReply  # noqa: Y015
+
+@_typing.final
+class ListBudgetsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_FIELD_NUMBER: _builtins.int
+    dataset: _builtins.str
+    """Only this dataset; empty for all."""
+    def __init__(
+        self,
+        *,
+        dataset: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBudgetsRequest: _TypeAlias = ListBudgetsRequest  # noqa: Y015
+
+@_typing.final
+class Budget(_message.Message):
+    """One (dataset, privacy unit) budget. Amounts are exact fractions written "n/d" (or "n")
+    and, for people, as decimals rounded against the organization (spent up, remaining down).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    EPSILON_CAP_FIELD_NUMBER: _builtins.int
+    EPSILON_SPENT_FIELD_NUMBER: _builtins.int
+    EPSILON_HELD_FIELD_NUMBER: _builtins.int
+    RHO_CAP_FIELD_NUMBER: _builtins.int
+    RHO_SPENT_FIELD_NUMBER: _builtins.int
+    RHO_HELD_FIELD_NUMBER: _builtins.int
+    RELEASES_FIELD_NUMBER: _builtins.int
+    DELTA_FIELD_NUMBER: _builtins.int
+    EPSILON_AT_DELTA_FIELD_NUMBER: _builtins.int
+    dataset: _builtins.str
+    unit: _types_pb2.Privacy.Unit.ValueType
+    epsilon_cap: _builtins.str
+    epsilon_spent: _builtins.str
+    epsilon_held: _builtins.str
+    rho_cap: _builtins.str
+    rho_spent: _builtins.str
+    rho_held: _builtins.str
+    releases: _builtins.int
+    """Releases that spent from this budget."""
+    delta: _builtins.float
+    """Everything spent, composed and converted to (epsilon, delta)-DP at this delta."""
+    epsilon_at_delta: _builtins.float
+    def __init__(
+        self,
+        *,
+        dataset: _builtins.str = ...,
+        unit: _types_pb2.Privacy.Unit.ValueType = ...,
+        epsilon_cap: _builtins.str = ...,
+        epsilon_spent: _builtins.str = ...,
+        epsilon_held: _builtins.str = ...,
+        rho_cap: _builtins.str = ...,
+        rho_spent: _builtins.str = ...,
+        rho_held: _builtins.str = ...,
+        releases: _builtins.int = ...,
+        delta: _builtins.float = ...,
+        epsilon_at_delta: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "delta", b"delta", "epsilon_at_delta", b"epsilon_at_delta", "epsilon_cap", b"epsilon_cap", "epsilon_held", b"epsilon_held", "epsilon_spent", b"epsilon_spent", "releases", b"releases", "rho_cap", b"rho_cap", "rho_held", b"rho_held", "rho_spent", b"rho_spent", "unit", b"unit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Budget: _TypeAlias = Budget  # noqa: Y015
+
+@_typing.final
+class ListBudgetsReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGETS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def budgets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Budget]: ...
+    def __init__(
+        self,
+        *,
+        budgets: _abc.Iterable[Global___Budget] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budgets", b"budgets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBudgetsReply: _TypeAlias = ListBudgetsReply  # noqa: Y015

@@ -396,6 +396,11 @@ class LocalStub:
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ListReleasesRequest.SerializeToString,
                 response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ListReleasesReply.FromString,
                 _registered_method=True)
+        self.ListBudgets = channel.unary_unary(
+                '/mpc.v1.Local/ListBudgets',
+                request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ListBudgetsRequest.SerializeToString,
+                response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ListBudgetsReply.FromString,
+                _registered_method=True)
 
 
 class LocalServicer:
@@ -430,6 +435,13 @@ class LocalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBudgets(self, request, context):
+        """The privacy budget of each dataset and privacy unit: cap, spent, held by open rounds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LocalServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -452,6 +464,11 @@ def add_LocalServicer_to_server(servicer, server):
                     servicer.ListReleases,
                     request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ListReleasesRequest.FromString,
                     response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ListReleasesReply.SerializeToString,
+            ),
+            'ListBudgets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBudgets,
+                    request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ListBudgetsRequest.FromString,
+                    response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ListBudgetsReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -564,6 +581,33 @@ class Local:
             '/mpc.v1.Local/ListReleases',
             mpcnode_dot_api_dot_v1_dot_node__pb2.ListReleasesRequest.SerializeToString,
             mpcnode_dot_api_dot_v1_dot_node__pb2.ListReleasesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBudgets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.v1.Local/ListBudgets',
+            mpcnode_dot_api_dot_v1_dot_node__pb2.ListBudgetsRequest.SerializeToString,
+            mpcnode_dot_api_dot_v1_dot_node__pb2.ListBudgetsReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -206,6 +206,8 @@ class LocalStub:
     DeleteInput: _grpc.UnaryUnaryMultiCallable[_node_pb2.DeleteInputRequest, _node_pb2.InputInfo]
     ListReleases: _grpc.UnaryUnaryMultiCallable[_node_pb2.ListReleasesRequest, _node_pb2.ListReleasesReply]
     """Every partial sum this node released: which input went into which round."""
+    ListBudgets: _grpc.UnaryUnaryMultiCallable[_node_pb2.ListBudgetsRequest, _node_pb2.ListBudgetsReply]
+    """The privacy budget of each dataset and privacy unit: cap, spent, held by open rounds."""
 
 @_typing.type_check_only
 class LocalAsyncStub(LocalStub):
@@ -222,6 +224,8 @@ class LocalAsyncStub(LocalStub):
     DeleteInput: _aio.UnaryUnaryMultiCallable[_node_pb2.DeleteInputRequest, _node_pb2.InputInfo]  # type: ignore[assignment]
     ListReleases: _aio.UnaryUnaryMultiCallable[_node_pb2.ListReleasesRequest, _node_pb2.ListReleasesReply]  # type: ignore[assignment]
     """Every partial sum this node released: which input went into which round."""
+    ListBudgets: _aio.UnaryUnaryMultiCallable[_node_pb2.ListBudgetsRequest, _node_pb2.ListBudgetsReply]  # type: ignore[assignment]
+    """The privacy budget of each dataset and privacy unit: cap, spent, held by open rounds."""
 
 class LocalServicer(metaclass=_abc_1.ABCMeta):
     """The organization's own systems -> its own node. Only the organization's client
@@ -259,5 +263,13 @@ class LocalServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_node_pb2.ListReleasesReply, _abc.Awaitable[_node_pb2.ListReleasesReply]]:
         """Every partial sum this node released: which input went into which round."""
+
+    @_abc_1.abstractmethod
+    def ListBudgets(
+        self,
+        request: _node_pb2.ListBudgetsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_node_pb2.ListBudgetsReply, _abc.Awaitable[_node_pb2.ListBudgetsReply]]:
+        """The privacy budget of each dataset and privacy unit: cap, spent, held by open rounds."""
 
 def add_LocalServicer_to_server(servicer: LocalServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -24,23 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ampcnode/api/v1/types.proto\x12\x06mpc.v1\"D\n\x06Tensor\x12\x1c\n\x05\x64type\x18\x01 \x01(\x0e\x32\r.mpc.v1.DType\x12\x0e\n\x06length\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\";\n\x0bTensorChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x1c\n\x04part\x18\x02 \x01(\x0b\x32\x0e.mpc.v1.Tensor\"#\n\x08\x45ncoding\x12\x17\n\x0f\x66ractional_bits\x18\x01 \x01(\r\"\xb9\x03\n\x07Privacy\x12,\n\tmechanism\x18\x01 \x01(\x0e\x32\x19.mpc.v1.Privacy.Mechanism\x12,\n\tplacement\x18\x02 \x01(\x0e\x32\x19.mpc.v1.Privacy.Placement\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\x12\r\n\x05\x64\x65lta\x18\x04 \x01(\x01\x12\x0b\n\x03rho\x18\x05 \x01(\x01\"\xb5\x01\n\tMechanism\x12\x19\n\x15MECHANISM_UNSPECIFIED\x10\x00\x12\x12\n\x0eMECHANISM_NONE\x10\x01\x12\x1e\n\x1aMECHANISM_DISCRETE_LAPLACE\x10\x02\x12\x1f\n\x1bMECHANISM_DISCRETE_GAUSSIAN\x10\x03\x12\x15\n\x11MECHANISM_SKELLAM\x10\x04\x12!\n\x1dMECHANISM_RANDOMIZED_RESPONSE\x10\x05\"m\n\tPlacement\x12\x19\n\x15PLACEMENT_UNSPECIFIED\x10\x00\x12\x19\n\x15PLACEMENT_DISTRIBUTED\x10\x01\x12\x15\n\x11PLACEMENT_CENTRAL\x10\x02\x12\x13\n\x0fPLACEMENT_LOCAL\x10\x03\"\xa4\x02\n\x0f\x43omputationSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x04kind\x18\x02 \x01(\x0e\x32\x0c.mpc.v1.Kind\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\"\n\x08\x65ncoding\x18\x04 \x01(\x0b\x32\x10.mpc.v1.Encoding\x12\r\n\x05lower\x18\x05 \x01(\x01\x12\r\n\x05upper\x18\x06 \x01(\x01\x12.\n\x10on_out_of_bounds\x18\x07 \x01(\x0e\x32\x14.mpc.v1.BoundsPolicy\x12\x0e\n\x06length\x18\x08 \x01(\x04\x12\x0c\n\x04\x62ins\x18\t \x03(\t\x12\x13\n\x0bmin_parties\x18\n \x01(\r\x12 \n\x07privacy\x18\x0b \x01(\x0b\x32\x0f.mpc.v1.Privacy\x12\x0f\n\x07readers\x18\x0c \x03(\t\"8\n\x0bRoundHeader\x12\x10\n\x08round_id\x18\x01 \x01(\x0c\x12\x17\n\x0ftranscript_hash\x18\x02 \x01(\x0c\"(\n\x0e\x43omputationRef\x12\x16\n\x0e\x63omputation_id\x18\x01 \x01(\t\"\xad\x01\n\rPrivacyReport\x12,\n\tmechanism\x18\x01 \x01(\x0e\x32\x19.mpc.v1.Privacy.Mechanism\x12,\n\tplacement\x18\x02 \x01(\x0e\x32\x19.mpc.v1.Privacy.Placement\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\x12\r\n\x05\x64\x65lta\x18\x04 \x01(\x01\x12\x0b\n\x03rho\x18\x05 \x01(\x01\x12\x13\n\x0bnoise_scale\x18\x06 \x01(\x01\"\x95\x02\n\x0cResultHeader\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.mpc.v1.ComputationRef\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.mpc.v1.ComputationSpec\x12\x10\n\x08round_id\x18\x03 \x01(\x0c\x12\x14\n\x0cparticipants\x18\x04 \x03(\t\x12&\n\x07privacy\x18\x05 \x01(\x0b\x32\x15.mpc.v1.PrivacyReport\x12\x0f\n\x07outputs\x18\x06 \x03(\t\x12$\n\routput_dtypes\x18\x07 \x03(\x0e\x32\r.mpc.v1.DType\x12\x17\n\x0f\x63reated_unix_ms\x18\x08 \x01(\x03\x12\x19\n\x11published_unix_ms\x18\t \x01(\x03*T\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x44TYPE_UINT64\x10\x01\x12\x0f\n\x0b\x44TYPE_INT64\x10\x02\x12\x11\n\rDTYPE_FLOAT64\x10\x03*]\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0c\n\x08KIND_SUM\x10\x01\x12\r\n\tKIND_MEAN\x10\x02\x12\x0e\n\nKIND_COUNT\x10\x03\x12\x12\n\x0eKIND_HISTOGRAM\x10\x04*_\n\x0c\x42oundsPolicy\x12\x1d\n\x19\x42OUNDS_POLICY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42OUNDS_POLICY_REJECT\x10\x01\x12\x16\n\x12\x42OUNDS_POLICY_CLIP\x10\x02*\xb2\x01\n\x10\x43omputationState\x12!\n\x1d\x43OMPUTATION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43OMPUTATION_STATE_PENDING\x10\x01\x12\x1d\n\x19\x43OMPUTATION_STATE_RUNNING\x10\x02\x12\x1f\n\x1b\x43OMPUTATION_STATE_PUBLISHED\x10\x03\x12\x1c\n\x18\x43OMPUTATION_STATE_FAILED\x10\x04*\x90\x01\n\x05Phase\x12\x15\n\x11PHASE_UNSPECIFIED\x10\x00\x12\x11\n\rPHASE_CREATED\x10\x01\x12\x11\n\rPHASE_PREPARE\x10\x02\x12\x0f\n\x0bPHASE_SHARE\x10\x03\x12\x11\n\rPHASE_PARTIAL\x10\x04\x12\x13\n\x0fPHASE_PUBLISHED\x10\x05\x12\x11\n\rPHASE_ABORTED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ampcnode/api/v1/types.proto\x12\x06mpc.v1\"D\n\x06Tensor\x12\x1c\n\x05\x64type\x18\x01 \x01(\x0e\x32\r.mpc.v1.DType\x12\x0e\n\x06length\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\";\n\x0bTensorChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x1c\n\x04part\x18\x02 \x01(\x0b\x32\x0e.mpc.v1.Tensor\"#\n\x08\x45ncoding\x12\x17\n\x0f\x66ractional_bits\x18\x01 \x01(\r\"\xe9\x05\n\x07Privacy\x12,\n\tmechanism\x18\x01 \x01(\x0e\x32\x19.mpc.v1.Privacy.Mechanism\x12,\n\tplacement\x18\x02 \x01(\x0e\x32\x19.mpc.v1.Privacy.Placement\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\x12\r\n\x05\x64\x65lta\x18\x04 \x01(\x01\x12\x0b\n\x03rho\x18\x05 \x01(\x01\x12\"\n\x04unit\x18\x06 \x01(\x0e\x32\x14.mpc.v1.Privacy.Unit\x12\x32\n\x0cneighbouring\x18\x07 \x01(\x0e\x32\x1c.mpc.v1.Privacy.Neighbouring\x12\x14\n\x0crecord_bound\x18\x08 \x01(\x01\x12\x11\n\tthreshold\x18\t \x01(\r\"\xb5\x01\n\tMechanism\x12\x19\n\x15MECHANISM_UNSPECIFIED\x10\x00\x12\x12\n\x0eMECHANISM_NONE\x10\x01\x12\x1e\n\x1aMECHANISM_DISCRETE_LAPLACE\x10\x02\x12\x1f\n\x1bMECHANISM_DISCRETE_GAUSSIAN\x10\x03\x12\x15\n\x11MECHANISM_SKELLAM\x10\x04\x12!\n\x1dMECHANISM_RANDOMIZED_RESPONSE\x10\x05\"m\n\tPlacement\x12\x19\n\x15PLACEMENT_UNSPECIFIED\x10\x00\x12\x19\n\x15PLACEMENT_DISTRIBUTED\x10\x01\x12\x15\n\x11PLACEMENT_CENTRAL\x10\x02\x12\x13\n\x0fPLACEMENT_LOCAL\x10\x03\"D\n\x04Unit\x12\x14\n\x10UNIT_UNSPECIFIED\x10\x00\x12\x15\n\x11UNIT_ORGANIZATION\x10\x01\x12\x0f\n\x0bUNIT_RECORD\x10\x02\"g\n\x0cNeighbouring\x12\x1c\n\x18NEIGHBOURING_UNSPECIFIED\x10\x00\x12\x1c\n\x18NEIGHBOURING_REPLACE_ONE\x10\x01\x12\x1b\n\x17NEIGHBOURING_ADD_REMOVE\x10\x02\"\xa4\x02\n\x0f\x43omputationSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x04kind\x18\x02 \x01(\x0e\x32\x0c.mpc.v1.Kind\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\"\n\x08\x65ncoding\x18\x04 \x01(\x0b\x32\x10.mpc.v1.Encoding\x12\r\n\x05lower\x18\x05 \x01(\x01\x12\r\n\x05upper\x18\x06 \x01(\x01\x12.\n\x10on_out_of_bounds\x18\x07 \x01(\x0e\x32\x14.mpc.v1.BoundsPolicy\x12\x0e\n\x06length\x18\x08 \x01(\x04\x12\x0c\n\x04\x62ins\x18\t \x03(\t\x12\x13\n\x0bmin_parties\x18\n \x01(\r\x12 \n\x07privacy\x18\x0b \x01(\x0b\x32\x0f.mpc.v1.Privacy\x12\x0f\n\x07readers\x18\x0c \x03(\t\"8\n\x0bRoundHeader\x12\x10\n\x08round_id\x18\x01 \x01(\x0c\x12\x17\n\x0ftranscript_hash\x18\x02 \x01(\x0c\"(\n\x0e\x43omputationRef\x12\x16\n\x0e\x63omputation_id\x18\x01 \x01(\t\"\xf1\x02\n\rPrivacyReport\x12,\n\tmechanism\x18\x01 \x01(\x0e\x32\x19.mpc.v1.Privacy.Mechanism\x12,\n\tplacement\x18\x02 \x01(\x0e\x32\x19.mpc.v1.Privacy.Placement\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\x12\r\n\x05\x64\x65lta\x18\x04 \x01(\x01\x12\x0b\n\x03rho\x18\x05 \x01(\x01\x12\x13\n\x0bnoise_scale\x18\x06 \x01(\x01\x12\x16\n\x0e\x63i95_halfwidth\x18\x07 \x01(\x01\x12\x14\n\x0c\x63ontributors\x18\x08 \x01(\r\x12\x11\n\tthreshold\x18\t \x01(\r\x12\x0f\n\x07sampler\x18\n \x01(\t\x12\x18\n\x10\x65psilon_at_delta\x18\x0b \x01(\x01\x12\"\n\x04unit\x18\x0c \x01(\x0e\x32\x14.mpc.v1.Privacy.Unit\x12\x32\n\x0cneighbouring\x18\r \x01(\x0e\x32\x1c.mpc.v1.Privacy.Neighbouring\"\x95\x02\n\x0cResultHeader\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.mpc.v1.ComputationRef\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.mpc.v1.ComputationSpec\x12\x10\n\x08round_id\x18\x03 \x01(\x0c\x12\x14\n\x0cparticipants\x18\x04 \x03(\t\x12&\n\x07privacy\x18\x05 \x01(\x0b\x32\x15.mpc.v1.PrivacyReport\x12\x0f\n\x07outputs\x18\x06 \x03(\t\x12$\n\routput_dtypes\x18\x07 \x03(\x0e\x32\r.mpc.v1.DType\x12\x17\n\x0f\x63reated_unix_ms\x18\x08 \x01(\x03\x12\x19\n\x11published_unix_ms\x18\t \x01(\x03*T\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x44TYPE_UINT64\x10\x01\x12\x0f\n\x0b\x44TYPE_INT64\x10\x02\x12\x11\n\rDTYPE_FLOAT64\x10\x03*]\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0c\n\x08KIND_SUM\x10\x01\x12\r\n\tKIND_MEAN\x10\x02\x12\x0e\n\nKIND_COUNT\x10\x03\x12\x12\n\x0eKIND_HISTOGRAM\x10\x04*_\n\x0c\x42oundsPolicy\x12\x1d\n\x19\x42OUNDS_POLICY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42OUNDS_POLICY_REJECT\x10\x01\x12\x16\n\x12\x42OUNDS_POLICY_CLIP\x10\x02*\xb2\x01\n\x10\x43omputationState\x12!\n\x1d\x43OMPUTATION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43OMPUTATION_STATE_PENDING\x10\x01\x12\x1d\n\x19\x43OMPUTATION_STATE_RUNNING\x10\x02\x12\x1f\n\x1b\x43OMPUTATION_STATE_PUBLISHED\x10\x03\x12\x1c\n\x18\x43OMPUTATION_STATE_FAILED\x10\x04*\x90\x01\n\x05Phase\x12\x15\n\x11PHASE_UNSPECIFIED\x10\x00\x12\x11\n\rPHASE_CREATED\x10\x01\x12\x11\n\rPHASE_PREPARE\x10\x02\x12\x0f\n\x0bPHASE_SHARE\x10\x03\x12\x11\n\rPHASE_PARTIAL\x10\x04\x12\x13\n\x0fPHASE_PUBLISHED\x10\x05\x12\x11\n\rPHASE_ABORTED\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mpcnode.api.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DTYPE']._serialized_start=1501
-  _globals['_DTYPE']._serialized_end=1585
-  _globals['_KIND']._serialized_start=1587
-  _globals['_KIND']._serialized_end=1680
-  _globals['_BOUNDSPOLICY']._serialized_start=1682
-  _globals['_BOUNDSPOLICY']._serialized_end=1777
-  _globals['_COMPUTATIONSTATE']._serialized_start=1780
-  _globals['_COMPUTATIONSTATE']._serialized_end=1958
-  _globals['_PHASE']._serialized_start=1961
-  _globals['_PHASE']._serialized_end=2105
+  _globals['_DTYPE']._serialized_start=2001
+  _globals['_DTYPE']._serialized_end=2085
+  _globals['_KIND']._serialized_start=2087
+  _globals['_KIND']._serialized_end=2180
+  _globals['_BOUNDSPOLICY']._serialized_start=2182
+  _globals['_BOUNDSPOLICY']._serialized_end=2277
+  _globals['_COMPUTATIONSTATE']._serialized_start=2280
+  _globals['_COMPUTATIONSTATE']._serialized_end=2458
+  _globals['_PHASE']._serialized_start=2461
+  _globals['_PHASE']._serialized_end=2605
   _globals['_TENSOR']._serialized_start=38
   _globals['_TENSOR']._serialized_end=106
   _globals['_TENSORCHUNK']._serialized_start=108
@@ -48,19 +48,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENCODING']._serialized_start=169
   _globals['_ENCODING']._serialized_end=204
   _globals['_PRIVACY']._serialized_start=207
-  _globals['_PRIVACY']._serialized_end=648
-  _globals['_PRIVACY_MECHANISM']._serialized_start=356
-  _globals['_PRIVACY_MECHANISM']._serialized_end=537
-  _globals['_PRIVACY_PLACEMENT']._serialized_start=539
-  _globals['_PRIVACY_PLACEMENT']._serialized_end=648
-  _globals['_COMPUTATIONSPEC']._serialized_start=651
-  _globals['_COMPUTATIONSPEC']._serialized_end=943
-  _globals['_ROUNDHEADER']._serialized_start=945
-  _globals['_ROUNDHEADER']._serialized_end=1001
-  _globals['_COMPUTATIONREF']._serialized_start=1003
-  _globals['_COMPUTATIONREF']._serialized_end=1043
-  _globals['_PRIVACYREPORT']._serialized_start=1046
-  _globals['_PRIVACYREPORT']._serialized_end=1219
-  _globals['_RESULTHEADER']._serialized_start=1222
-  _globals['_RESULTHEADER']._serialized_end=1499
+  _globals['_PRIVACY']._serialized_end=952
+  _globals['_PRIVACY_MECHANISM']._serialized_start=485
+  _globals['_PRIVACY_MECHANISM']._serialized_end=666
+  _globals['_PRIVACY_PLACEMENT']._serialized_start=668
+  _globals['_PRIVACY_PLACEMENT']._serialized_end=777
+  _globals['_PRIVACY_UNIT']._serialized_start=779
+  _globals['_PRIVACY_UNIT']._serialized_end=847
+  _globals['_PRIVACY_NEIGHBOURING']._serialized_start=849
+  _globals['_PRIVACY_NEIGHBOURING']._serialized_end=952
+  _globals['_COMPUTATIONSPEC']._serialized_start=955
+  _globals['_COMPUTATIONSPEC']._serialized_end=1247
+  _globals['_ROUNDHEADER']._serialized_start=1249
+  _globals['_ROUNDHEADER']._serialized_end=1305
+  _globals['_COMPUTATIONREF']._serialized_start=1307
+  _globals['_COMPUTATIONREF']._serialized_end=1347
+  _globals['_PRIVACYREPORT']._serialized_start=1350
+  _globals['_PRIVACYREPORT']._serialized_end=1719
+  _globals['_RESULTHEADER']._serialized_start=1722
+  _globals['_RESULTHEADER']._serialized_end=1999
 # @@protoc_insertion_point(module_scope)

@@ -231,8 +231,8 @@ Global___Encoding: _TypeAlias = Encoding  # noqa: Y015
 
 @_typing.final
 class Privacy(_message.Message):
-    """Differential-privacy settings. Reserved for the DP issue: version 1 accepts only
-    an absent or NONE mechanism and refuses anything else with INVALID_ARGUMENT.
+    """Differential-privacy settings (DESIGN 5). Absent or MECHANISM_NONE: an exact aggregate.
+    Sensitivity is derived from the spec's bounds and the privacy unit, never from data.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -246,17 +246,25 @@ class Privacy(_message.Message):
         MECHANISM_UNSPECIFIED: Privacy._Mechanism.ValueType  # 0
         MECHANISM_NONE: Privacy._Mechanism.ValueType  # 1
         MECHANISM_DISCRETE_LAPLACE: Privacy._Mechanism.ValueType  # 2
+        """Pure epsilon-DP on integers; distributed as per-node Polya differences."""
         MECHANISM_DISCRETE_GAUSSIAN: Privacy._Mechanism.ValueType  # 3
+        """rho-zCDP; central placement only (a sum of discrete Gaussians is not one)."""
         MECHANISM_SKELLAM: Privacy._Mechanism.ValueType  # 4
+        """rho-zCDP for long vectors; distributed as per-node Poisson differences."""
         MECHANISM_RANDOMIZED_RESPONSE: Privacy._Mechanism.ValueType  # 5
+        """Local epsilon-DP for yes/no polls: a two-bin histogram, each answer randomized."""
 
     class Mechanism(_Mechanism, metaclass=_MechanismEnumTypeWrapper): ...
     MECHANISM_UNSPECIFIED: Privacy.Mechanism.ValueType  # 0
     MECHANISM_NONE: Privacy.Mechanism.ValueType  # 1
     MECHANISM_DISCRETE_LAPLACE: Privacy.Mechanism.ValueType  # 2
+    """Pure epsilon-DP on integers; distributed as per-node Polya differences."""
     MECHANISM_DISCRETE_GAUSSIAN: Privacy.Mechanism.ValueType  # 3
+    """rho-zCDP; central placement only (a sum of discrete Gaussians is not one)."""
     MECHANISM_SKELLAM: Privacy.Mechanism.ValueType  # 4
+    """rho-zCDP for long vectors; distributed as per-node Poisson differences."""
     MECHANISM_RANDOMIZED_RESPONSE: Privacy.Mechanism.ValueType  # 5
+    """Local epsilon-DP for yes/no polls: a two-bin histogram, each answer randomized."""
 
     class _Placement:
         ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -266,25 +274,88 @@ class Privacy(_message.Message):
         DESCRIPTOR: _descriptor.EnumDescriptor
         PLACEMENT_UNSPECIFIED: Privacy._Placement.ValueType  # 0
         PLACEMENT_DISTRIBUTED: Privacy._Placement.ValueType  # 1
+        """Default: every node adds a noise share before splitting; nobody sees the exact sum."""
         PLACEMENT_CENTRAL: Privacy._Placement.ValueType  # 2
+        """The coordinator adds the noise after reconstruction: it sees the exact aggregate."""
         PLACEMENT_LOCAL: Privacy._Placement.ValueType  # 3
+        """Each respondent's answer is randomized at its node (randomized response only)."""
 
     class Placement(_Placement, metaclass=_PlacementEnumTypeWrapper): ...
     PLACEMENT_UNSPECIFIED: Privacy.Placement.ValueType  # 0
     PLACEMENT_DISTRIBUTED: Privacy.Placement.ValueType  # 1
+    """Default: every node adds a noise share before splitting; nobody sees the exact sum."""
     PLACEMENT_CENTRAL: Privacy.Placement.ValueType  # 2
+    """The coordinator adds the noise after reconstruction: it sees the exact aggregate."""
     PLACEMENT_LOCAL: Privacy.Placement.ValueType  # 3
+    """Each respondent's answer is randomized at its node (randomized response only)."""
+
+    class _Unit:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _UnitEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Privacy._Unit.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        UNIT_UNSPECIFIED: Privacy._Unit.ValueType  # 0
+        UNIT_ORGANIZATION: Privacy._Unit.ValueType  # 1
+        """Default: one organization's whole input (bounded by spec.lower and spec.upper)."""
+        UNIT_RECORD: Privacy._Unit.ValueType  # 2
+        """One record inside an organization's input (bounded by record_bound)."""
+
+    class Unit(_Unit, metaclass=_UnitEnumTypeWrapper):
+        """Whose privacy is protected: what two neighbouring datasets differ in."""
+
+    UNIT_UNSPECIFIED: Privacy.Unit.ValueType  # 0
+    UNIT_ORGANIZATION: Privacy.Unit.ValueType  # 1
+    """Default: one organization's whole input (bounded by spec.lower and spec.upper)."""
+    UNIT_RECORD: Privacy.Unit.ValueType  # 2
+    """One record inside an organization's input (bounded by record_bound)."""
+
+    class _Neighbouring:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _NeighbouringEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Privacy._Neighbouring.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        NEIGHBOURING_UNSPECIFIED: Privacy._Neighbouring.ValueType  # 0
+        NEIGHBOURING_REPLACE_ONE: Privacy._Neighbouring.ValueType  # 1
+        """Default: one unit's data replaced by any other."""
+        NEIGHBOURING_ADD_REMOVE: Privacy._Neighbouring.ValueType  # 2
+        """One unit's data added or removed."""
+
+    class Neighbouring(_Neighbouring, metaclass=_NeighbouringEnumTypeWrapper): ...
+    NEIGHBOURING_UNSPECIFIED: Privacy.Neighbouring.ValueType  # 0
+    NEIGHBOURING_REPLACE_ONE: Privacy.Neighbouring.ValueType  # 1
+    """Default: one unit's data replaced by any other."""
+    NEIGHBOURING_ADD_REMOVE: Privacy.Neighbouring.ValueType  # 2
+    """One unit's data added or removed."""
 
     MECHANISM_FIELD_NUMBER: _builtins.int
     PLACEMENT_FIELD_NUMBER: _builtins.int
     EPSILON_FIELD_NUMBER: _builtins.int
     DELTA_FIELD_NUMBER: _builtins.int
     RHO_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    NEIGHBOURING_FIELD_NUMBER: _builtins.int
+    RECORD_BOUND_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
     mechanism: Global___Privacy.Mechanism.ValueType
     placement: Global___Privacy.Placement.ValueType
     epsilon: _builtins.float
+    """For discrete Laplace and randomized response (pure epsilon-DP)."""
     delta: _builtins.float
+    """Only to report a zCDP guarantee as (epsilon, delta); 0 means the node's default."""
     rho: _builtins.float
+    """For Skellam and discrete Gaussian (rho-zCDP)."""
+    unit: Global___Privacy.Unit.ValueType
+    neighbouring: Global___Privacy.Neighbouring.ValueType
+    record_bound: _builtins.float
+    """UNIT_RECORD with sum/mean: the most one record changes one element of a party's input.
+    Counts and histograms: 0 means 1 (one record is one item).
+    """
+    threshold: _builtins.int
+    """t: the fewest noise-carrying contributors the noise is sized for; 0 means min_parties.
+    Nodes refuse a round with fewer participants.
+    """
     def __init__(
         self,
         *,
@@ -293,10 +364,14 @@ class Privacy(_message.Message):
         epsilon: _builtins.float = ...,
         delta: _builtins.float = ...,
         rho: _builtins.float = ...,
+        unit: Global___Privacy.Unit.ValueType = ...,
+        neighbouring: Global___Privacy.Neighbouring.ValueType = ...,
+        record_bound: _builtins.float = ...,
+        threshold: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "epsilon", b"epsilon", "mechanism", b"mechanism", "placement", b"placement", "rho", b"rho"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "epsilon", b"epsilon", "mechanism", b"mechanism", "neighbouring", b"neighbouring", "placement", b"placement", "record_bound", b"record_bound", "rho", b"rho", "threshold", b"threshold", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -416,7 +491,7 @@ Global___ComputationRef: _TypeAlias = ComputationRef  # noqa: Y015
 
 @_typing.final
 class PrivacyReport(_message.Message):
-    """What the privacy step did to a result. Version 1 publishes exact aggregates: mechanism NONE."""
+    """What the privacy step did to a result, so a reader can judge it and compute intervals."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -426,13 +501,38 @@ class PrivacyReport(_message.Message):
     DELTA_FIELD_NUMBER: _builtins.int
     RHO_FIELD_NUMBER: _builtins.int
     NOISE_SCALE_FIELD_NUMBER: _builtins.int
+    CI95_HALFWIDTH_FIELD_NUMBER: _builtins.int
+    CONTRIBUTORS_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    SAMPLER_FIELD_NUMBER: _builtins.int
+    EPSILON_AT_DELTA_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    NEIGHBOURING_FIELD_NUMBER: _builtins.int
     mechanism: Global___Privacy.Mechanism.ValueType
     placement: Global___Privacy.Placement.ValueType
     epsilon: _builtins.float
     delta: _builtins.float
     rho: _builtins.float
     noise_scale: _builtins.float
-    """Standard deviation of the noise in the output's units (0 when exact)."""
+    """Standard deviation of the noise of each output element, in the output's units
+    (for a mean, of the mean). 0 when exact.
+    """
+    ci95_halfwidth: _builtins.float
+    """Half-width of an interval that holds the noise with probability at least 95%
+    (a Chernoff bound, so conservative), in the output's units.
+    """
+    contributors: _builtins.int
+    """Parties whose inputs (and noise shares) are in the result."""
+    threshold: _builtins.int
+    """The t the noise was sized for."""
+    sampler: _builtins.str
+    """"exact" (integer samplers on the OS CSPRNG) or "vectorized-aes-ctr" (numpy transforms of
+    an AES-CTR stream keyed from the OS CSPRNG; floating point, not exact).
+    """
+    epsilon_at_delta: _builtins.float
+    """For zCDP mechanisms: the (epsilon, delta)-DP guarantee implied by rho at delta."""
+    unit: Global___Privacy.Unit.ValueType
+    neighbouring: Global___Privacy.Neighbouring.ValueType
     def __init__(
         self,
         *,
@@ -442,10 +542,17 @@ class PrivacyReport(_message.Message):
         delta: _builtins.float = ...,
         rho: _builtins.float = ...,
         noise_scale: _builtins.float = ...,
+        ci95_halfwidth: _builtins.float = ...,
+        contributors: _builtins.int = ...,
+        threshold: _builtins.int = ...,
+        sampler: _builtins.str = ...,
+        epsilon_at_delta: _builtins.float = ...,
+        unit: Global___Privacy.Unit.ValueType = ...,
+        neighbouring: Global___Privacy.Neighbouring.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "epsilon", b"epsilon", "mechanism", b"mechanism", "noise_scale", b"noise_scale", "placement", b"placement", "rho", b"rho"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ci95_halfwidth", b"ci95_halfwidth", "contributors", b"contributors", "delta", b"delta", "epsilon", b"epsilon", "epsilon_at_delta", b"epsilon_at_delta", "mechanism", b"mechanism", "neighbouring", b"neighbouring", "noise_scale", b"noise_scale", "placement", b"placement", "rho", b"rho", "sampler", b"sampler", "threshold", b"threshold", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

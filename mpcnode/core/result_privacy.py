@@ -1,0 +1,91 @@
+"""What a published result says about its privacy, so readers know what they hold.
+
+Derived from the spec, the number of contributors and (for polls) the published standard
+error alone, so the coordinator can state it for any stored result without storing
+anything that depends on the exact aggregate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mpcnode.core.mechanisms import noise_report, plan_noise
+from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Unit
+from mpcnode.core.spec import ComputationSpec, Kind
+
+POLL_Z95 = 1.959963984540054  # two-sided 95% normal quantile (the poll's CLT interval)
+
+
+@dataclass(frozen=True)
+class ResultPrivacy:
+    """The privacy statement of one result (mechanism NONE: an exact aggregate)."""
+
+    mechanism: Mechanism = Mechanism.NONE
+    placement: Placement = Placement.DISTRIBUTED
+    epsilon: float = 0.0
+    delta: float = 0.0
+    rho: float = 0.0
+    noise_scale: float = 0.0
+    ci95_halfwidth: float = 0.0
+    contributors: int = 0
+    threshold: int = 0
+    sampler: str = ""
+    epsilon_at_delta: float = 0.0
+    unit: Unit = Unit.ORGANIZATION
+    neighbouring: Neighbouring = Neighbouring.REPLACE_ONE
+
+    def summary(self) -> str:
+        """One line for people."""
+        if self.mechanism is Mechanism.NONE:
+            return "privacy: none (exact aggregate)"
+        budget = (
+            f"epsilon={self.epsilon:g}"
+            if self.rho == 0
+            else f"rho={self.rho:g} (epsilon={self.epsilon_at_delta:.4g} at delta={self.delta:g})"
+        )
+        where = self.placement.value
+        return (
+            f"privacy: {self.mechanism.value}, {where}, {budget}, per {self.unit.value} "
+            f"({self.neighbouring.value.replace('_', '-')}); noise sd {self.noise_scale:.6g}, "
+            f"95% within +/-{self.ci95_halfwidth:.6g}; {self.contributors} contributors, "
+            f"t={self.threshold}; sampler {self.sampler}"
+        )
+
+
+def result_privacy(
+    spec: ComputationSpec, contributors: int, poll_stderr: float = 0.0
+) -> ResultPrivacy:
+    """The statement for a result of `spec` over `contributors` parties."""
+    privacy = spec.privacy
+    if not privacy.enabled:
+        return ResultPrivacy(contributors=contributors)
+    plan = plan_noise(spec, contributors)
+    assert plan is not None  # privacy is enabled
+    common = {
+        "mechanism": privacy.mechanism,
+        "placement": privacy.placement,
+        "epsilon": privacy.epsilon,
+        "rho": privacy.rho,
+        "contributors": contributors,
+        "threshold": plan.threshold,
+        "unit": privacy.unit,
+        "neighbouring": privacy.neighbouring,
+    }
+    if privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE:
+        return ResultPrivacy(
+            **common,  # type: ignore[arg-type]
+            noise_scale=poll_stderr,
+            ci95_halfwidth=POLL_Z95 * poll_stderr,
+            sampler="exact",
+            epsilon_at_delta=privacy.epsilon,
+        )
+    divisor = float(contributors) if spec.kind is Kind.MEAN else 1.0
+    report = noise_report(plan, contributors, divisor)
+    return ResultPrivacy(
+        **common,  # type: ignore[arg-type]
+        delta=report.delta,
+        noise_scale=report.noise_scale,
+        ci95_halfwidth=report.ci95_halfwidth,
+        sampler=plan.sampler,
+        epsilon_at_delta=report.epsilon_at_delta,
+    )
