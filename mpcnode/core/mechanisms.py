@@ -42,6 +42,7 @@ from mpcnode.core.noise_bounds import (
     PolyaDifference,
     SkellamLaw,
     SubGaussian,
+    interval_halfwidth,
     tail_halfwidth,
 )
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Unit
@@ -195,7 +196,7 @@ def total_noise_law(plan: NoisePlan, contributors: int) -> NoiseLaw:
     """The law of the noise in each element of the sum, given who contributed noise."""
     shares = Fraction(contributors, plan.threshold) if plan.distributed else Fraction(1)
     if plan.mechanism is Mechanism.DISCRETE_LAPLACE:
-        return PolyaDifference(float(shares), math.exp(-plan.gamma))
+        return PolyaDifference(float(shares), float(plan.gamma))
     if plan.mechanism is Mechanism.SKELLAM:
         return SkellamLaw(float(shares * plan.variance / 2))
     return SubGaussian(float(plan.variance))
@@ -282,7 +283,7 @@ def noise_report(plan: NoisePlan, contributors: int, divisor: float = 1.0) -> No
     units = (1 << plan.spec.fractional_bits) * divisor
     return NoiseReport(
         noise_scale=math.sqrt(law.variance()) / units,
-        ci95_halfwidth=math.ceil(tail_halfwidth(law, 0.05)) / units,
+        ci95_halfwidth=interval_halfwidth(law, 0.05) / units,
         epsilon_at_delta=eps_delta,
         delta=delta if zcdp else 0.0,
     )

@@ -42,28 +42,51 @@ class NoiseLaw(Protocol):
         """The moment generating function is finite on (0, s_max)."""
         ...
 
+    def pmf_support(self) -> float:
+        """A half-width beyond which the probability mass is negligible (< 1e-15)."""
+        ...
+
+    def characteristic(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """E[exp(i theta X)] (real, since the law is symmetric)."""
+        ...
+
 
 @dataclass(frozen=True)
 class PolyaDifference:
-    """NB(shape, alpha) - NB(shape, alpha), NB counting failures with success 1 - alpha."""
+    """NB(shape, a) - NB(shape, a) with a = exp(-gamma), NB counting failures (success 1-a).
+
+    Parameterized by gamma, not a, because a rounds to 1.0 in floating point for the tiny
+    gammas of fine fixed-point scales.
+    """
 
     shape: float
-    alpha: float
+    gamma: float
 
     def variance(self) -> float:
-        """2 * shape * alpha / (1 - alpha)^2."""
-        return 2 * self.shape * self.alpha / (1 - self.alpha) ** 2
+        """2 * shape * a / (1 - a)^2."""
+        return 2 * self.shape * math.exp(-self.gamma) / math.expm1(-self.gamma) ** 2
 
     def log_mgf(self, s: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """shape * (2 ln(1-alpha) - ln(1 - alpha e^s) - ln(1 - alpha e^-s))."""
-        a = self.alpha
+        """shape * (2 ln(1-a) - ln(1 - a e^s) - ln(1 - a e^-s))."""
+        g = self.gamma
         return self.shape * (
-            2 * math.log1p(-a) - np.log1p(-a * np.exp(s)) - np.log1p(-a * np.exp(-s))
+            2 * math.log(-math.expm1(-g))
+            - np.log(-np.expm1(s - g))
+            - np.log(-np.expm1(-s - g))
         )
 
     def s_max(self) -> float:
-        """E[e^(sX)] is finite while alpha e^s < 1."""
-        return -math.log(self.alpha)
+        """E[e^(sX)] is finite while a e^s < 1."""
+        return self.gamma
+
+    def pmf_support(self) -> float:
+        """Roughly where the mass ends (about 40 scales)."""
+        return 40 * self.shape / -math.expm1(-self.gamma) + 40
+
+    def characteristic(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """E[e^(i theta X)]: real, ((1-a)^2 / |1 - a e^(i theta)|^2)^shape."""
+        a = math.exp(-self.gamma)
+        return (math.expm1(-self.gamma) ** 2 / (1 - 2 * a * np.cos(theta) + a * a)) ** self.shape
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,14 @@ class SkellamLaw:
         """Finite for every s; the search stops where the bound stops improving."""
         return 50.0 / math.sqrt(max(self.lam, 1e-9)) + 50.0
 
+    def pmf_support(self) -> float:
+        """Roughly where the mass ends."""
+        return 40 * math.sqrt(2 * self.lam) + 40
+
+    def characteristic(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """E[e^(i theta X)] = exp(2 lam (cos theta - 1))."""
+        return np.exp(2 * self.lam * (np.cos(theta) - 1))
+
 
 @dataclass(frozen=True)
 class SubGaussian:
@@ -102,6 +133,45 @@ class SubGaussian:
     def s_max(self) -> float:
         """Finite everywhere; past 50/sigma the bound only grows."""
         return 50.0 / math.sqrt(self.sigma2) + 50.0
+
+    def pmf_support(self) -> float:
+        """Roughly where the mass ends."""
+        return 40 * math.sqrt(self.sigma2) + 40
+
+    def characteristic(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Not needed: the pmf is known directly (see `_lattice_pmf`)."""
+        raise NotImplementedError
+
+
+_FFT_LIMIT = 1 << 22  # lattice points for the numerical pmf (32 MiB of complex numbers)
+
+
+def interval_halfwidth(law: NoiseLaw, miss: float) -> float:
+    """The least integer m with P(|X| > m) <= miss, numerically when the lattice is small.
+
+    The pmf comes from the characteristic function by an inverse FFT over a lattice wide
+    enough that aliasing is far below `miss`; m is then read off the cumulative mass and
+    rounded up. For laws too wide for that (fine fixed-point scales), it falls back to the
+    Chernoff bound, which is valid but up to about twice as wide.
+    """
+    half = math.ceil(law.pmf_support())
+    if 2 * half + 1 > _FFT_LIMIT:
+        return tail_halfwidth(law, miss)
+    pmf = _lattice_pmf(law, half)
+    central = pmf[half] + 2 * np.concatenate(([0.0], np.cumsum(pmf[half + 1 :])))
+    inside = np.nonzero(central >= 1 - miss + 1e-12)[0]
+    return float(inside[0]) if inside.size else tail_halfwidth(law, miss)
+
+
+def _lattice_pmf(law: NoiseLaw, half: int) -> npt.NDArray[np.float64]:
+    points = np.arange(-half, half + 1)
+    if isinstance(law, SubGaussian):
+        weights = np.exp(-(points.astype(np.float64) ** 2) / (2 * law.sigma2))
+        return weights / weights.sum()  # type: ignore[no-any-return]
+    n = 1 << (2 * half + 1).bit_length()
+    theta = 2 * math.pi * np.arange(n) / n
+    pmf = np.fft.ifft(law.characteristic(theta)).real
+    return np.clip(pmf[points % n], 0, None)  # type: ignore[no-any-return]
 
 
 def tail_halfwidth(law: NoiseLaw, miss: float) -> float:
