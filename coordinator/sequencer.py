@@ -92,7 +92,12 @@ class Sequencer:
         if len(set(invited)) != len(invited):
             raise InvalidInput("a party is invited twice")
         spec.check(max(len(invited), 2))
-        plan_noise(spec, len(invited))  # the noise must fit the ring too
+        plan = plan_noise(spec, len(invited))  # the noise must fit the ring too
+        if plan is not None and plan.distributed and plan.threshold > len(invited):
+            raise InvalidInput(
+                f"spec.privacy.threshold t={plan.threshold} is above the {len(invited)} parties "
+                "invited; the noise could never be complete"
+            )
         if len(invited) < spec.min_parties:
             raise PreconditionFailed(
                 f"{len(invited)} parties invited ({', '.join(invited)}) but the spec needs "

@@ -21,7 +21,13 @@ CAP = Cost(Fraction(1), Fraction(1, 2))
 
 def _charge(n: int, epsilon: Fraction = Fraction(3, 10), unit: str = "organization") -> Charge:
     return Charge(
-        n.to_bytes(16, "big"), "raises", unit, Cost(epsilon=epsilon), "discrete_laplace", "exact", "c"
+        n.to_bytes(16, "big"),
+        "raises",
+        unit,
+        Cost(epsilon=epsilon),
+        "discrete_laplace",
+        "exact",
+        "c",
     )
 
 

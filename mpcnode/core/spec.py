@@ -91,12 +91,6 @@ class ComputationSpec:
         privacy.check(self.min_parties)
         if not privacy.enabled:
             return
-        t = privacy.threshold_for(self.min_parties)
-        if t > max_parties:
-            raise InvalidInput(
-                f"spec.privacy.threshold t={t} is above the {max_parties} parties that can take "
-                "part; the noise could never be complete"
-            )
         if privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE and (
             self.kind is not Kind.HISTOGRAM or len(self.bins) != 2
         ):

@@ -1,0 +1,238 @@
+"""Differential privacy end to end: real daemons, mutual TLS, noise, ledgers, polls."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from integration_helpers import (
+    PreparedRound,
+    coordinator_tls,
+    prepare,
+    running_federation,
+    submit_all,
+)
+
+from mpcnode.core.noise_bounds import PolyaDifference, _lattice_pmf
+from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
+from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.errors import InvalidInput, PreconditionFailed
+from mpcnode.federation import LocalFederation
+from mpcnode.render import result_table
+
+PARTIES = ("alice", "bob", "carlos", "david", "erin")
+RAISES = {"alice": 3800, "bob": 2514, "carlos": 2982, "david": 3390}
+REPEATS = 300
+POLICY = {
+    "budget": {"epsilon": 2.0, "rho": 1.0, "datasets": {"counts": {"epsilon": float(REPEATS)}}}
+}
+
+
+@pytest.fixture(scope="module")
+def dpfed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
+    """Five parties whose nodes cap each dataset at epsilon 2 (counts: 300)."""
+    with running_federation(tmp_path_factory.mktemp("dpfed"), PARTIES, policy=POLICY) as fed:
+        yield fed
+
+
+def _laplace(epsilon: float, **more: object) -> Privacy:
+    return Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=epsilon, **more)  # type: ignore[arg-type]
+
+
+def _raises_spec(dataset: str, epsilon: float) -> ComputationSpec:
+    return ComputationSpec(
+        "average raise", Kind.MEAN, dataset, 0, 10_000, min_parties=3, privacy=_laplace(epsilon)
+    )
+
+
+def test_seed_raises_publish_a_noisy_mean_with_its_stated_scale(dpfed: LocalFederation) -> None:
+    submit_all(dpfed, "raises", RAISES)
+    with dpfed.analyst() as analyst:
+        result = analyst.run(_raises_spec("raises", 1.0), tuple(RAISES))
+    statement = result.privacy
+    assert statement.mechanism is Mechanism.DISCRETE_LAPLACE
+    assert statement.placement is Placement.DISTRIBUTED
+    assert (statement.epsilon, statement.contributors, statement.threshold) == (1.0, 4, 3)
+    assert statement.sampler == "exact"
+    # 4 noise shares of NB(1/3) - NB(1/3), scale 10000 (= sensitivity / epsilon), over 4
+    law = PolyaDifference(4 / 3, 1 / 10_000)
+    assert statement.noise_scale == pytest.approx(math.sqrt(law.variance()) / 4)
+    assert statement.ci95_halfwidth > 1.9 * statement.noise_scale
+    mean = float(result.outputs["mean"][0])
+    assert mean != 3171.5
+    assert abs(mean - 3171.5) < 10 * statement.noise_scale  # fails with p < 1e-6
+    table = result_table(result)
+    assert "privacy: discrete_laplace, distributed, epsilon=1" in table
+    assert "95% within +/-" in table and "sampler exact" in table
+    with dpfed.local_client("alice") as alice:
+        (org, record) = alice.budgets("raises")
+        releases = alice.releases("raises")
+    assert (org.unit, str(org.spent.epsilon), str(org.remaining.epsilon)) == (
+        "organization",
+        "1",
+        "1",
+    )
+    assert record.spent.epsilon == 1  # an organization-level release also protects records
+    assert [(r.mechanism, r.epsilon, r.sampler) for r in releases] == [
+        ("discrete_laplace", "1", "exact")
+    ]
+
+
+def test_a_round_past_the_budget_is_refused_with_what_remains(dpfed: LocalFederation) -> None:
+    submit_all(dpfed, "raises-b", RAISES)
+    with dpfed.analyst() as analyst:
+        analyst.run(_raises_spec("raises-b", 1.5), tuple(RAISES))
+        with pytest.raises(PreconditionFailed) as refused:
+            analyst.run(_raises_spec("raises-b", 1.0), tuple(RAISES))
+    message = str(refused.value)
+    assert "privacy budget exhausted" in message
+    assert "only epsilon 0.5 and rho 1 remain" in message
+    with dpfed.local_client("bob") as bob:
+        (org, _) = bob.budgets("raises-b")
+    assert (org.spent.epsilon, org.held.epsilon, org.releases) == (1.5, 0, 1)
+
+
+def test_too_few_parties_for_the_noise_threshold_are_refused(dpfed: LocalFederation) -> None:
+    submit_all(dpfed, "raises-t", RAISES)
+    spec = ComputationSpec(
+        "t", Kind.SUM, "raises-t", 0, 10_000, min_parties=3, privacy=_laplace(1.0, threshold=4)
+    )
+    with dpfed.analyst() as analyst, pytest.raises(InvalidInput, match="threshold t=4 is above"):
+        analyst.create(spec, ("alice", "bob", "carlos"))
+    # A coordinator that announces too few parties anyway meets each node's own check.
+    prepared = PreparedRound(spec, ("alice", "bob", "carlos"))
+    with pytest.raises(grpc.RpcError) as refused:
+        prepare(dpfed, "alice", prepared, coordinator_tls(dpfed))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "fewer than the t=4 the noise is sized for" in str(refused.value.details())
+    with dpfed.local_client("alice") as alice:
+        assert all(b.held.epsilon == 0 and b.spent.epsilon == 0 for b in alice.budgets("raises-t"))
+
+
+def test_randomized_response_poll_of_50_respondents(dpfed: LocalFederation) -> None:
+    rng = np.random.default_rng(7)
+    answers = {p: (rng.random(10) < 0.4).astype(np.int64) for p in PARTIES}
+    truth = int(sum(a.sum() for a in answers.values()))
+    submit_all(dpfed, "poll", answers)
+    spec = ComputationSpec(
+        "do you support the merger?",
+        Kind.HISTOGRAM,
+        "poll",
+        0,
+        1000,
+        length=2,
+        bins=("no", "yes"),
+        min_parties=3,
+        privacy=Privacy(Mechanism.RANDOMIZED_RESPONSE, Placement.LOCAL, 1.0, unit=Unit.RECORD),
+    )
+    with dpfed.analyst() as analyst:
+        result = analyst.run(spec)
+    p = math.e / (1 + math.e)
+    stderr = math.sqrt(50 * p * (1 - p)) / (2 * p - 1)
+    assert int(result.outputs["counts"].sum()) == 50
+    assert float(result.outputs["stderr"][0]) == pytest.approx(stderr)
+    estimate = result.outputs["estimate"]
+    assert estimate.sum() == pytest.approx(50)
+    assert abs(estimate[1] - truth) < 6 * stderr
+    assert result.privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE
+    assert result.privacy.noise_scale == pytest.approx(stderr)
+    assert "yes" in result_table(result)
+
+
+def test_repeated_noisy_counts_have_the_stated_variance(dpfed: LocalFederation) -> None:
+    counts = {"alice": 10, "bob": 20, "carlos": 30, "david": 40, "erin": 50}
+    submit_all(dpfed, "counts", counts)
+    spec = ComputationSpec(
+        "headcount",
+        Kind.COUNT,
+        "counts",
+        0,
+        1000,
+        min_parties=3,
+        privacy=_laplace(1.0, unit=Unit.RECORD),
+    )
+    noisy = []
+    started = time.monotonic()
+    with dpfed.analyst() as analyst:
+        for _ in range(REPEATS):
+            noisy.append(int(analyst.run(spec).outputs["count"][0]))
+    print(f"{REPEATS} noisy rounds in {time.monotonic() - started:.1f} s")
+    noise = np.array(noisy, dtype=np.float64) - 150
+    # each of the 5 nodes adds NB(1/3) - NB(1/3) with a = e^-1: NB(5/3) - NB(5/3) in total
+    law = PolyaDifference(5 / 3, 1.0)
+    pmf = _lattice_pmf(law, 200)
+    support = np.arange(-200, 201)
+    var = float((pmf * support**2).sum())
+    fourth = float((pmf * support**4).sum())
+    assert var == pytest.approx(law.variance(), rel=1e-9)
+    band = 5 * math.sqrt((fourth - var**2) / REPEATS)  # sd of the sample variance, x5
+    assert abs(noise.var(ddof=1) - var) < band
+    assert abs(noise.mean()) < 5 * math.sqrt(var / REPEATS)
+    with dpfed.local_client("erin") as erin:
+        (org, record) = erin.budgets("counts")
+    assert (record.spent.epsilon, record.releases) == (REPEATS, REPEATS)
+    assert record.remaining.epsilon == 0
+
+
+def test_the_coordinator_never_holds_the_exact_aggregate(dpfed: LocalFederation) -> None:
+    rng = np.random.default_rng(11)
+    inputs = {p: rng.integers(0, 100, 1000) for p in PARTIES}
+    exact = sum(inputs.values())
+    submit_all(dpfed, "vectors", inputs)
+    spec = ComputationSpec(
+        "per-branch totals",
+        Kind.SUM,
+        "vectors",
+        0,
+        100,
+        length=1000,
+        min_parties=3,
+        privacy=_laplace(2.0),
+    )
+    with dpfed.analyst() as analyst:
+        result = analyst.run(spec)
+    # L1 sensitivity 1000 x 100 makes exact Polya draws too slow: the labelled fast path
+    assert result.privacy.sampler == "vectorized-aes-ctr"
+    published = result.outputs["sum"]
+    assert (published != exact).mean() > 0.99
+    coordinator = dpfed.root / "coordinator" / "data"
+    stored = b"".join(p.read_bytes() for p in coordinator.iterdir() if p.is_file())
+    logged = (dpfed.root / "logs" / "coordinator.log").read_bytes()
+    for blob in (stored, logged):
+        assert exact.astype("<i8").tobytes()[:64] not in blob
+        assert exact.astype("<u8").tobytes()[:64] not in blob
+    assert published.astype("<i8").tobytes()[:64] in stored  # the noisy result is there
+
+
+@pytest.fixture
+def crashfed(tmp_path: Path) -> Iterator[LocalFederation]:
+    """Four parties, bob armed to crash right after recording a release."""
+    with running_federation(tmp_path, PARTIES[:4]) as fed:
+        fed.stop_daemon("bob")
+        fed.start_daemon("bob", env={"MPCNODE_FAILPOINT": "after-release-recorded"})
+        fed.wait_ready("bob")
+        yield fed
+
+
+def test_a_crash_between_spend_and_release_spends_exactly_once(crashfed: LocalFederation) -> None:
+    submit_all(crashfed, "raises", RAISES)
+    with crashfed.analyst() as analyst:
+        result = analyst.run(_raises_spec("raises", 0.5))
+    assert result.participants == ("alice", "carlos", "david")
+    assert crashfed.processes["bob"].wait(30) == 86  # it died at the failpoint
+    crashfed.processes.pop("bob")
+    crashfed.start_daemon("bob")
+    crashfed.wait_ready("bob")
+    with crashfed.local_client("bob") as bob:
+        (org, _) = bob.budgets("raises")
+        releases = bob.releases("raises")
+    assert (org.spent.epsilon, org.held.epsilon, org.releases) == (0.5, 0, 1)
+    assert len(releases) == 1
+    with crashfed.local_client("alice") as alice:
+        (org, _) = alice.budgets("raises")
+    assert org.spent.epsilon == 0.5 * org.releases
