@@ -19,5 +19,5 @@ _ARMED = os.environ.get("MPCNODE_FAILPOINT", "")
 
 def hit(name: str) -> None:
     """Exit the process abruptly (no cleanup, like a crash) if `name` is the armed point."""
-    if _ARMED == name:
+    if name == _ARMED:
         os._exit(FAILPOINT_EXIT)

@@ -295,7 +295,7 @@ def test_randomized_response_keeps_answers_with_probability_e_eps_over_1_plus_e_
 
 
 def test_randomized_response_refuses_non_binary_answers() -> None:
-    with pytest.raises(InvalidInput, match="0 .first bin. or 1"):
+    with pytest.raises(InvalidInput, match=r"0 .first bin. or 1"):
         randomized_response(np.array([0, 2]), Fraction(1), UniformInts(SeededSource(4)))
 
 

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from mpcnode.core.privacy import Mechanism, Privacy
 from mpcnode.core.spec import (
     MAX_FRACTIONAL_BITS,
     MAX_LENGTH,
@@ -16,7 +17,6 @@ from mpcnode.core.spec import (
     Kind,
     check_overflow,
 )
-from mpcnode.core.privacy import Mechanism, Privacy
 from mpcnode.errors import InvalidInput
 
 BASE = ComputationSpec(name="raises-2024", kind=Kind.SUM, dataset="raises", lower=0, upper=10_000)

@@ -70,9 +70,7 @@ class PolyaDifference:
         """shape * (2 ln(1-a) - ln(1 - a e^s) - ln(1 - a e^-s))."""
         g = self.gamma
         return self.shape * (
-            2 * math.log(-math.expm1(-g))
-            - np.log(-np.expm1(s - g))
-            - np.log(-np.expm1(-s - g))
+            2 * math.log(-math.expm1(-g)) - np.log(-np.expm1(s - g)) - np.log(-np.expm1(-s - g))
         )
 
     def s_max(self) -> float:
@@ -139,7 +137,7 @@ class SubGaussian:
         return 40 * math.sqrt(self.sigma2) + 40
 
     def characteristic(self, theta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Not needed: the pmf is known directly (see `_lattice_pmf`)."""
+        """Not needed: the pmf is known directly (see `lattice_pmf`)."""
         raise NotImplementedError
 
 
@@ -157,13 +155,14 @@ def interval_halfwidth(law: NoiseLaw, miss: float) -> float:
     half = math.ceil(law.pmf_support())
     if 2 * half + 1 > _FFT_LIMIT:
         return tail_halfwidth(law, miss)
-    pmf = _lattice_pmf(law, half)
+    pmf = lattice_pmf(law, half)
     central = pmf[half] + 2 * np.concatenate(([0.0], np.cumsum(pmf[half + 1 :])))
     inside = np.nonzero(central >= 1 - miss + 1e-12)[0]
     return float(inside[0]) if inside.size else tail_halfwidth(law, miss)
 
 
-def _lattice_pmf(law: NoiseLaw, half: int) -> npt.NDArray[np.float64]:
+def lattice_pmf(law: NoiseLaw, half: int) -> npt.NDArray[np.float64]:
+    """P(X = k) for k in [-half, half], from the characteristic function (or directly)."""
     points = np.arange(-half, half + 1)
     if isinstance(law, SubGaussian):
         weights = np.exp(-(points.astype(np.float64) ** 2) / (2 * law.sigma2))
@@ -171,7 +170,7 @@ def _lattice_pmf(law: NoiseLaw, half: int) -> npt.NDArray[np.float64]:
     n = 1 << (2 * half + 1).bit_length()
     theta = 2 * math.pi * np.arange(n) / n
     pmf = np.fft.ifft(law.characteristic(theta)).real
-    return np.clip(pmf[points % n], 0, None)  # type: ignore[no-any-return]
+    return np.clip(pmf[points % n], 0, None)
 
 
 def tail_halfwidth(law: NoiseLaw, miss: float) -> float:

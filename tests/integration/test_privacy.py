@@ -18,7 +18,7 @@ from integration_helpers import (
     submit_all,
 )
 
-from mpcnode.core.noise_bounds import PolyaDifference, _lattice_pmf
+from mpcnode.core.noise_bounds import PolyaDifference, lattice_pmf
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput, PreconditionFailed
@@ -165,7 +165,7 @@ def test_repeated_noisy_counts_have_the_stated_variance(dpfed: LocalFederation) 
     noise = np.array(noisy, dtype=np.float64) - 150
     # each of the 5 nodes adds NB(1/3) - NB(1/3) with a = e^-1: NB(5/3) - NB(5/3) in total
     law = PolyaDifference(5 / 3, 1.0)
-    pmf = _lattice_pmf(law, 200)
+    pmf = lattice_pmf(law, 200)
     support = np.arange(-200, 201)
     var = float((pmf * support**2).sum())
     fourth = float((pmf * support**4).sum())
@@ -174,7 +174,7 @@ def test_repeated_noisy_counts_have_the_stated_variance(dpfed: LocalFederation) 
     assert abs(noise.var(ddof=1) - var) < band
     assert abs(noise.mean()) < 5 * math.sqrt(var / REPEATS)
     with dpfed.local_client("erin") as erin:
-        (org, record) = erin.budgets("counts")
+        (_, record) = erin.budgets("counts")
     assert (record.spent.epsilon, record.releases) == (REPEATS, REPEATS)
     assert record.remaining.epsilon == 0
 
