@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,3 +239,42 @@ def test_a_crash_between_spend_and_release_spends_exactly_once(crashfed: LocalFe
     with crashfed.local_client("alice") as alice:
         (org, _) = alice.budgets("raises")
     assert org.spent.epsilon == 0.5 * org.releases
+
+
+def _cli(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_command_lines_print_and_carry_the_privacy_statement(dpfed: LocalFederation) -> None:
+    submit_all(dpfed, "raises-cli", RAISES)
+    analyst = dpfed.tls("analyst", "analyst")
+    run = [
+        "coordinator", "run", "--coordinator", f"127.0.0.1:{dpfed.ports['coordinator']}",
+        "--cert", str(analyst.cert), "--key", str(analyst.key), "--ca", str(analyst.ca),
+        "--kind", "mean", "--dataset", "raises-cli", "--upper", "10000",
+        "--party", "alice", "--party", "bob", "--party", "carlos", "--party", "david",
+        "--dp", "discrete_laplace", "--epsilon", "0.5",
+    ]  # fmt: skip
+    doc = json.loads(_cli(*run, "--json"))
+    privacy = doc["privacy"]
+    assert (privacy["mechanism"], privacy["placement"], privacy["epsilon"]) == (
+        "discrete_laplace",
+        "distributed",
+        0.5,
+    )
+    assert privacy["contributors"] == 4 and privacy["sampler"] == "exact"
+    assert privacy["noise_scale"] > 0 and privacy["ci95_halfwidth"] > privacy["noise_scale"]
+    table = _cli(*run[:-1], "0.25")
+    assert "privacy: discrete_laplace, distributed, epsilon=0.25" in table
+    hr = dpfed.tls("alice", "alice-hr")
+    local = [
+        "mpcnode", "budget", "--node", f"127.0.0.1:{dpfed.ports['alice']}", "--party", "alice",
+        "--cert", str(hr.cert), "--key", str(hr.key), "--ca", str(hr.ca), "--dataset", "raises-cli",
+    ]  # fmt: skip
+    assert "epsilon spent 0.75 of 2 (remaining 1.25)" in _cli(*local)
+    (org, _) = json.loads(_cli(*local, "--json"))
+    assert org["epsilon"] == {"cap": "2", "spent": "3/4", "held": "0", "remaining": "5/4"}
