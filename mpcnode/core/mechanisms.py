@@ -53,9 +53,10 @@ from mpcnode.errors import InvalidInput, PreconditionFailed
 
 I64 = npt.NDArray[np.int64]
 EXACT_WORK_LIMIT = 2_000_000
-"""Expected elementary draws above which a noise vector uses the vectorized sampler.
+"""Expected work (in the samplers' cost units of about 1 microsecond) above which a noise
+vector uses the vectorized sampler.
 
-About 2-4 s of pure-Python exact sampling: noise is drawn at Prepare, inside the
+About 2 s of pure-Python exact sampling: noise is drawn at Prepare, inside the
 coordinator's prepare timeout. Deterministic in the spec, so every party agrees which
 sampler was used and the result can say so.
 """
@@ -173,7 +174,7 @@ def _work_per_element(plan: NoisePlan) -> float:
         return 4.0
     if plan.mechanism is Mechanism.SKELLAM:
         share = plan.variance / (2 * plan.threshold) if plan.distributed else plan.variance / 2
-        return 2 * (float(share) + 2)
+        return 2 * exact.expected_poisson_cost(share)
     return 8.0
 
 
