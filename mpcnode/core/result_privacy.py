@@ -7,11 +7,13 @@ anything that depends on the exact aggregate.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from mpcnode.core.mechanisms import noise_report, plan_noise
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Unit
 from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.core.vector_samplers import EXACT
 
 POLL_Z95 = 1.959963984540054  # two-sided 95% normal quantile (the poll's CLT interval)
 
@@ -61,28 +63,28 @@ def result_privacy(
         return ResultPrivacy(contributors=contributors)
     plan = plan_noise(spec, contributors)
     assert plan is not None  # privacy is enabled
-    common = {
-        "mechanism": privacy.mechanism,
-        "placement": privacy.placement,
-        "epsilon": privacy.epsilon,
-        "rho": privacy.rho,
-        "contributors": contributors,
-        "threshold": plan.threshold,
-        "unit": privacy.unit,
-        "neighbouring": privacy.neighbouring,
-    }
+    base = ResultPrivacy(
+        mechanism=privacy.mechanism,
+        placement=privacy.placement,
+        epsilon=privacy.epsilon,
+        rho=privacy.rho,
+        contributors=contributors,
+        threshold=plan.threshold,
+        unit=privacy.unit,
+        neighbouring=privacy.neighbouring,
+    )
     if privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE:
-        return ResultPrivacy(
-            **common,  # type: ignore[arg-type]
+        return dataclasses.replace(
+            base,
             noise_scale=poll_stderr,
             ci95_halfwidth=POLL_Z95 * poll_stderr,
-            sampler="exact",
+            sampler=EXACT,
             epsilon_at_delta=privacy.epsilon,
         )
     divisor = float(contributors) if spec.kind is Kind.MEAN else 1.0
     report = noise_report(plan, contributors, divisor)
-    return ResultPrivacy(
-        **common,  # type: ignore[arg-type]
+    return dataclasses.replace(
+        base,
         delta=report.delta,
         noise_scale=report.noise_scale,
         ci95_halfwidth=report.ci95_halfwidth,
