@@ -16,6 +16,7 @@ import numpy as np
 
 from mpcnode.client import LocalClient
 from mpcnode.errors import MpcError
+from mpcnode.health_cli import health
 from mpcnode.pki_cli import pki
 from mpcnode.tls import TlsFiles
 
@@ -51,13 +52,38 @@ def apply_options(fn: _F, options: list[Callable[[_F], _F]]) -> _F:
     return fn
 
 
-def tls_options(cert_help: str) -> list[Callable[[_F], _F]]:
-    """--cert/--key/--ca: the caller's certificate, its key, the federation CA."""
+def tls_options(cert_help: str, env_prefix: str) -> list[Callable[[_F], _F]]:
+    """--cert/--key/--ca: the caller's certificate, its key, the federation CA.
+
+    Each can also come from the environment as `<env_prefix>_CERT` etc., the same name for
+    every command of one CLI (click's automatic names would differ per command).
+    """
     path = click.Path(exists=True, path_type=Path)
     return [
-        click.option("--cert", type=path, required=True, help=cert_help),
-        click.option("--key", type=path, required=True, help="Its private key."),
-        click.option("--ca", type=path, required=True, help="The federation CA certificate."),
+        click.option(
+            "--cert",
+            type=path,
+            required=True,
+            help=cert_help,
+            envvar=f"{env_prefix}_CERT",
+            show_envvar=True,
+        ),
+        click.option(
+            "--key",
+            type=path,
+            required=True,
+            help="Its private key.",
+            envvar=f"{env_prefix}_KEY",
+            show_envvar=True,
+        ),
+        click.option(
+            "--ca",
+            type=path,
+            required=True,
+            help="The federation CA certificate.",
+            envvar=f"{env_prefix}_CA",
+            show_envvar=True,
+        ),
     ]
 
 
@@ -99,6 +125,7 @@ def cli() -> None:
 
 
 cli.add_command(pki)
+cli.add_command(health)
 
 
 @cli.command()
@@ -124,14 +151,20 @@ def _client_options(fn: _F) -> _F:
         fn,
         [
             click.option(
-                "--node", required=True, help="Address of your node, host:port (env MPCNODE_NODE)."
+                "--node",
+                required=True,
+                help="Address of your node, host:port.",
+                envvar="MPCNODE_NODE",
+                show_envvar=True,
             ),
             click.option(
                 "--party",
                 required=True,
-                help="Your node's party id, e.g. alice (env MPCNODE_PARTY).",
+                help="Your node's party id, e.g. alice.",
+                envvar="MPCNODE_PARTY",
+                show_envvar=True,
             ),
-            *tls_options("Your organization's client certificate."),
+            *tls_options("Your organization's client certificate.", "MPCNODE"),
         ],
     )
 
