@@ -21,6 +21,8 @@ ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
 ARG OFFLINE=0
+# Lets a CI clean up this stage's untagged image: docker image prune --filter label=...
+LABEL org.mpcnode.stage=build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore \

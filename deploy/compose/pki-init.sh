@@ -70,7 +70,6 @@ for party in "${parties[@]}"; do
 done
 
 roster=$(mktemp)
-chmod 0644 "$roster" # public: ids, addresses and key pins
 {
   echo "# The federation's parties. Written by the compose pki job (deploy/compose/pki-init.sh)."
   for party in "${parties[@]}"; do
@@ -90,7 +89,7 @@ cert = "coordinator.crt"
 key = "coordinator.key"
 ca = "ca.crt"
 EOF
-cp "$roster" "$PKI/coordinator/roster.toml"
+install -m 0644 "$roster" "$PKI/coordinator/roster.toml"
 
 for party in "${parties[@]}"; do
   cat >"$PKI/$party/config.toml" <<EOF
@@ -109,7 +108,7 @@ ca = "ca.crt"
 min_parties = $MIN_PARTIES
 input_reuse = "$INPUT_REUSE"
 EOF
-  cp "$roster" "$PKI/$party/roster.toml"
+  install -m 0644 "$roster" "$PKI/$party/roster.toml"
 done
 rm -f "$roster"
 
