@@ -28,7 +28,11 @@ from mpcnode.pki import Identity
 from mpcnode.tls import TlsFiles
 
 # A daemon listening on every interface is reached, from its own container or host, here.
-_WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}
+_WILDCARD_TO_LOOPBACK = {
+    "0.0.0.0": "127.0.0.1",  # noqa: S104 - a dial target, not a bind: it maps to loopback
+    "[::]": "[::1]",
+    "": "127.0.0.1",
+}
 
 
 class DaemonEndpoint(BaseModel):

@@ -157,4 +157,3 @@ def test_party_container_killed_mid_round_is_named_and_the_retry_publishes(
     assert [(r["round_id"], tuple(r["participants"])) for r in rows] == [
         (result.round_id, SURVIVORS)
     ]
-
