@@ -7,7 +7,8 @@ without him must publish the right sum over alice, carlos and david.
 
 Inputs are vectors of 4,000,000 elements so that the share phase lasts long enough (a second
 or more) to act in it, and the test acts on the coordinator's own "share" event, never on a
-sleep. Skipped unless MPCNODE_CONTAINER_TESTS=1 and docker is there; `.ci/run` runs it.
+sleep. Skipped unless MPCNODE_CONTAINER_TESTS=1 and docker is there; `.ci/run` runs it
+(through scripts/compose_ci.sh, which names the compose project with MPCNODE_FAULT_PROJECT).
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def test_party_container_killed_mid_round_is_named_and_the_retry_publishes(
     assert aborted[0].attempt == 1, messages
     assert aborted[0].party == "bob", messages
     assert "bob" in aborted[0].message, messages
+    assert "aborted in phase share" in aborted[0].message, messages
     assert info.state == "published", (info.reason, messages)
     assert info.attempts == 2, messages
     assert result.participants == SURVIVORS
