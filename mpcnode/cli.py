@@ -52,37 +52,41 @@ def apply_options(fn: _F, options: list[Callable[[_F], _F]]) -> _F:
     return fn
 
 
-def tls_options(cert_help: str, env_prefix: str) -> list[Callable[[_F], _F]]:
+def tls_options(cert_help: str, env_prefix: str | None = None) -> list[Callable[[_F], _F]]:
     """--cert/--key/--ca: the caller's certificate, its key, the federation CA.
 
-    Each can also come from the environment as `<env_prefix>_CERT` etc., the same name for
-    every command of one CLI (click's automatic names would differ per command).
+    With `env_prefix`, each can also come from the environment as `<env_prefix>_CERT` etc.:
+    one name for every command of a CLI (click's automatic names differ per command).
     """
     path = click.Path(exists=True, path_type=Path)
+
+    def env(name: str) -> str | None:
+        return f"{env_prefix}_{name}" if env_prefix else None
+
     return [
         click.option(
             "--cert",
             type=path,
             required=True,
             help=cert_help,
-            envvar=f"{env_prefix}_CERT",
-            show_envvar=True,
+            envvar=env("CERT"),
+            show_envvar=env_prefix is not None,
         ),
         click.option(
             "--key",
             type=path,
             required=True,
             help="Its private key.",
-            envvar=f"{env_prefix}_KEY",
-            show_envvar=True,
+            envvar=env("KEY"),
+            show_envvar=env_prefix is not None,
         ),
         click.option(
             "--ca",
             type=path,
             required=True,
             help="The federation CA certificate.",
-            envvar=f"{env_prefix}_CA",
-            show_envvar=True,
+            envvar=env("CA"),
+            show_envvar=env_prefix is not None,
         ),
     ]
 
