@@ -62,9 +62,11 @@ def _analyst_options(fn: _F) -> _F:
                 "--coordinator",
                 "address",
                 required=True,
-                help="Coordinator address, host:port (env MPC_COORDINATOR).",
+                help="Coordinator address, host:port.",
+                envvar="MPC_COORDINATOR",
+                show_envvar=True,
             ),
-            *tls_options("Your analyst certificate."),
+            *tls_options("Your analyst certificate.", "MPC"),
             click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts."),
         ],
     )

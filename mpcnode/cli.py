@@ -16,6 +16,7 @@ import numpy as np
 
 from mpcnode.client import LocalClient
 from mpcnode.errors import MpcError
+from mpcnode.health_cli import health
 from mpcnode.pki_cli import pki
 from mpcnode.render import budget_json, budget_line
 from mpcnode.tls import TlsFiles
@@ -52,13 +53,42 @@ def apply_options(fn: _F, options: list[Callable[[_F], _F]]) -> _F:
     return fn
 
 
-def tls_options(cert_help: str) -> list[Callable[[_F], _F]]:
-    """--cert/--key/--ca: the caller's certificate, its key, the federation CA."""
+def tls_options(cert_help: str, env_prefix: str | None = None) -> list[Callable[[_F], _F]]:
+    """--cert/--key/--ca: the caller's certificate, its key, the federation CA.
+
+    With `env_prefix`, each can also come from the environment as `<env_prefix>_CERT` etc.:
+    one name for every command of a CLI (click's automatic names differ per command).
+    """
     path = click.Path(exists=True, path_type=Path)
+
+    def env(name: str) -> str | None:
+        return f"{env_prefix}_{name}" if env_prefix else None
+
     return [
-        click.option("--cert", type=path, required=True, help=cert_help),
-        click.option("--key", type=path, required=True, help="Its private key."),
-        click.option("--ca", type=path, required=True, help="The federation CA certificate."),
+        click.option(
+            "--cert",
+            type=path,
+            required=True,
+            help=cert_help,
+            envvar=env("CERT"),
+            show_envvar=env_prefix is not None,
+        ),
+        click.option(
+            "--key",
+            type=path,
+            required=True,
+            help="Its private key.",
+            envvar=env("KEY"),
+            show_envvar=env_prefix is not None,
+        ),
+        click.option(
+            "--ca",
+            type=path,
+            required=True,
+            help="The federation CA certificate.",
+            envvar=env("CA"),
+            show_envvar=env_prefix is not None,
+        ),
     ]
 
 
@@ -100,6 +130,7 @@ def cli() -> None:
 
 
 cli.add_command(pki)
+cli.add_command(health)
 
 
 @cli.command()
@@ -125,14 +156,20 @@ def _client_options(fn: _F) -> _F:
         fn,
         [
             click.option(
-                "--node", required=True, help="Address of your node, host:port (env MPCNODE_NODE)."
+                "--node",
+                required=True,
+                help="Address of your node, host:port.",
+                envvar="MPCNODE_NODE",
+                show_envvar=True,
             ),
             click.option(
                 "--party",
                 required=True,
-                help="Your node's party id, e.g. alice (env MPCNODE_PARTY).",
+                help="Your node's party id, e.g. alice.",
+                envvar="MPCNODE_PARTY",
+                show_envvar=True,
             ),
-            *tls_options("Your organization's client certificate."),
+            *tls_options("Your organization's client certificate.", "MPCNODE"),
         ],
     )
 

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The compose `pki` job: the federation operator's work, done for the simulation.
+#
+# Issues the federation CA and every certificate with `mpcnode pki`, exactly as README's
+# "Deploying one node per organization" does by hand, and writes each daemon's config and the
+# roster (with every party's key pin). Each identity has its own volume, mounted here at
+# /pki/<identity>, and each daemon later mounts only its own:
+#
+#   /pki/ca             the CA key: only this job ever mounts it
+#   /pki/coordinator    coordinator.crt/.key, ca.crt, roster.toml, config.toml
+#   /pki/<party>        <party>.crt/.key, ca.crt, roster.toml, config.toml   (the node)
+#   /pki/<party>-hr     <party>-hr.crt/.key, ca.crt    (the organization's own systems)
+#   /pki/analyst        analyst.crt/.key, ca.crt
+#
+# Safe to run again (every `docker compose up` does): the CA and existing keys are kept, so
+# pins stay valid; only missing identities are issued, and configs and rosters are rewritten,
+# which is how a fifth party joins (README). Runs as root because docker creates the mount
+# points of fresh volumes root-owned; it hands every volume but the CA's to the daemons' user.
+#
+# Environment: PARTIES (alice bob carlos david), FEDERATION (compose-demo), NODE_PORT (7001),
+# COORDINATOR_PORT (7000), INPUT_REUSE (same-participants), MIN_PARTIES (3), OWNER (10001:10001).
+set -euo pipefail
+
+PARTIES=${PARTIES:-alice bob carlos david}
+FEDERATION=${FEDERATION:-compose-demo}
+NODE_PORT=${NODE_PORT:-7001}
+COORDINATOR_PORT=${COORDINATOR_PORT:-7000}
+# The demo runs a sum and then a mean over the same inputs and the same parties:
+# "same-participants" allows exactly that, and still refuses a release to a smaller set.
+INPUT_REUSE=${INPUT_REUSE:-same-participants}
+MIN_PARTIES=${MIN_PARTIES:-3}
+OWNER=${OWNER:-10001:10001}
+PKI=/pki
+read -r -a parties <<<"$PARTIES"
+identities=(coordinator analyst)
+for party in "${parties[@]}"; do
+  identities+=("$party" "$party-hr")
+done
+
+die() { printf 'pki: %s\n' "$*" >&2; exit 1; }
+
+# Every identity needs its volume; without it the files would vanish with this container.
+for dir in ca "${identities[@]}"; do
+  mountpoint -q "$PKI/$dir" || die "no volume mounted at $PKI/$dir: add '$dir:$PKI/$dir' to the pki service"
+done
+
+if [ ! -f "$PKI/ca/ca.crt" ]; then
+  mpcnode pki init-ca --dir "$PKI/ca" --federation "$FEDERATION"
+fi
+
+# issue DIR STEM ARGS...: issue the certificate DIR/STEM.crt unless it exists under this CA.
+issue() {
+  local dir=$1 stem=$2
+  shift 2
+  if [ -f "$dir/$stem.crt" ] && cmp -s "$PKI/ca/ca.crt" "$dir/ca.crt"; then
+    echo "kept $dir/$stem.crt"
+    return
+  fi
+  # A certificate of another CA (its volume outlived the CA's) is replaced, not mixed in.
+  mpcnode pki issue --ca-dir "$PKI/ca" --out "$dir" --force "$@" >/dev/null
+  echo "issued $dir/$stem.crt"
+}
+
+issue "$PKI/coordinator" coordinator --role coordinator --name coordinator \
+  --host coordinator --host localhost --host 127.0.0.1
+issue "$PKI/analyst" analyst --role analyst --name analyst
+for party in "${parties[@]}"; do
+  issue "$PKI/$party" "$party" --role party --name "$party" --host "$party"
+  issue "$PKI/$party-hr" "$party-hr" --role client --org "$party" --name hr
+done
+
+roster=$(mktemp)
+{
+  echo "# The federation's parties. Written by the compose pki job (deploy/compose/pki-init.sh)."
+  for party in "${parties[@]}"; do
+    printf '\n[[party]]\nid = "%s"\naddress = "%s:%s"\npin = "%s"\n' \
+      "$party" "$party" "$NODE_PORT" "$(mpcnode pki pin "$PKI/$party/$party.crt")"
+  done
+} >"$roster"
+
+cat >"$PKI/coordinator/config.toml" <<EOF
+# The coordinator's config. Written by the compose pki job (deploy/compose/pki-init.sh).
+listen = "0.0.0.0:$COORDINATOR_PORT"
+data_dir = "/var/lib/mpcnode"
+roster_file = "roster.toml"
+
+[tls]
+cert = "coordinator.crt"
+key = "coordinator.key"
+ca = "ca.crt"
+EOF
+install -m 0644 "$roster" "$PKI/coordinator/roster.toml"
+
+for party in "${parties[@]}"; do
+  cat >"$PKI/$party/config.toml" <<EOF
+# The node of $party. Written by the compose pki job (deploy/compose/pki-init.sh).
+party_id = "$party"
+listen = "0.0.0.0:$NODE_PORT"
+data_dir = "/var/lib/mpcnode"
+roster_file = "roster.toml"
+
+[tls]
+cert = "$party.crt"
+key = "$party.key"
+ca = "ca.crt"
+
+[policy]
+min_parties = $MIN_PARTIES
+input_reuse = "$INPUT_REUSE"
+EOF
+  install -m 0644 "$roster" "$PKI/$party/roster.toml"
+done
+rm -f "$roster"
+
+# The daemons run as uid 10001: they own their volumes; the CA key stays root's alone.
+for dir in "${identities[@]}"; do
+  chown -R "$OWNER" "$PKI/$dir"
+  chmod 0750 "$PKI/$dir"
+done
+chmod 0700 "$PKI/ca"
+echo "pki: federation $FEDERATION, parties: ${parties[*]}"
