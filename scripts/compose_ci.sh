@@ -125,6 +125,13 @@ another_computation() {
   compose run --rm -T analyst run --kind histogram --dataset lunch --bins pizza,sushi,tacos \
     --upper 1 | tee "$LOGS/histogram.log"
   expect "$LOGS/histogram.log" "counts pizza  2" "counts sushi  1" "counts tacos  1"
+  # README: the same vote with distributed noise, then alice's privacy budget.
+  compose run --rm -T analyst run --kind histogram --dataset lunch --bins pizza,sushi,tacos \
+    --upper 1 --dp discrete_laplace --epsilon 0.5 | tee "$LOGS/noisy-histogram.log"
+  expect "$LOGS/noisy-histogram.log" "privacy: discrete_laplace, distributed, epsilon=0.5" \
+    "winner "
+  compose run --rm -T hr alice budget --dataset lunch | tee "$LOGS/budget.log"
+  expect "$LOGS/budget.log" "epsilon spent 0.5 of 1 (remaining 0.5)"
 }
 
 fifth_party() {
