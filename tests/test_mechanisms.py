@@ -268,11 +268,10 @@ def test_result_statement_for_exact_and_noisy_results() -> None:
 def test_sequential_composition_is_exact() -> None:
     total = sum((Cost(epsilon=Fraction(1, 10)) for _ in range(10)), Cost())
     assert total == Cost(epsilon=Fraction(1))
-    assert Cost(epsilon=Fraction(1, 10)).fits(
-        total - Cost(epsilon=Fraction(1, 10)) if False else Cost(epsilon=Fraction(9, 10)),
-        Cost(Fraction(1), Fraction(0)),
-    )
-    assert not Cost(epsilon=Fraction(1, 10)).fits(total, Cost(Fraction(1), Fraction(0)))
+    cap = Cost(Fraction(1), Fraction(0))
+    assert Cost(epsilon=Fraction(1, 10)).fits(Cost(epsilon=Fraction(9, 10)), cap)
+    assert not Cost(epsilon=Fraction(1, 10)).fits(total, cap)
+    assert total.headroom(cap) == Cost() == (total + total).headroom(cap)
 
 
 def test_zcdp_conversion_is_at_least_the_continuous_bound() -> None:

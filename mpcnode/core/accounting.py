@@ -33,6 +33,12 @@ class Cost:
         total = spent + self
         return total.epsilon <= cap.epsilon and total.rho <= cap.rho
 
+    def headroom(self, cap: Cost) -> Cost:
+        """What `cap` leaves once this much is used (never below zero)."""
+        return Cost(
+            max(Fraction(0), cap.epsilon - self.epsilon), max(Fraction(0), cap.rho - self.rho)
+        )
+
     @property
     def is_free(self) -> bool:
         """True for a release without privacy cost (an exact aggregate spends no budget)."""
@@ -102,8 +108,4 @@ class BudgetStatus:
     @property
     def remaining(self) -> Cost:
         """What is left once open rounds release (never below zero)."""
-        used = self.spent + self.held
-        return Cost(
-            max(Fraction(0), self.cap.epsilon - used.epsilon),
-            max(Fraction(0), self.cap.rho - used.rho),
-        )
+        return (self.spent + self.held).headroom(self.cap)

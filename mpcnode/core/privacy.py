@@ -101,7 +101,7 @@ class Privacy:
         """Rho as an exact rational: the number the analyst wrote (see `exact_decimal`)."""
         return exact_decimal(self.rho)
 
-    def check(self, min_parties: int) -> None:
+    def check(self) -> None:
         """Raise InvalidInput naming the first setting that is wrong or does not fit."""
         if not self.enabled:
             if self.epsilon or self.rho or self.threshold or self.record_bound:

@@ -88,7 +88,7 @@ class ComputationSpec:
 
     def _check_privacy(self, max_parties: int) -> None:
         privacy = self.privacy
-        privacy.check(self.min_parties)
+        privacy.check()
         if not privacy.enabled:
             return
         if privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE and (

@@ -93,12 +93,12 @@ def _sum(
 
 
 def _refusal(what: str, charge: Charge, cap: Cost, spent: Cost, held: Cost) -> PreconditionFailed:
-    left = Cost(cap.epsilon - spent.epsilon - held.epsilon, cap.rho - spent.rho - held.rho)
+    left = (spent + held).headroom(cap)
     return PreconditionFailed(
         f"privacy budget exhausted: {what} would spend epsilon {float(charge.cost.epsilon):g} "
         f"rho {float(charge.cost.rho):g} on dataset {charge.dataset!r} ({charge.unit} level), "
-        f"but only epsilon {decimal_down(max(left.epsilon, Fraction(0))):g} and rho "
-        f"{decimal_down(max(left.rho, Fraction(0))):g} remain of the cap (epsilon "
+        f"but only epsilon {decimal_down(left.epsilon):g} and rho "
+        f"{decimal_down(left.rho):g} remain of the cap (epsilon "
         f"{float(cap.epsilon):g}, rho {float(cap.rho):g}; spent epsilon "
         f"{float(spent.epsilon):g} rho {float(spent.rho):g}, held by open rounds epsilon "
         f"{float(held.epsilon):g} rho {float(held.rho):g}); the organization can raise "

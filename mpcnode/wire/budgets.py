@@ -43,17 +43,13 @@ class BudgetView:
 
     @property
     def remaining(self) -> Cost:
-        """What is left once open rounds release."""
-        used = self.spent + self.held
-        return Cost(
-            max(Fraction(0), self.cap.epsilon - used.epsilon),
-            max(Fraction(0), self.cap.rho - used.rho),
-        )
+        """What is left once open rounds release (never below zero)."""
+        return (self.spent + self.held).headroom(self.cap)
 
 
 def budget_from_proto(msg: node_pb2.Budget) -> BudgetView:
     """Decode one budget row."""
-    unit = next(v for k, v in UNITS.items() if k == msg.unit)
+    unit = UNITS.get(msg.unit, Unit.ORGANIZATION)
     return BudgetView(
         dataset=msg.dataset,
         unit=unit.value,
