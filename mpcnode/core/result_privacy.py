@@ -8,7 +8,6 @@ anything that depends on the exact aggregate.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 
 from mpcnode.core.mechanisms import noise_report, plan_noise
@@ -55,7 +54,6 @@ class ResultPrivacy:
         )
 
 
-@functools.lru_cache(maxsize=256)
 def result_privacy(
     spec: ComputationSpec, contributors: int, poll_stderr: float = 0.0
 ) -> ResultPrivacy:
