@@ -13,8 +13,11 @@
 # Conventions the compose file and a container platform rely on:
 #   /etc/mpcnode/config.toml  the daemon's config (node or coordinator), beside its certificate,
 #                             key, the CA and the roster; mount it read-only.
-#   /var/lib/mpcnode          the daemon's SQLite data (a volume).
-#   user mpc (uid 10001)      every process; private keys must be readable by it (mode 0600).
+#   /var/lib/mpcnode          the daemon's SQLite data (a volume), mode 0700: a daemon refuses
+#                             to start when its data directory is open to group or others.
+#                             Docker gives a fresh named volume this directory's owner and mode.
+#   user mpc (uid 10001)      every process; private keys must be its own, mode 0600 (a daemon
+#                             refuses a key that group or others may read).
 #   HEALTHCHECK               `mpcnode health`: the standard gRPC health service, over mutual
 #                             TLS with the daemon's own certificate (there is no plaintext port).
 ARG BASE_IMAGE=python:3.11-slim
@@ -52,7 +55,8 @@ RUN groupadd --gid 10001 mpc \
       --shell /usr/sbin/nologin mpc \
  && mkdir -p /etc/mpcnode /var/lib/mpcnode \
  && chown mpc:mpc /etc/mpcnode /var/lib/mpcnode \
- && chmod 0750 /etc/mpcnode /var/lib/mpcnode
+ && chmod 0750 /etc/mpcnode \
+ && chmod 0700 /var/lib/mpcnode
 COPY --from=build /opt/mpcnode/venv /opt/mpcnode/venv
 COPY deploy/compose/*.sh /opt/mpcnode/compose/
 ENV PATH=/opt/mpcnode/venv/bin:/opt/mpcnode/compose:$PATH \

@@ -19,7 +19,7 @@ from mpcnode.cli import (
 )
 from mpcnode.client import CoordinatorClient, Progress
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
-from mpcnode.core.spec import BoundsPolicy, ComputationSpec, Kind
+from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.render import result_json, result_table
 from mpcnode.tls import TlsFiles
 
@@ -179,9 +179,11 @@ def _privacy(
     type=float,
     default=0.0,
     show_default=True,
-    help="Declared lower bound of every value.",
+    help="The dataset's declared lower bound (every node checks it matches its declaration).",
 )
-@click.option("--upper", type=float, required=True, help="Declared upper bound of every value.")
+@click.option(
+    "--upper", type=float, required=True, help="The dataset's declared upper bound."
+)
 @click.option(
     "--length", type=int, default=1, show_default=True, help="Elements per input (1 = scalar)."
 )
@@ -191,9 +193,6 @@ def _privacy(
     default=0,
     show_default=True,
     help="Fixed-point bits for real values (0 = integers).",
-)
-@click.option(
-    "--clip", is_flag=True, help="Clip out-of-bounds values instead of refusing the round."
 )
 @click.option("--bins", help="Histogram options, comma separated (sets --length).")
 @click.option("--min-parties", type=int, default=3, show_default=True)
@@ -218,7 +217,6 @@ def run(
     upper: float,
     length: int,
     fractional_bits: int,
-    clip: bool,
     bins: str | None,
     min_parties: int,
     parties: tuple[str, ...],
@@ -247,7 +245,6 @@ def run(
         upper=upper,
         length=len(bin_names) or length,
         fractional_bits=fractional_bits,
-        on_out_of_bounds=BoundsPolicy.CLIP if clip else BoundsPolicy.REJECT,
         bins=bin_names,
         min_parties=min_parties,
         readers=readers,

@@ -12,13 +12,19 @@ from coordinator.sequencer import Sequencer
 from coordinator.service import CoordinatorService
 from coordinator.store import CoordinatorStore
 from mpcnode.api.v1 import coordinator_pb2, coordinator_pb2_grpc
+from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import load_roster
 from mpcnode.rpc.server import serve
 from mpcnode.tls import TlsFiles
 
 
 async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = None) -> None:
-    """Run the coordinator until SIGTERM; interrupted rounds are aborted and resumed at start."""
+    """Run the coordinator until SIGTERM; interrupted rounds are aborted and resumed at start.
+
+    Refuses to start (PreconditionFailed) when data_dir or the TLS key is open to group or
+    others.
+    """
+    check_daemon_at_rest(config.data_dir, config.tls.key)
     roster = load_roster(config.roster_file)
     tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
     store = CoordinatorStore(config.data_dir)

@@ -15,11 +15,15 @@ import click
 import numpy as np
 
 from mpcnode.client import LocalClient
+from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
+from mpcnode.core.privacy import Unit
 from mpcnode.errors import MpcError
 from mpcnode.health_cli import health
 from mpcnode.pki_cli import pki
 from mpcnode.render import budget_json, budget_line
 from mpcnode.tls import TlsFiles
+
+NEXT_PERIOD = "next"  # what the node reads as "the period after the current one"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -197,6 +201,136 @@ def _read_values(values: tuple[str, ...], file: Path | None) -> np.ndarray[Any, 
         raise click.UsageError(f"not a number: {exc}") from None
 
 
+def _declaration_options(fn: _F) -> _F:
+    floats = {"type": float, "default": None}
+    return apply_options(
+        fn,
+        [
+            click.option(
+                "--shape",
+                type=click.Choice([s.value for s in Shape]),
+                help="Declare the dataset (first submit, or to change it): a scalar, a vector, "
+                "a one-hot vote over --bins, or a poll's 0/1 answers.",
+            ),
+            click.option(
+                "--lower",
+                type=float,
+                default=0.0,
+                show_default=True,
+                help="Declared domain: the least value of an element.",
+            ),
+            click.option(
+                "--upper",
+                type=float,
+                help="Declared domain: the greatest value (a poll: most respondents).",
+            ),
+            click.option(
+                "--length", type=int, help="Elements of a vector (default: as many as given)."
+            ),
+            click.option(
+                "--fractional-bits",
+                type=int,
+                default=0,
+                show_default=True,
+                help="Fixed-point bits for real values (0 = integers).",
+            ),
+            click.option("--bins", help="Names of a vote's or poll's options, comma separated."),
+            click.option(
+                "--unit",
+                type=click.Choice([u.value for u in Unit]),
+                default="organization",
+                show_default=True,
+                help="The privacy unit you vouch for.",
+            ),
+            click.option(
+                "--record-bound",
+                type=float,
+                default=0.0,
+                help="With --unit record: the most one record changes one element.",
+            ),
+            click.option(
+                "--no-exact",
+                is_flag=True,
+                help="Allow no exact release (nor central DP, exact to the coordinator).",
+            ),
+            click.option("--require-dp", is_flag=True, help="Refuse releases without DP."),
+            click.option(
+                "--min-parties",
+                type=int,
+                default=0,
+                help="Fewest participants of any release (0: the node's policy).",
+            ),
+            click.option(
+                "--max-epsilon",
+                type=float,
+                default=0.0,
+                help="Per-release epsilon ceiling (0: none).",
+            ),
+            click.option(
+                "--max-rho", type=float, default=0.0, help="Per-release rho ceiling (0: none)."
+            ),
+            click.option(
+                "--epsilon-cap",
+                **floats,  # type: ignore[arg-type]
+                help="Lifetime epsilon cap of each period (default: the node's).",
+            ),
+            click.option(
+                "--rho-cap",
+                **floats,  # type: ignore[arg-type]
+                help="Lifetime rho cap of each period (default: the node's).",
+            ),
+            click.option(
+                "--new-period",
+                is_flag=True,
+                help="Start the dataset's next period: a fresh ledger, for new data.",
+            ),
+            click.option(
+                "--period", "period_label", help="Start a new period with this label (e.g. 2027)."
+            ),
+        ],
+    )
+
+
+def _declaration(
+    dataset: str, count: int, shape: str | None, opts: dict[str, Any]
+) -> Declaration | None:
+    if shape is None:
+        if opts["upper"] is not None or opts["bins"]:
+            raise click.UsageError("--upper and --bins declare a dataset: give --shape too")
+        return None
+    if opts["upper"] is None:
+        raise click.UsageError("a declaration needs --upper (and --lower, default 0)")
+    bins = tuple(b.strip() for b in opts["bins"].split(",")) if opts["bins"] else ()
+    kind = Shape(shape)
+    if kind is Shape.POLL:
+        length = 2
+    elif bins:
+        length = len(bins)
+    else:
+        length = opts["length"] or (1 if kind is Shape.SCALAR else count)
+    return Declaration(
+        dataset=dataset,
+        shape=kind,
+        lower=opts["lower"],
+        upper=opts["upper"],
+        length=length,
+        fractional_bits=opts["fractional_bits"],
+        bins=bins,
+        unit=Unit(opts["unit"]),
+        record_bound=opts["record_bound"]
+        or (1.0 if kind is Shape.POLL and opts["unit"] == "record" else 0.0),
+        policy=ReleasePolicy(
+            allow_exact=not opts["no_exact"],
+            require_dp=opts["require_dp"],
+            min_parties=opts["min_parties"],
+            max_epsilon=opts["max_epsilon"],
+            max_rho=opts["max_rho"],
+            epsilon_cap=opts["epsilon_cap"],
+            rho_cap=opts["rho_cap"],
+        ),
+    )
+
+
 @cli.command()
 @_client_options
 @click.option("--dataset", required=True, help="The dataset name the computation will ask for.")
@@ -205,6 +339,7 @@ def _read_values(values: tuple[str, ...], file: Path | None) -> np.ndarray[Any, 
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A .npy vector, or a text file of numbers.",
 )
+@_declaration_options
 @click.argument("values", nargs=-1)
 @friendly_errors
 def submit(
@@ -216,22 +351,37 @@ def submit(
     dataset: str,
     file: Path | None,
     values: tuple[str, ...],
+    shape: str | None,
+    new_period: bool,
+    period_label: str | None,
+    **declared: Any,
 ) -> None:
-    """Hand your node your private value for a dataset (it never leaves in the clear).
+    """Declare a dataset and hand your node your private value for it.
+
+    You, the owner, declare what the dataset is (its shape, domain, encoding, privacy unit
+    and release policy); analysts' computations must match your declaration, and your node
+    checks your values against it here, before storing them. Give the declaration on the
+    first submit (or in the node's config); later submits may leave it out.
 
     \b
     Examples:
       mpcnode submit --node 127.0.0.1:7001 --party alice --cert alice-hr.crt \\
-          --key alice-hr.key --ca ca.crt --dataset raises 3800
-      mpcnode submit ... --dataset votes 0 1 0          # a one-hot vote for option 2 of 3
-      mpcnode submit ... --dataset salaries --file salaries.npy
+          --key alice-hr.key --ca ca.crt --dataset raises --shape scalar --upper 10000 3800
+      mpcnode submit ... --dataset lunch --shape vote --bins pizza,sushi,tacos 0 1 0
+      mpcnode submit ... --dataset salaries --shape vector --upper 1e6 \\
+          --fractional-bits 16 --file salaries.npy
+      mpcnode submit ... --dataset raises --new-period 4100     # next year's raise
     """
+    if new_period and period_label:
+        raise click.UsageError("give --new-period or --period LABEL, not both")
     arr = _read_values(values, file)
+    declaration = _declaration(dataset, len(arr), shape, declared)
+    period = NEXT_PERIOD if new_period else (period_label or "")
     with _local(node, party, cert, key, ca) as client:
-        info = client.submit(dataset, arr)
+        info = client.submit(dataset, arr, declaration, period)
     click.echo(
-        f"stored {info.length} {info.dtype} value(s) for dataset {info.dataset!r} "
-        f"(input {info.input_id})"
+        f"stored {info.length} {info.dtype} value(s) for dataset {info.dataset!r} period "
+        f"{info.period} (input {info.input_id}; {info.declaration})"
     )
 
 
@@ -252,10 +402,12 @@ def inputs(node: str, party: str, cert: Path, key: Path, ca: Path, as_json: bool
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
         return
+    if not rows:
+        click.echo("no inputs")
     for r in rows:
         click.echo(
-            f"{r.dataset:<24} {r.dtype:<8} length {r.length:<10} releases {r.releases}  "
-            f"input {r.input_id}"
+            f"{r.dataset}@{r.period}  {r.dtype}, {r.length} element(s), {r.releases} "
+            f"release(s) this period, input {r.input_id}\n    {r.declaration}"
         )
 
 
@@ -294,16 +446,21 @@ def releases(
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
         return
+    if not rows:
+        click.echo("no releases")
     for r in rows:
         sampler = r.sampler or "none here"
         spent = (
-            ""
+            " [exact]"
             if r.mechanism == "none"
-            else f" [{r.mechanism}: epsilon {r.epsilon} rho {r.rho}, sampler {sampler}]"
+            else f" [{r.mechanism} {r.placement}, {r.unit} level: epsilon {r.epsilon} rho "
+            f"{r.rho}; organization level epsilon {r.organization_epsilon} rho "
+            f"{r.organization_rho}; sampler {sampler}]"
         )
         click.echo(
-            f"round {r.round_id[:8]} {r.dataset:<16} input {r.input_id} {r.computation!r} "
-            f"with {', '.join(r.participants)}{spent}"
+            f"round {r.round_id[:8]} {r.dataset}@{r.period} {r.computation!r} with "
+            f"{', '.join(r.participants)}{spent}\n    input {r.input_id}, function "
+            f"{r.function[:12]}, declaration {r.declaration_fingerprint[:12]}"
         )
 
 

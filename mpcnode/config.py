@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mpcnode.core.accounting import Cost
+from mpcnode.core.declaration import Declaration, declaration_from_doc
 from mpcnode.core.privacy import exact_decimal
 from mpcnode.errors import InvalidInput
 
@@ -119,16 +121,27 @@ class BudgetPolicy(BudgetCap):
         """The cap of one dataset."""
         return self.datasets.get(dataset, self).exact()
 
+    def caps_for(self, decl: Declaration) -> dict[str, Cost]:
+        """The lifetime caps of a declared dataset per unit: its own, else this policy's."""
+        base = self.cap_for(decl.dataset)
+        p = decl.policy
+
+        def pick(value: float | None, default: Fraction) -> Fraction:
+            return default if value is None else exact_decimal(value)
+
+        record = Cost(pick(p.epsilon_cap, base.epsilon), pick(p.rho_cap, base.rho))
+        org = Cost(
+            pick(p.organization_epsilon_cap, record.epsilon),
+            pick(p.organization_rho_cap, record.rho),
+        )
+        return {"organization": org, "record": record}
+
 
 class NodePolicy(_Strict):
     """The organization's local rules, checked at Prepare before anything leaves the node."""
 
     # A round must have at least this many participants, whatever the spec asks.
     min_parties: int = Field(default=3, ge=2)
-    # "once": an input goes into at most one released partial (DESIGN 4.5).
-    # "same-participants": it may be released again, but only to the same participant set,
-    # which cannot difference out one party (used by the demo to run sum and mean).
-    input_reuse: Literal["once", "same-participants"] = "once"
     allowed_kinds: tuple[Literal["sum", "mean", "count", "histogram"], ...] = (
         "sum",
         "mean",
@@ -137,8 +150,64 @@ class NodePolicy(_Strict):
     )
     # A Prepare whose deadline is further away than this is refused.
     max_round_seconds: int = Field(default=900, ge=1)
-    # Differential-privacy budgets; noisy rounds spend them instead of the reuse rule.
+    # Default differential-privacy budgets of every dataset-period (a declaration may set
+    # its own caps).
     budget: BudgetPolicy = BudgetPolicy()
+
+
+class DatasetConfig(_Strict):
+    """One dataset as the organization declares it in its node's config (DESIGN 3).
+
+    `[datasets.raises]` with shape = "scalar", lower = 0, upper = 10000 declares the
+    dataset `raises`; `period` names its current period (change it to start a new one).
+    """
+
+    shape: Literal["scalar", "vector", "vote", "poll"]
+    lower: float = Field(default=0.0, allow_inf_nan=False)
+    upper: float = Field(allow_inf_nan=False)
+    length: int = Field(default=1, ge=1)
+    fractional_bits: int = Field(default=0, ge=0, le=52)
+    bins: tuple[str, ...] = ()
+    unit: Literal["organization", "record"] = "organization"
+    record_bound: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    period: str = "1"
+    # Release policy: exact (and central-DP) releases allowed; DP required; the fewest
+    # parties; per-release ceilings (0: none); lifetime caps (unset: policy.budget's).
+    allow_exact: bool = True
+    require_dp: bool = False
+    min_parties: int = Field(default=0, ge=0)
+    max_epsilon: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    max_rho: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    epsilon_cap: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    rho_cap: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    organization_epsilon_cap: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    organization_rho_cap: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    def declaration(self, name: str) -> Declaration:
+        """The declaration of dataset `name` (InvalidInput when it does not hold together)."""
+        doc = self.model_dump()
+        period = doc.pop("period")
+        del period
+        policy = {k: doc.pop(k) for k in list(doc) if k in _POLICY_KEYS}
+        decl = declaration_from_doc({**doc, "dataset": name, "policy": policy})
+        try:
+            decl.check()
+        except InvalidInput as exc:
+            raise InvalidInput(f"[datasets.{name}]: {exc.message}") from None
+        return decl
+
+
+_POLICY_KEYS = {
+    "allow_exact",
+    "require_dp",
+    "min_parties",
+    "max_epsilon",
+    "max_rho",
+    "epsilon_cap",
+    "rho_cap",
+    "organization_epsilon_cap",
+    "organization_rho_cap",
+}
 
 
 class NodeConfig(_Strict):
@@ -152,6 +221,8 @@ class NodeConfig(_Strict):
     tls: TlsConfig
     coordinator: CoordinatorRef = CoordinatorRef()
     policy: NodePolicy = NodePolicy()
+    # The organization's declared datasets, by name: [datasets.raises] ...
+    datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     _listen = field_validator("listen")(check_address)

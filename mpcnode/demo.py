@@ -8,11 +8,14 @@ from pathlib import Path
 
 import click
 
+from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.federation import DEMO_PARTIES, LocalFederation
 from mpcnode.render import result_table
 
 RAISES = {"alice": 3800, "bob": 2514, "carlos": 2982, "david": 3390}
+# Each organization declares the dataset on its own node: one whole number in [0, 10000].
+RAISES_DECLARATION = Declaration("raises", Shape.SCALAR, lower=0, upper=10_000)
 
 
 def run_demo(keep: Path | None = None) -> int:
@@ -21,10 +24,7 @@ def run_demo(keep: Path | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mpcnode-demo-") as tmp:
         root = keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        # The demo runs a sum and then a mean over the same inputs and the same four
-        # parties; "same-participants" allows exactly that and still refuses the
-        # differencing that a smaller participant set would allow (DESIGN 4.5).
-        fed = LocalFederation(root, DEMO_PARTIES, policy={"input_reuse": "same-participants"})
+        fed = LocalFederation(root, DEMO_PARTIES)
         click.echo(
             f"issuing certificates and starting a coordinator and {len(DEMO_PARTIES)} nodes "
             f"in {root}"
@@ -32,8 +32,13 @@ def run_demo(keep: Path | None = None) -> int:
         with fed.setup().start():
             for party, raise_ in RAISES.items():
                 with fed.local_client(party) as node:
-                    node.submit("raises", [raise_])
-                click.echo(f"  {party} gave its node its raise (kept private)")
+                    node.submit("raises", [raise_], RAISES_DECLARATION)
+                click.echo(
+                    f"  {party} declared 'raises' and gave its node its raise (kept private)"
+                )
+            # A sum and then a mean over the same four parties are one node-side function
+            # over one participant set, so each node's ledger allows the second: it reveals
+            # nothing the first did not. A mean over three of them would be refused.
             with fed.analyst() as analyst:
                 for kind in (Kind.SUM, Kind.MEAN):
                     spec = ComputationSpec(

@@ -80,6 +80,22 @@ class Unimplemented(MpcError):
     status = "UNIMPLEMENTED"
 
 
+SHOWN_LIMIT = 64
+
+
+def shown(text: object, limit: int = SHOWN_LIMIT) -> str:
+    """Caller input as an error message may echo it: repr'd, and cut to about `limit` chars.
+
+    Every message that quotes what a caller sent goes through here, so a 10 KB dataset name
+    or party id cannot turn the real status into RESOURCE_EXHAUSTED on the metadata, and a
+    control character (a newline in a name) is visible rather than printed.
+    """
+    value = repr(text) if isinstance(text, str) else repr(str(text))
+    if len(value) <= limit:
+        return value
+    return value[: limit - 3] + "...'" + f" ({len(str(text))} characters)"
+
+
 ALL_ERRORS: tuple[type[MpcError], ...] = (
     MpcError,
     InvalidInput,

@@ -123,6 +123,12 @@ class LocalFederation:
         (self.root / "roster.toml").write_text("\n".join(lines))
 
     def _write_node_config(self, party: str) -> None:
+        # The coordinator's key is pinned like every party's (DESIGN 4.3), unless the
+        # federation was asked not to pin keys at all.
+        coordinator: dict[str, object] = {}
+        if self._pin_keys:
+            cert = self.root / "coordinator" / "coordinator.crt"
+            coordinator["pin"] = public_key_pin(cert.read_bytes())
         write_toml(
             self.root / party / "node.toml",
             {
@@ -131,6 +137,7 @@ class LocalFederation:
                 "data_dir": "data",
                 "roster_file": "../roster.toml",
                 "tls": {"cert": f"{party}.crt", "key": f"{party}.key", "ca": "ca.crt"},
+                "coordinator": coordinator,
                 "policy": self._policy,
             },
         )

@@ -4,38 +4,53 @@ Every daemon keeps its durable state in one SQLite file in its data directory. T
 version lives in `PRAGMA user_version`; opening a file written by a newer version is refused
 rather than guessed at. Calls block, so async code runs them with `asyncio.to_thread`; one
 lock serializes them, which SQLite would do anyway for writers.
+
+The file is private: created (or tightened) to mode 0600 before SQLite opens it, whatever
+the umask, and SQLite gives its -wal and -shm files the database file's mode. The data
+directory is created 0700; `mpcnode.at_rest` refuses to start a daemon whose directory or
+key is open to group or others.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from mpcnode.errors import PreconditionFailed
 
 log = logging.getLogger(__name__)
+# A migration is a SQL script (statements separated by ";") or a function run on the open
+# transaction, for data that SQL alone cannot move.
+Migration = str | Callable[[sqlite3.Connection], None]
 
 
 class Database:
     """One SQLite file with its migrations applied; use `transaction(name)` for every access."""
 
-    def __init__(self, path: Path, migrations: Sequence[str]) -> None:
+    def __init__(self, path: Path, migrations: Sequence[Migration]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
         self._lock = threading.Lock()
+        _make_private(path)
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a transaction takes
         # the write lock up front and read-check-write sequences cannot interleave.
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
+        # A -wal or -shm left by an older version (or a crash) keeps its old mode: tighten it.
+        for suffix in ("-wal", "-shm"):
+            sidecar = path.with_name(path.name + suffix)
+            if sidecar.exists():
+                _make_private(sidecar)
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._migrate(migrations)
 
-    def _migrate(self, migrations: Sequence[str]) -> None:
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
         current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
         if current > len(migrations):
             raise PreconditionFailed(
@@ -44,6 +59,10 @@ class Database:
             )
         for version, script in enumerate(migrations[current:], start=current + 1):
             with self.transaction(f"migrate to schema {version}") as conn:
+                if callable(script):  # a data migration written in Python
+                    script(conn)
+                    conn.execute(f"PRAGMA user_version = {version}")
+                    continue
                 for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -67,3 +86,17 @@ class Database:
         """Close the file (after the daemon stopped serving)."""
         with self._lock:
             self._conn.close()
+
+
+def _make_private(path: Path) -> None:
+    """Make `path` exist with mode exactly 0600, never more open on the way.
+
+    A new file is born with at most 0600 (the umask can only remove bits) and then set to
+    0600 exactly, so an odd umask cannot leave it unwritable; an existing file is tightened.
+    The process umask is never changed (that would race with every other thread).
+    """
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

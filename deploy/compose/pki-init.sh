@@ -69,6 +69,9 @@ for party in "${parties[@]}"; do
   issue "$PKI/$party-hr" "$party-hr" --role client --org "$party" --name hr
 done
 
+# Every node pins the coordinator's key, as the deployment docs require (README).
+coordinator_pin=$(mpcnode pki pin "$PKI/coordinator/coordinator.crt")
+
 roster=$(mktemp)
 {
   echo "# The federation's parties. Written by the compose pki job (deploy/compose/pki-init.sh)."
@@ -104,6 +107,9 @@ cert = "$party.crt"
 key = "$party.key"
 ca = "ca.crt"
 
+[coordinator]
+pin = "$coordinator_pin"
+
 [policy]
 min_parties = $MIN_PARTIES
 input_reuse = "$INPUT_REUSE"
@@ -113,9 +119,13 @@ done
 rm -f "$roster"
 
 # The daemons run as uid 10001: they own their volumes; the CA key stays root's alone.
+# Private keys are 0600 (a daemon refuses to start with a key open to group or others);
+# `mpcnode pki` writes them so, and the chmod also tightens a key a volume kept from before.
 for dir in "${identities[@]}"; do
   chown -R "$OWNER" "$PKI/$dir"
   chmod 0750 "$PKI/$dir"
+  find "$PKI/$dir" -maxdepth 1 -name '*.key' -exec chmod 0600 {} +
 done
 chmod 0700 "$PKI/ca"
+chmod 0600 "$PKI/ca/ca.key"
 echo "pki: federation $FEDERATION, parties: ${parties[*]}"

@@ -10,18 +10,20 @@ import numpy.typing as npt
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc
 from mpcnode.client.channel import ChannelClient, call
-from mpcnode.core.privacy import Mechanism
+from mpcnode.core.declaration import Declaration
+from mpcnode.core.privacy import Mechanism, Placement, Unit
 from mpcnode.errors import InvalidInput
 from mpcnode.pki import Identity, Role
 from mpcnode.tls import TlsFiles
 from mpcnode.wire.budgets import BudgetView, budget_from_proto
-from mpcnode.wire.specs import MECHANISMS
+from mpcnode.wire.declarations import declaration_from_proto, declaration_to_proto
+from mpcnode.wire.specs import MECHANISMS, PLACEMENTS, UNITS
 from mpcnode.wire.tensors import iter_chunks
 
 
 @dataclass(frozen=True)
 class InputSummary:
-    """What the node holds for a dataset (never the value)."""
+    """What the node holds for a dataset (never the value), with its declaration."""
 
     dataset: str
     input_id: str
@@ -29,6 +31,9 @@ class InputSummary:
     length: int
     submitted_unix_ms: int
     releases: int
+    period: str = ""
+    declaration: str = ""  # one line: shape, domain, encoding, unit, fingerprint prefix
+    declaration_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,20 @@ class ReleaseSummary:
     epsilon: str = "0"
     rho: str = "0"
     sampler: str = ""
+    period: str = ""
+    placement: str = "none"
+    unit: str = "organization"
+    function: str = ""
+    declaration_fingerprint: str = ""
+    organization_epsilon: str = "0"
+    organization_rho: str = "0"
 
 
 def as_input_array(values: npt.ArrayLike) -> npt.NDArray[np.int64] | npt.NDArray[np.float64]:
     """A 1-D int64 (all whole numbers given as ints) or float64 array from numbers."""
     arr = np.atleast_1d(np.asarray(values))
+    if arr.size == 0:  # a poll with no respondents: no dtype to infer, and none matters
+        arr = arr.astype(np.int64)
     if arr.ndim != 1:
         raise InvalidInput(f"an input is a scalar or a 1-D vector, not shape {arr.shape}")
     if arr.dtype.kind in "iub":
@@ -68,13 +82,34 @@ class LocalClient(ChannelClient):
         self._timeout = timeout
         self._what = f"node {party_id} at {address}"
 
-    def submit(self, dataset: str, values: npt.ArrayLike) -> InputSummary:
-        """Store (or replace) this organization's input for `dataset` on its node."""
+    def submit(
+        self,
+        dataset: str,
+        values: npt.ArrayLike,
+        declaration: Declaration | None = None,
+        period: str = "",
+    ) -> InputSummary:
+        """Store (or replace) this organization's input for `dataset` on its node.
+
+        `declaration` (re)declares the dataset in the same call; `period` starts a new
+        period ("next", or a new label such as "2027"). The node checks the values against
+        the declaration and refuses, naming what is wrong, before storing anything.
+        """
         arr = as_input_array(values)
+        first = {
+            "declaration": declaration_to_proto(declaration) if declaration else None,
+            "period": period,
+        }
 
         def chunks() -> Iterator[node_pb2.SubmitInputChunk]:
-            for chunk in iter_chunks(arr):
-                yield node_pb2.SubmitInputChunk(dataset=dataset, total_length=len(arr), chunk=chunk)
+            for index, chunk in enumerate(iter_chunks(arr)):
+                extra = first if index == 0 else {}
+                yield node_pb2.SubmitInputChunk(
+                    dataset=dataset,
+                    total_length=len(arr),
+                    chunk=chunk,
+                    **extra,  # type: ignore[arg-type]
+                )
 
         reply = call(self._what, lambda: self._stub.SubmitInput(chunks(), timeout=self._timeout))
         return _summary(reply)
@@ -117,6 +152,13 @@ class LocalClient(ChannelClient):
                 r.epsilon or "0",
                 r.rho or "0",
                 r.sampler,
+                r.period,
+                PLACEMENTS.get(r.placement, Placement.DISTRIBUTED).value if r.placement else "none",
+                UNITS.get(r.unit, Unit.ORGANIZATION).value,
+                r.function,
+                r.declaration_fingerprint,
+                r.organization_epsilon or "0",
+                r.organization_rho or "0",
             )
             for r in reply.releases
         ]
@@ -134,13 +176,25 @@ class LocalClient(ChannelClient):
 
 def _summary(info: node_pb2.InputInfo) -> InputSummary:
     dtype = {2: "int64", 3: "float64"}.get(info.dtype, "unknown")
+    described = ""
+    if info.HasField("declaration"):
+        described = declaration_from_proto(info.declaration).describe()
     return InputSummary(
-        info.dataset, info.input_id, dtype, info.length, info.submitted_unix_ms, info.releases
+        info.dataset,
+        info.input_id,
+        dtype,
+        info.length,
+        info.submitted_unix_ms,
+        info.releases,
+        info.period,
+        described,
+        info.declaration_fingerprint,
     )
 
 
 __all__: Sequence[str] = (
     "BudgetView",
+    "Declaration",
     "InputSummary",
     "LocalClient",
     "ReleaseSummary",

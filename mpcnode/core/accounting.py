@@ -55,10 +55,22 @@ def epsilon_at_delta(epsilons: list[Fraction], rho: Fraction, delta: float) -> f
     at integer orders, such as Skellam). When only pure-DP releases were made, their plain
     sum may be smaller and is returned instead (it holds with delta = 0). Rounded up.
     """
-    pure = sum(epsilons, Fraction(0))
-    if not rho and not epsilons:
+    return epsilon_at_delta_of(
+        sum(epsilons, Fraction(0)), sum((e * e / 2 for e in epsilons), Fraction(0)), rho, delta
+    )
+
+
+def epsilon_at_delta_of(
+    pure: Fraction, pure_sq_half: Fraction, rho: Fraction, delta: float
+) -> float:
+    """`epsilon_at_delta` from running sums: sum of epsilons and of epsilon^2 / 2.
+
+    A ledger keeps these two sums instead of every epsilon, so the conversion costs the
+    same however many releases were made.
+    """
+    if not rho and not pure:
         return 0.0
-    total_rho = float(rho + sum((e * e / 2 for e in epsilons), Fraction(0)))
+    total_rho = float(rho + pure_sq_half)
     log_inv_delta = math.log(1 / delta)
     best = math.inf
     for order in range(2, _MAX_ORDER):
@@ -103,7 +115,8 @@ class BudgetStatus:
     spent: Cost
     held: Cost
     releases: int
-    spent_epsilons: tuple[Fraction, ...]
+    # Sum of epsilon^2 / 2 over the pure-DP releases spent (see `epsilon_at_delta_of`).
+    pure_sq_half: Fraction = Fraction(0)
 
     @property
     def remaining(self) -> Cost:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from mpcnode.core.privacy import Mechanism, Privacy, privacy_from_canonical
-from mpcnode.errors import InvalidInput
+from mpcnode.errors import InvalidInput, shown
 
 MAX_LENGTH = 1 << 26  # 67 million elements: 512 MiB per share vector, above the 10^7 target
 MAX_FRACTIONAL_BITS = 52  # beyond a double's mantissa, more bits add no precision
 MAX_PARTIES = 1000
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
 class Kind(enum.Enum):
@@ -31,13 +31,6 @@ class Kind(enum.Enum):
     MEAN = "mean"
     COUNT = "count"
     HISTOGRAM = "histogram"
-
-
-class BoundsPolicy(enum.Enum):
-    """What a node does with an input value outside [lower, upper]."""
-
-    REJECT = "reject"
-    CLIP = "clip"
 
 
 @dataclass(frozen=True)
@@ -56,7 +49,6 @@ class ComputationSpec:
     upper: float
     length: int = 1
     fractional_bits: int = 0
-    on_out_of_bounds: BoundsPolicy = BoundsPolicy.REJECT
     bins: tuple[str, ...] = ()
     min_parties: int = 2
     readers: tuple[str, ...] = field(default=())
@@ -160,7 +152,6 @@ class ComputationSpec:
             "lower": float(self.lower).hex(),
             "min_parties": self.min_parties,
             "name": self.name,
-            "on_out_of_bounds": self.on_out_of_bounds.value,
             "readers": list(self.readers),
             "upper": float(self.upper).hex(),
         }
@@ -180,7 +171,6 @@ def spec_from_canonical(data: bytes) -> ComputationSpec:
         upper=float.fromhex(doc["upper"]),
         length=doc["length"],
         fractional_bits=doc["fractional_bits"],
-        on_out_of_bounds=BoundsPolicy(doc["on_out_of_bounds"]),
         bins=tuple(doc["bins"]),
         min_parties=doc["min_parties"],
         readers=tuple(doc["readers"]),
@@ -190,9 +180,10 @@ def spec_from_canonical(data: bytes) -> ComputationSpec:
 
 def check_dataset_name(dataset: str) -> None:
     """Raise InvalidInput unless `dataset` is a valid dataset name."""
-    if not _NAME_RE.match(dataset):
+    # fullmatch: `$` in match() also matches before a trailing newline ("raises\n").
+    if not isinstance(dataset, str) or not _NAME_RE.fullmatch(dataset):
         raise InvalidInput(
-            f"dataset name {dataset!r} must be 1-64 characters of letters, digits, "
+            f"dataset name {shown(dataset)} must be 1-64 characters of letters, digits, "
             "'.', '_', ':' or '-', starting with a letter or digit"
         )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc.aio
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc
+from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import NodeConfig, load_roster
 from mpcnode.core.randomness import SystemRandomSource
 from mpcnode.node.access import NodeAccess
@@ -24,12 +25,27 @@ _EXPIRY_INTERVAL_S = 5.0
 
 
 async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
-    """Run one organization's node until SIGTERM; state outlives it in data_dir."""
+    """Run one organization's node until SIGTERM; state outlives it in data_dir.
+
+    Refuses to start (PreconditionFailed) when data_dir or the TLS key is open to group or
+    others; warns when no coordinator pin is set (the deployment docs require one).
+    """
+    check_daemon_at_rest(config.data_dir, config.tls.key)
+    if config.coordinator.pin is None:
+        log.warning(
+            "no coordinator.pin is set: any certificate the CA issues for %r can drive rounds "
+            "on this node; set coordinator.pin to the output of `mpcnode pki pin "
+            "coordinator.crt`",
+            config.coordinator.name,
+        )
     roster = load_roster(config.roster_file)
     if roster.get(config.party_id) is None:
         log.warning("party %s is not on its own roster %s", config.party_id, config.roster_file)
     tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
-    store = NodeStore(config.data_dir)
+    store = NodeStore(
+        config.data_dir,
+        [(table.declaration(name), table.period) for name, table in config.datasets.items()],
+    )
     dropped = store.drop_all_holds()
     if dropped:
         log.info("released %d budget holds of rounds that ended with the last run", dropped)

@@ -4,11 +4,16 @@ Plain asyncio, no gRPC: the servicers decode a message, call one method here, an
 the answer. Every rule that protects the organization lives here:
 
 - Prepare: the spec passes its own checks, the participant set is on the roster, holds
-  this node, is large enough for both the spec and local policy (and for the noise
-  threshold t), the transcript hash is recomputed from what the coordinator said, and the
-  input is present, valid and not barred by the input-reuse rule or the privacy budget
-  (which is reserved here). The noise share is drawn here too, before the round opens, so
-  no later response time depends on its size. A repeated identical Prepare is harmless.
+  this node, is large enough for the spec, the local policy, the dataset's declaration and
+  the noise threshold t, the transcript hash is recomputed from what the coordinator said,
+  the spec conforms to the owner's declaration, and the ledger allows the release (its
+  budget is reserved here). Every one of these checks reads the spec, the participants,
+  the deadline, the policy, the declaration and the ledger, and **never a stored value**:
+  the values are read only once the round is accepted, and encoding them cannot fail
+  (they were validated against the declaration at submit time). So no refusal, and no
+  byte of any reply, depends on a value (tests/test_value_blind.py). The noise share is
+  drawn here too, before the round opens, so no later response time depends on its size.
+  A repeated identical Prepare is harmless.
 - Shares: one per participant, each from a distinct sender whose certificate says so,
   all with this node's transcript hash; a second share from a sender is a replay.
 - Release: only when exactly the announced participants have shared, before the deadline,
@@ -30,6 +35,7 @@ import numpy.typing as npt
 
 from mpcnode import failpoints
 from mpcnode.config import NodePolicy, Roster
+from mpcnode.core.declaration import Shape, node_function
 from mpcnode.core.encoding import encode
 from mpcnode.core.mechanisms import (
     NoisePlan,
@@ -39,8 +45,10 @@ from mpcnode.core.mechanisms import (
     plan_noise,
     randomized_response,
 )
-from mpcnode.core.privacy import Mechanism
+from mpcnode.core.privacy import Mechanism, Placement
 from mpcnode.core.randomness import RandomSource, UniformInts
+from mpcnode.core.release_cost import release_costs
+from mpcnode.core.release_rules import PlannedRelease
 from mpcnode.core.sharing import split
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import transcript_hash
@@ -49,12 +57,14 @@ from mpcnode.errors import (
     AlreadyExists,
     DeadlineExceeded,
     InvalidInput,
+    MpcError,
     NotFound,
     PermissionDenied,
     PreconditionFailed,
+    shown,
 )
-from mpcnode.node.ledger import Charge
-from mpcnode.node.store import NodeStore, ReleaseRecord
+from mpcnode.node.ledger import ReleaseRecord
+from mpcnode.node.store import DatasetRecord, NodeStore, StoredInput
 
 log = logging.getLogger(__name__)
 U64 = npt.NDArray[np.uint64]
@@ -70,10 +80,13 @@ class NodeRound:
     spec: ComputationSpec
     participants: tuple[str, ...]
     deadline_ms: int
-    input_id: str
-    encoded: U64 | None
+    dataset: DatasetRecord
+    release: PlannedRelease
+    input_id: str = ""
+    values_hash: str = ""
+    encoded: U64 | None = None
     plan: NoisePlan | None = None
-    charge: Charge | None = None
+    sampler: str = ""
     received: dict[str, U64] = field(default_factory=dict)
     receiving: set[str] = field(default_factory=set)
     share_state: str = "pending"  # pending -> sending -> sent | failed
@@ -157,77 +170,87 @@ class RoundBook:
         if round_id in self._ended:
             raise AlreadyExists(f"round {round_id.hex()} already ended; a new round needs a new id")
         self._check_round(round_id, transcript, spec, participants, deadline_ms)
+        dataset = await asyncio.to_thread(self._store.dataset, spec.dataset)
+        dataset.declaration.conform(spec)
+        self._check_min_parties(spec, participants, dataset)
         plan = plan_noise(spec, len(participants))
         if plan is not None:
             check_contributors(plan, len(participants))
-        stored = await asyncio.to_thread(self._store.get_input, spec.dataset)
-        encoded = await asyncio.to_thread(self._contribution, spec, plan, stored.values)
-        charge = None
-        if plan is None:
-            await asyncio.to_thread(
-                self._store.check_reuse,
-                spec.dataset,
-                stored.input_id,
-                participants,
-                self._policy.input_reuse,
-            )
-        else:
-            charge = Charge(
-                round_id,
-                spec.dataset,
-                spec.privacy.unit.value,
-                plan.cost,
-                spec.privacy.mechanism.value,
-                plan.sampler
-                if plan.distributed or plan.mechanism is Mechanism.RANDOMIZED_RESPONSE
-                else "",
-                spec.name,
-            )
-            await asyncio.to_thread(
-                self._store.hold_budget, charge, self._policy.budget.cap_for(spec.dataset)
-            )
+        release = PlannedRelease(
+            dataset.key,
+            node_function(spec),
+            tuple(sorted(participants)),
+            plan is None or spec.privacy.placement is Placement.CENTRAL,
+            release_costs(plan),
+        )
+        caps = self._policy.budget.caps_for(dataset.declaration)
+        await asyncio.to_thread(self._store.hold, round_id, release, caps)
+        state = NodeRound(
+            round_id, transcript, spec, participants, deadline_ms, dataset, release, plan=plan
+        )
+        try:
+            # Only now, with the round accepted, are the values read.
+            stored = await asyncio.to_thread(self._store.get_input, spec.dataset)
+            state.encoded = await asyncio.to_thread(self._contribution, state, stored)
+        except BaseException:
+            await asyncio.to_thread(self._store.drop_hold, round_id)
+            raise
         if round_id in self._rounds:  # a concurrent identical Prepare won the race
             return self.get(round_id, transcript)
-        state = NodeRound(
-            round_id,
-            transcript,
-            spec,
-            participants,
-            deadline_ms,
-            stored.input_id,
-            encoded,
-            plan,
-            charge,
-        )
+        state.input_id, state.values_hash = stored.input_id, stored.values_hash
         self._rounds[round_id] = state
         log.info(
-            "round %s prepared: %s over %r with %s",
+            "round %s prepared: %s over %r (%s) with %s",
             state.label,
             spec.kind.value,
             spec.dataset,
+            dataset.key,
             ",".join(participants),
         )
         return state
 
-    def _contribution(
-        self,
-        spec: ComputationSpec,
-        plan: NoisePlan | None,
-        values: npt.NDArray[np.int64] | npt.NDArray[np.float64],
-    ) -> U64:
-        """The encoded input this node shares, with its noise (blocking: run in a thread)."""
-        if plan is None:
-            return encode(values, spec)
-        u = UniformInts(self._rng)
-        if plan.mechanism is Mechanism.RANDOMIZED_RESPONSE:
-            if values.dtype.kind != "i":
-                raise InvalidInput("randomized-response answers must be the integers 0 or 1")
-            answers = values.astype(np.int64)
-            return encode(randomized_response(answers, spec.privacy.epsilon_exact, u), spec)
-        encoded = encode(values, spec)
-        if not plan.distributed:
-            return encoded
-        return add_noise(encoded, draw_noise(plan, u, self._vector_noise))
+    def _contribution(self, state: NodeRound, stored: StoredInput) -> U64:
+        """The encoded value this node shares, with its noise (blocking: run in a thread).
+
+        The values were validated against the declaration at submit time and the spec was
+        checked against the declaration at Prepare, so nothing here can fail because of a
+        value; if it fails anyway, the caller sees an error that says nothing about it.
+        """
+        spec, plan, values = state.spec, state.plan, stored.values
+        try:
+            if stored.declaration.shape is Shape.POLL:
+                answers = values.astype(np.int64)
+                if plan is not None and plan.mechanism is Mechanism.RANDOMIZED_RESPONSE:
+                    counts = randomized_response(answers, spec.privacy.epsilon_exact, self._u())
+                    state.sampler = plan.sampler
+                else:
+                    yes = int(answers.sum())
+                    counts = np.array([len(answers) - yes, yes], dtype=np.int64)
+                encoded = encode(counts, 0)
+            else:
+                encoded = encode(values, spec.fractional_bits)
+            if plan is None or not plan.distributed or state.sampler:
+                return encoded
+            state.sampler = plan.sampler
+            return add_noise(encoded, draw_noise(plan, self._u(), self._vector_noise))
+        except MpcError:
+            log.exception("round %s: encoding a validated input failed", state.label)
+            raise MpcError("this node could not encode its input; see its log") from None
+
+    def _u(self) -> UniformInts:
+        return UniformInts(self._rng)
+
+    def _check_min_parties(
+        self, spec: ComputationSpec, participants: tuple[str, ...], dataset: DatasetRecord
+    ) -> None:
+        declared = dataset.declaration.policy.min_parties
+        needed = max(spec.min_parties, self._policy.min_parties, declared)
+        if len(participants) < needed:
+            raise PreconditionFailed(
+                f"{len(participants)} participants is below the minimum of {needed} "
+                f"(spec min_parties {spec.min_parties}, this node's policy.min_parties "
+                f"{self._policy.min_parties}, the declaration of {dataset.key}: {declared})"
+            )
 
     def _check_round(
         self,
@@ -249,13 +272,10 @@ class RoundBook:
             raise InvalidInput(f"this node ({self.party_id}) is not among the participants")
         unknown = [p for p in participants if self._roster.get(p) is None]
         if unknown:
-            raise PermissionDenied(f"participants not on this node's roster: {', '.join(unknown)}")
-        needed = max(spec.min_parties, self._policy.min_parties)
-        if len(participants) < needed:
-            raise PreconditionFailed(
-                f"{len(participants)} participants is below the minimum of {needed} "
-                f"(spec min_parties {spec.min_parties}, this node's policy.min_parties "
-                f"{self._policy.min_parties})"
+            raise PermissionDenied(
+                "participants not on this node's roster: "
+                + ", ".join(shown(p) for p in unknown[:5])
+                + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
             )
         if spec.kind.value not in self._policy.allowed_kinds:
             raise PreconditionFailed(
@@ -353,22 +373,31 @@ class RoundBook:
         if state.plan is not None:
             check_contributors(state.plan, len(state.received))
         state.released = True
+        privacy = state.spec.privacy
         record = ReleaseRecord(
             round_id,
             transcript,
             state.spec.dataset,
+            state.dataset.period,
             state.input_id,
+            state.dataset.declaration.fingerprint,
             state.spec.name,
             state.participants,
+            state.release.function,
+            privacy.placement.value if privacy.enabled else "none",
+            privacy.mechanism.value,
+            privacy.unit.value,
+            state.sampler,
+            state.release.costs,
             self._now_ms(),
-            state.charge,
         )
         try:
             await asyncio.to_thread(
                 self._store.record_release,
                 record,
-                self._policy.input_reuse,
-                self._policy.budget.cap_for(state.spec.dataset),
+                state.release,
+                self._policy.budget.caps_for(state.dataset.declaration),
+                state.values_hash,
             )
         except BaseException:
             state.released = False
@@ -385,7 +414,7 @@ class RoundBook:
         state = self._rounds.pop(round_id, None)
         if state is not None:
             log.info("round %s ended: %s", round_id.hex(), why)
-            if state.charge is not None and not state.released:
+            if not state.released:
                 # A short local write; ending is rare and must not leave the budget held.
                 self._store.drop_hold(round_id)
         self._ended[round_id] = why

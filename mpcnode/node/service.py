@@ -16,17 +16,18 @@ import numpy as np
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import BudgetPolicy
-from mpcnode.core.encoding import validate_finite
-from mpcnode.core.privacy import Mechanism
+from mpcnode.core.privacy import Mechanism, Placement, Unit
 from mpcnode.core.spec import MAX_LENGTH, check_dataset_name
 from mpcnode.errors import InvalidInput, Unimplemented
 from mpcnode.node.access import NodeAccess
+from mpcnode.node.ledger import ReleaseRecord
 from mpcnode.node.peers import PeerChannels
 from mpcnode.node.rounds import RoundBook
-from mpcnode.node.store import NodeStore, ReleaseRecord, StoredInput
+from mpcnode.node.store import NodeStore, StoredInput
 from mpcnode.rpc.status import rpc_method
 from mpcnode.wire.budgets import budget_to_proto
-from mpcnode.wire.specs import MECHANISMS, key_of, spec_from_proto
+from mpcnode.wire.declarations import declaration_from_proto, declaration_to_proto
+from mpcnode.wire.specs import MECHANISMS, PLACEMENTS, UNITS, key_of, spec_from_proto
 from mpcnode.wire.tensors import ChunkAssembler, iter_chunks
 
 log = logging.getLogger(__name__)
@@ -151,17 +152,20 @@ class LocalService(node_pb2_grpc.LocalServicer):
     async def SubmitInput(
         self, request_iterator: AsyncIterator[node_pb2.SubmitInputChunk], context: Context
     ) -> node_pb2.InputInfo:
-        """Store an input (INT64 or FLOAT64); NaN and infinities are refused."""
+        """Check an input against its declaration (declaring it if sent) and store it."""
         client = self._access.local(context)
         first = await anext(aiter(request_iterator), None)
         if first is None:
             raise InvalidInput("empty input stream: send at least one SubmitInputChunk")
         check_dataset_name(first.dataset)
+        declaration = (
+            declaration_from_proto(first.declaration) if first.HasField("declaration") else None
+        )
         dtype = _DTYPES.get(first.chunk.part.dtype)
         if dtype is None:
             raise InvalidInput("an input must be INT64 or FLOAT64")
-        if not 1 <= first.total_length <= MAX_LENGTH:
-            raise InvalidInput(f"an input has 1 to {MAX_LENGTH} elements, not {first.total_length}")
+        if not 0 <= first.total_length <= MAX_LENGTH:
+            raise InvalidInput(f"an input has 0 to {MAX_LENGTH} elements, not {first.total_length}")
         assembler = ChunkAssembler(first.total_length, dtype)
         assembler.add(first.chunk)
         async for chunk in request_iterator:
@@ -169,10 +173,15 @@ class LocalService(node_pb2_grpc.LocalServicer):
                 raise InvalidInput("every chunk of an input must repeat its dataset and length")
             assembler.add(chunk.chunk)
         values = assembler.result()
-        validate_finite(values, first.dataset)
-        stored = await asyncio.to_thread(self._store.put_input, first.dataset, values)
+        stored = await asyncio.to_thread(
+            self._store.put_input, first.dataset, values, declaration, first.period or None
+        )
         log.info(
-            "input for %r submitted by client %s (%d elements)", first.dataset, client, len(values)
+            "input for %r (period %s) submitted by client %s (%d elements)",
+            first.dataset,
+            stored.period,
+            client,
+            len(values),
         )
         return _input_info(stored)
 
@@ -208,9 +217,8 @@ class LocalService(node_pb2_grpc.LocalServicer):
     ) -> node_pb2.ListBudgetsReply:
         """Each dataset's privacy budget: cap, spent, held by open rounds."""
         self._access.local(context)
-        caps = {name: cap.exact() for name, cap in self._budget.datasets.items()}
         rows = await asyncio.to_thread(
-            self._store.budgets, caps, self._budget.exact(), request.dataset
+            self._store.budgets, self._budget.caps_for, request.dataset
         )
         return node_pb2.ListBudgetsReply(
             budgets=[budget_to_proto(r, self._budget.delta) for r in rows]
@@ -226,16 +234,21 @@ def _input_info(stored: StoredInput) -> node_pb2.InputInfo:
         length=len(stored.values),
         submitted_unix_ms=stored.submitted_ms,
         releases=stored.releases,
+        declaration=declaration_to_proto(stored.declaration),
+        declaration_fingerprint=stored.declaration.fingerprint,
+        period=stored.period,
     )
 
 
 def _release(record: ReleaseRecord) -> node_pb2.Release:
-    charge = record.charge
+    own = record.costs.get(record.unit)
+    org = record.costs.get("organization")
+    placement = PLACEMENTS_BY_NAME.get(record.placement)
     return node_pb2.Release(
-        mechanism=key_of(MECHANISMS, Mechanism(charge.mechanism if charge else "none")),
-        epsilon=str(charge.cost.epsilon) if charge else "0",
-        rho=str(charge.cost.rho) if charge else "0",
-        sampler=charge.sampler if charge else "",
+        mechanism=key_of(MECHANISMS, Mechanism(record.mechanism)),
+        epsilon=str(own.epsilon) if own else "0",
+        rho=str(own.rho) if own else "0",
+        sampler=record.sampler,
         round_id=record.round_id,
         transcript_hash=record.transcript_hash,
         dataset=record.dataset,
@@ -243,4 +256,18 @@ def _release(record: ReleaseRecord) -> node_pb2.Release:
         computation=record.computation,
         participants=list(record.participants),
         released_unix_ms=record.released_ms,
+        period=record.period,
+        function=record.function,
+        placement=(
+            types_pb2.Privacy.PLACEMENT_UNSPECIFIED
+            if placement is None
+            else key_of(PLACEMENTS, placement)
+        ),
+        unit=key_of(UNITS, Unit(record.unit)),
+        declaration_fingerprint=record.declaration,
+        organization_epsilon=str(org.epsilon) if org else "0",
+        organization_rho=str(org.rho) if org else "0",
     )
+
+
+PLACEMENTS_BY_NAME = {p.value: p for p in Placement}

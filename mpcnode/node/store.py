@@ -1,247 +1,341 @@
-"""The node's durable state: inputs, the record of released partials, the budget ledger.
+"""The node's durable state: declared datasets and their periods, inputs, the ledger.
 
-The release record is what enforces input reuse (DESIGN 4.5) and privacy budgets (DESIGN 5):
-`record_release` checks the reuse rule (exact rounds) or spends the budget (noisy rounds)
-and writes the row in one IMMEDIATE transaction, before the partial leaves the node, so two
-concurrent rounds cannot both release the same input and a crash after the write can only
-err towards not releasing.
+A dataset is declared by its owner (config or Local API) and lives in periods: a new period
+is a new dataset for the ledger, started only when the owner says so, and it drops the old
+period's input (new period, new data). Within a period:
+- the declaration cannot change once anything was released under it;
+- once an exact (or central-DP) release was made, the input is sealed: resubmitting the same
+  values is harmless, other values are refused, since the difference of two exact releases
+  over the same parties would reveal the change.
+The release rules themselves are `mpcnode.core.release_rules`, applied by `ledger` in the
+same IMMEDIATE transaction that writes the release, before the partial leaves the node.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from mpcnode.core.accounting import BudgetStatus, Cost
-from mpcnode.errors import AlreadyExists, NotFound, PreconditionFailed
+from mpcnode.core.declaration import (
+    Declaration,
+    Values,
+    declaration_from_doc,
+    declaration_to_doc,
+)
+from mpcnode.core.release_rules import PlannedRelease, ledger_key
+from mpcnode.errors import InvalidInput, NotFound, PreconditionFailed, shown
 from mpcnode.node import ledger
-from mpcnode.node.ledger import Charge
+from mpcnode.node.ledger import ReleaseRecord
+from mpcnode.node.migrations import MIGRATIONS
 from mpcnode.sqlite import Database
 
-MIGRATIONS = (
-    """
-    CREATE TABLE inputs (
-        dataset TEXT PRIMARY KEY,
-        input_id TEXT NOT NULL UNIQUE,
-        dtype TEXT NOT NULL CHECK (dtype IN ('int64', 'float64')),
-        length INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        submitted_ms INTEGER NOT NULL
-    );
-    CREATE TABLE releases (
-        round_id BLOB PRIMARY KEY,
-        transcript_hash BLOB NOT NULL,
-        dataset TEXT NOT NULL,
-        input_id TEXT NOT NULL,
-        computation TEXT NOT NULL,
-        participants TEXT NOT NULL,
-        released_ms INTEGER NOT NULL
-    );
-    CREATE INDEX releases_by_input ON releases (input_id)
-    """,
-    ledger.MIGRATION,
-)
+FIRST_PERIOD = "1"
+NEXT_PERIOD = "next"  # a period request meaning "the one after the current"
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A declared dataset and its current period."""
+
+    declaration: Declaration
+    period: str
+    source: str  # "config" or "owner"
+    declared_ms: int
+
+    @property
+    def key(self) -> str:
+        """The ledger key of the current period."""
+        return ledger_key(self.declaration.dataset, self.period)
 
 
 @dataclass(frozen=True)
 class StoredInput:
-    """An organization's input for one dataset, as its node holds it."""
+    """An organization's input for one dataset's current period, as its node holds it."""
 
     dataset: str
     input_id: str
-    values: npt.NDArray[np.int64] | npt.NDArray[np.float64]
+    values: Values
     submitted_ms: int
-    releases: int
+    releases: int  # partials released in this period
+    declaration: Declaration
+    period: str
+
+    @property
+    def values_hash(self) -> str:
+        """SHA-256 of the values' little-endian bytes (what a seal compares)."""
+        return _values_hash(self.values)
 
 
-@dataclass(frozen=True)
-class ReleaseRecord:
-    """One partial sum this node released: which input went into which round."""
+def _values_hash(values: Values) -> str:
+    data = values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
+    return hashlib.sha256(values.dtype.name.encode() + b":" + data).hexdigest()
 
-    round_id: bytes
-    transcript_hash: bytes
-    dataset: str
-    input_id: str
-    computation: str
-    participants: tuple[str, ...]
-    released_ms: int
-    charge: Charge | None = None  # the privacy budget it spent (None: an exact release)
+
+def _next_period(current: str, used: Sequence[str]) -> str:
+    candidate = str(int(current) + 1) if current.isdigit() else str(len(used) + 1)
+    while candidate in used:
+        candidate = str(int(candidate) + 1) if candidate.isdigit() else candidate + "+"
+    return candidate
 
 
 class NodeStore:
     """Typed access to the node's SQLite file (`<data_dir>/node.sqlite3`)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, declared: Sequence[tuple[Declaration, str]] = ()) -> None:
+        """Open the file; `declared` are the config's (declaration, period) pairs."""
         self._db = Database(data_dir / "node.sqlite3", MIGRATIONS)
+        for declaration, period in declared:
+            self._declare(declaration, "config", period or None)
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
 
+    # -- declarations -----------------------------------------------------------------------
+    def declare(self, declaration: Declaration, period: str | None = None) -> DatasetRecord:
+        """Declare (or re-declare) a dataset as its owner, optionally in a new period."""
+        return self._declare(declaration, "owner", period)
+
+    def _declare(self, decl: Declaration, source: str, period: str | None) -> DatasetRecord:
+        decl.check()
+        with self._db.transaction("declare dataset") as conn:
+            old = self._dataset(conn, decl.dataset)
+            if old is None:
+                label = period if period not in (None, NEXT_PERIOD) else FIRST_PERIOD
+                self._check_label(label)
+                new = DatasetRecord(decl, label, source, int(time.time() * 1000))
+                self._write_dataset(conn, new, insert=True)
+                return new
+            if old.source == "config" and source == "owner" and (
+                old.declaration != decl or period is not None
+            ):
+                raise PreconditionFailed(
+                    f"dataset {shown(decl.dataset)} is declared in this node's config file; "
+                    "change it there ([datasets.<name>] and its period), not through the API"
+                )
+            label = old.period if period is None else period
+            if label == NEXT_PERIOD:
+                label = _next_period(old.period, ledger.periods_of(conn, decl.dataset))
+            self._check_label(label)
+            if label != old.period and label in ledger.periods_of(conn, decl.dataset):
+                raise PreconditionFailed(
+                    f"period {shown(label)} of dataset {shown(decl.dataset)} was used "
+                    "before; a period, once left, is closed: choose a new label"
+                )
+            released = ledger.summary(conn, old.key).releases
+            if label == old.period and decl != old.declaration and released:
+                raise PreconditionFailed(
+                    f"dataset {shown(decl.dataset)} has {released} release(s) in period "
+                    f"{old.period} under declaration {old.declaration.fingerprint[:12]}; a "
+                    "changed declaration needs a new period (`mpcnode submit --new-period`, "
+                    "or a new `period` in the config)"
+                )
+            new = DatasetRecord(decl, label, source, int(time.time() * 1000))
+            self._write_dataset(conn, new, insert=False)
+            if label != old.period:  # new period, new data: the old input stays behind
+                conn.execute("DELETE FROM inputs WHERE dataset = ?", (decl.dataset,))
+            return new
+
+    @staticmethod
+    def _check_label(label: str) -> None:
+        if not (1 <= len(label) <= 32 and label.replace("-", "").replace(".", "").isalnum()):
+            raise InvalidInput(
+                f"period {shown(label)} must be 1-32 letters, digits, '.' or '-' (e.g. 2027)"
+            )
+
+    def _write_dataset(self, conn: object, record: DatasetRecord, insert: bool) -> None:
+        db = conn  # an sqlite3.Connection inside a transaction
+        doc = json.dumps(declaration_to_doc(record.declaration), sort_keys=True)
+        params = (
+            doc,
+            record.declaration.fingerprint,
+            record.period,
+            record.source,
+            record.declared_ms,
+            record.declaration.dataset,
+        )
+        if insert:
+            db.execute(  # type: ignore[attr-defined]
+                "INSERT INTO datasets (declaration, fingerprint, period, source, declared_ms, "
+                "dataset) VALUES (?, ?, ?, ?, ?, ?)",
+                params,
+            )
+        else:
+            db.execute(  # type: ignore[attr-defined]
+                "UPDATE datasets SET declaration = ?, fingerprint = ?, period = ?, source = ?, "
+                "declared_ms = ?, sealed = CASE WHEN period = ? THEN sealed ELSE NULL END "
+                "WHERE dataset = ?",
+                (*params[:5], record.period, record.declaration.dataset),
+            )
+        ledger.start_period(db, record.declaration.dataset, record.period, record.key)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _dataset(conn: object, name: str) -> DatasetRecord | None:
+        row = conn.execute(  # type: ignore[attr-defined]
+            "SELECT declaration, period, source, declared_ms FROM datasets WHERE dataset = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        return DatasetRecord(declaration_from_doc(json.loads(row[0])), row[1], row[2], row[3])
+
+    def dataset(self, name: str) -> DatasetRecord:
+        """The declaration of a dataset, or NotFound saying how its owner declares it."""
+        with self._db.transaction("get dataset") as conn:
+            record = self._dataset(conn, name)
+        if record is None:
+            raise NotFound(
+                f"dataset {shown(name)} is not declared on this node; its owner declares it "
+                "in the node's config or with `mpcnode submit --shape ...`"
+            )
+        return record
+
+    def datasets(self) -> list[DatasetRecord]:
+        """Every declared dataset."""
+        with self._db.transaction("list datasets") as conn:
+            names = [r[0] for r in conn.execute("SELECT dataset FROM datasets ORDER BY dataset")]
+            found = [self._dataset(conn, n) for n in names]
+        return [r for r in found if r is not None]
+
+    # -- inputs -------------------------------------------------------------------------------
     def put_input(
-        self, dataset: str, values: npt.NDArray[np.int64] | npt.NDArray[np.float64]
+        self,
+        dataset: str,
+        values: Values,
+        declaration: Declaration | None = None,
+        period: str | None = None,
     ) -> StoredInput:
-        """Store or replace the input of a dataset under a fresh input id."""
+        """Validate values against the declaration and store them for the current period.
+
+        With `declaration` (or a `period`), the dataset is (re)declared first, in the same
+        call; InvalidInput messages go back to the owner's own system only.
+        """
+        if declaration is not None and declaration.dataset != dataset:
+            raise InvalidInput("the declaration names another dataset than the input")
+        if declaration is not None or period is not None:
+            current = self.dataset(dataset) if declaration is None else None
+            self.declare(declaration or current.declaration, period)  # type: ignore[union-attr]
+        record = self.dataset(dataset)
+        checked = record.declaration.validate(values)
         input_id = os.urandom(8).hex()
         now = int(time.time() * 1000)
-        data = values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
+        digest = _values_hash(checked)
+        data = checked.astype(checked.dtype.newbyteorder("<"), copy=False).tobytes()
         with self._db.transaction("put input") as conn:
+            sealed = conn.execute(
+                "SELECT sealed FROM datasets WHERE dataset = ?", (dataset,)
+            ).fetchone()[0]
+            if sealed is not None and sealed != digest:
+                raise PreconditionFailed(
+                    f"dataset {shown(dataset)} period {record.period} was already released "
+                    "exactly; other values in the same period would let the difference of two "
+                    "releases reveal the change. Resubmitting the same values is harmless; new "
+                    "data starts a new period (`mpcnode submit --new-period ...`)"
+                )
             conn.execute(
-                "INSERT INTO inputs (dataset, input_id, dtype, length, data, submitted_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dataset) DO UPDATE SET "
-                "input_id = excluded.input_id, dtype = excluded.dtype, "
-                "length = excluded.length, data = excluded.data, "
-                "submitted_ms = excluded.submitted_ms",
-                (dataset, input_id, values.dtype.name, len(values), data, now),
+                "INSERT INTO inputs (dataset, input_id, dtype, length, data, submitted_ms, "
+                "period, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataset) DO UPDATE "
+                "SET input_id = excluded.input_id, dtype = excluded.dtype, length = "
+                "excluded.length, data = excluded.data, submitted_ms = excluded.submitted_ms, "
+                "period = excluded.period, hash = excluded.hash",
+                (dataset, input_id, checked.dtype.name, len(checked), data, now, record.period,
+                 digest),
             )
-        return StoredInput(dataset, input_id, values, now, 0)
+            releases = ledger.summary(conn, record.key).releases
+        return StoredInput(
+            dataset, input_id, checked, now, releases, record.declaration, record.period
+        )
 
     def get_input(self, dataset: str) -> StoredInput:
-        """The input of a dataset, or NotFound with how to submit one."""
+        """The input of a dataset's current period, or NotFound with how to submit one."""
+        record = self.dataset(dataset)
         with self._db.transaction("get input") as conn:
             row = conn.execute(
-                "SELECT dataset, input_id, dtype, data, submitted_ms, "
-                "(SELECT COUNT(*) FROM releases r WHERE r.input_id = i.input_id) "
-                "FROM inputs i WHERE dataset = ?",
-                (dataset,),
+                "SELECT input_id, dtype, data, submitted_ms FROM inputs "
+                "WHERE dataset = ? AND period = ?",
+                (dataset, record.period),
             ).fetchone()
+            releases = ledger.summary(conn, record.key).releases
         if row is None:
             raise NotFound(
-                f"this node holds no input for dataset {dataset!r}; the organization submits "
-                f"one with `mpcnode submit --dataset {dataset} ...`"
+                f"this node holds no input for dataset {shown(dataset)} (period "
+                f"{record.period}); its owner submits one with `mpcnode submit`"
             )
-        values = np.frombuffer(row[3], dtype=np.dtype(row[2]).newbyteorder("<"))
-        return StoredInput(row[0], row[1], values.astype(row[2]), row[4], row[5])
+        values = np.frombuffer(row[2], dtype=np.dtype(row[1]).newbyteorder("<")).astype(row[1])
+        return StoredInput(
+            dataset, row[0], values, row[3], releases, record.declaration, record.period
+        )
 
     def list_inputs(self) -> list[StoredInput]:
-        """Every stored input (values included; callers drop them before answering)."""
-        with self._db.transaction("list inputs") as conn:
-            names = [r[0] for r in conn.execute("SELECT dataset FROM inputs ORDER BY dataset")]
-        return [self.get_input(name) for name in names]
+        """Every current input (values included; callers drop them before answering)."""
+        found = []
+        for record in self.datasets():
+            try:
+                found.append(self.get_input(record.declaration.dataset))
+            except NotFound:
+                continue
+        return found
 
     def delete_input(self, dataset: str) -> StoredInput:
-        """Delete a dataset's input; its release records stay (they are the audit trail)."""
+        """Delete a dataset's input; its declaration and ledger stay (the audit trail)."""
         existing = self.get_input(dataset)
         with self._db.transaction("delete input") as conn:
             conn.execute("DELETE FROM inputs WHERE dataset = ?", (dataset,))
         return existing
 
-    def record_release(self, record: ReleaseRecord, reuse: str, cap: Cost | None = None) -> None:
-        """Write a release before the partial leaves; refuse it if the rules forbid.
+    # -- the ledger ---------------------------------------------------------------------------
+    def hold(self, round_id: bytes, release: PlannedRelease, caps: dict[str, Cost]) -> None:
+        """At Prepare: apply the release rules and reserve the round's budget, or refuse."""
+        with self._db.transaction("hold release") as conn:
+            ledger.hold(conn, round_id, release, caps)
 
-        Exact release (record.charge is None), reuse "once": the input must have no earlier
-        release; "same-participants": every earlier release of the input must have had
-        exactly this participant set. Noisy release: the budget is spent instead (DESIGN 4.5),
-        within `cap`, in this same transaction.
+    def record_release(
+        self,
+        entry: ReleaseRecord,
+        release: PlannedRelease,
+        caps: dict[str, Cost],
+        values_hash: str,
+    ) -> None:
+        """Record a release before the partial leaves; refuse it if the rules now forbid.
+
+        An exact release seals the period's input (`values_hash`, the values it used).
         """
         with self._db.transaction("record release") as conn:
-            if conn.execute(
-                "SELECT 1 FROM releases WHERE round_id = ?", (record.round_id,)
-            ).fetchone():
-                raise AlreadyExists(
-                    f"round {record.round_id.hex()}: this node already released its partial"
-                )
-            if record.charge is None:
-                self._check_reuse(
-                    conn.execute(
-                        "SELECT round_id, participants FROM releases WHERE input_id = ?",
-                        (record.input_id,),
-                    ).fetchall(),
-                    record,
-                    reuse,
-                )
-            else:
-                ledger.spend(conn, record.charge, cap or Cost())
-            conn.execute(
-                "INSERT INTO releases (round_id, transcript_hash, dataset, input_id, "
-                "computation, participants, released_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.round_id,
-                    record.transcript_hash,
-                    record.dataset,
-                    record.input_id,
-                    record.computation,
-                    json.dumps(sorted(record.participants)),
-                    record.released_ms,
-                ),
-            )
-
-    def check_reuse(
-        self, dataset: str, input_id: str, participants: tuple[str, ...], reuse: str
-    ) -> None:
-        """Refuse early (at Prepare) what `record_release` would refuse at release."""
-        probe = ReleaseRecord(b"", b"", dataset, input_id, "", participants, 0)
-        with self._db.transaction("check reuse") as conn:
-            rows = conn.execute(
-                "SELECT round_id, participants FROM releases WHERE input_id = ?", (input_id,)
-            ).fetchall()
-        self._check_reuse(rows, probe, reuse)
-
-    @staticmethod
-    def _check_reuse(rows: list[tuple[bytes, str]], record: ReleaseRecord, reuse: str) -> None:
-        for round_id, participants in rows:
-            if reuse == "once" or json.loads(participants) != sorted(record.participants):
-                raise PreconditionFailed(
-                    f"input reuse refused: this node's input for dataset {record.dataset!r} "
-                    f"was already released in round {round_id.hex()} and the node's policy "
-                    f"input_reuse={reuse!r} forbids releasing it again"
-                    + (" to a different participant set" if reuse != "once" else "")
-                    + "; the organization must submit a new input to take part"
+            ledger.record(conn, entry, release, caps)
+            if release.exact_to_coordinator:
+                conn.execute(
+                    "UPDATE datasets SET sealed = ? WHERE dataset = ? AND period = ? "
+                    "AND sealed IS NULL",
+                    (values_hash, entry.dataset, entry.period),
                 )
 
     def list_releases(self, dataset: str = "") -> list[ReleaseRecord]:
         """Every release with what it spent, oldest first, optionally of one dataset."""
         with self._db.transaction("list releases") as conn:
-            rows = conn.execute(
-                "SELECT r.round_id, r.transcript_hash, r.dataset, r.input_id, r.computation, "
-                "r.participants, r.released_ms, s.unit, s.epsilon, s.rho, s.mechanism, "
-                "s.sampler FROM releases r LEFT JOIN budget_spends s USING (round_id) "
-                "WHERE ? = '' OR r.dataset = ? ORDER BY r.released_ms, r.round_id",
-                (dataset, dataset),
-            ).fetchall()
-        return [
-            ReleaseRecord(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                tuple(json.loads(r[5])),
-                r[6],
-                None
-                if r[7] is None
-                else Charge(
-                    r[0], r[2], r[7], Cost(Fraction(r[8]), Fraction(r[9])), r[10], r[11], r[4]
-                ),
-            )
-            for r in rows
-        ]
-
-    def hold_budget(self, charge: Charge, cap: Cost) -> None:
-        """Reserve a noisy round's cost at Prepare, or refuse with what remains."""
-        with self._db.transaction("hold budget") as conn:
-            ledger.hold(conn, charge, cap)
+            return ledger.releases(conn, dataset)
 
     def drop_hold(self, round_id: bytes) -> None:
         """Free a round's reservation (it ended without releasing)."""
-        with self._db.transaction("drop budget hold") as conn:
+        with self._db.transaction("drop hold") as conn:
             ledger.drop_hold(conn, round_id)
 
     def drop_all_holds(self) -> int:
         """Free every reservation; called at start-up, since no round survives a restart."""
-        with self._db.transaction("drop all budget holds") as conn:
+        with self._db.transaction("drop all holds") as conn:
             return ledger.drop_all_holds(conn)
 
     def budgets(
-        self, caps: dict[str, Cost], default_cap: Cost, dataset: str = ""
+        self, caps_for: Callable[[Declaration], dict[str, Cost]], dataset: str = ""
     ) -> list[BudgetStatus]:
-        """Every dataset's budget: cap, spent, held, per privacy unit."""
+        """Each declared dataset's current-period budget, per privacy unit."""
+        caps = {r.key: caps_for(r.declaration) for r in self.datasets()}
         with self._db.transaction("list budgets") as conn:
-            return ledger.statuses(conn, caps, default_cap, dataset)
+            return ledger.statuses(conn, caps, dataset)

@@ -3,7 +3,8 @@
 Shared by the node and the coordinator so both start, signal readiness and stop the same
 way. There is no plaintext port: `add_secure_port` with client authentication required is
 the only listener. Readiness is signalled by writing the bound port to a file (atomically),
-so tests and supervisors wait for it instead of sleeping.
+so tests and supervisors wait for it instead of sleeping. Requests whose bytes do not
+decode are refused as INVALID_ARGUMENT for every service (`mpcnode.rpc.malformed`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from mpcnode.rpc.malformed import MalformedRequests
 from mpcnode.tls import TlsFiles, server_credentials, server_options
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ async def serve(
     `register` adds the servicers and returns their full service names for the health
     service. `background` is a periodic task run alongside, cancelled at shutdown.
     """
-    server = grpc.aio.server(options=server_options())
+    server = grpc.aio.server(options=server_options(), interceptors=[MalformedRequests()])
     services = register(server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

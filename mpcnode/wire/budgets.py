@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from mpcnode.api.v1 import node_pb2
-from mpcnode.core.accounting import BudgetStatus, Cost, epsilon_at_delta
+from mpcnode.core.accounting import BudgetStatus, Cost, epsilon_at_delta_of
 from mpcnode.core.privacy import Unit
 from mpcnode.wire.specs import UNITS, key_of
 
@@ -24,7 +24,9 @@ def budget_to_proto(status: BudgetStatus, delta: float) -> node_pb2.Budget:
         rho_held=str(status.held.rho),
         releases=status.releases,
         delta=delta,
-        epsilon_at_delta=epsilon_at_delta(list(status.spent_epsilons), status.spent.rho, delta),
+        epsilon_at_delta=epsilon_at_delta_of(
+            status.spent.epsilon, status.pure_sq_half, status.spent.rho, delta
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from mpcnode.api.v1 import types_pb2 as pb
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
-from mpcnode.core.spec import BoundsPolicy, ComputationSpec, Kind
+from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput
 
 _KINDS = {
@@ -17,10 +17,6 @@ _KINDS = {
     pb.KIND_MEAN: Kind.MEAN,
     pb.KIND_COUNT: Kind.COUNT,
     pb.KIND_HISTOGRAM: Kind.HISTOGRAM,
-}
-_POLICIES = {
-    pb.BOUNDS_POLICY_REJECT: BoundsPolicy.REJECT,
-    pb.BOUNDS_POLICY_CLIP: BoundsPolicy.CLIP,
 }
 K = TypeVar("K")
 V = TypeVar("V")
@@ -104,9 +100,11 @@ def spec_from_proto(msg: pb.ComputationSpec) -> ComputationSpec:
     kind = _KINDS.get(msg.kind)
     if kind is None:
         raise InvalidInput("spec.kind must be one of sum, mean, count, histogram")
-    policy = _POLICIES.get(msg.on_out_of_bounds)
-    if policy is None:
-        raise InvalidInput("spec.on_out_of_bounds must be reject or clip")
+    if msg.on_out_of_bounds == pb.BOUNDS_POLICY_CLIP:
+        raise InvalidInput(
+            "spec.on_out_of_bounds = clip is gone: values are checked against their owner's "
+            "declaration when submitted, never clipped at round time; leave the field unset"
+        )
     return ComputationSpec(
         name=msg.name,
         kind=kind,
@@ -115,7 +113,6 @@ def spec_from_proto(msg: pb.ComputationSpec) -> ComputationSpec:
         upper=msg.upper,
         length=msg.length,
         fractional_bits=msg.encoding.fractional_bits,
-        on_out_of_bounds=policy,
         bins=tuple(msg.bins),
         min_parties=msg.min_parties,
         readers=tuple(msg.readers),
@@ -132,7 +129,6 @@ def spec_to_proto(spec: ComputationSpec) -> pb.ComputationSpec:
         encoding=pb.Encoding(fractional_bits=spec.fractional_bits),
         lower=spec.lower,
         upper=spec.upper,
-        on_out_of_bounds=key_of(_POLICIES, spec.on_out_of_bounds),
         length=spec.length,
         bins=list(spec.bins),
         min_parties=spec.min_parties,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from mpcnode.api.v1 import types_pb2 as mpcnode_dot_api_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mpcnode/api/v1/node.proto\x12\x06mpc.v1\x1a\x1ampcnode/api/v1/types.proto\"\x8c\x01\n\x0ePrepareRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.mpc.v1.ComputationSpec\x12\x14\n\x0cparticipants\x18\x03 \x03(\t\x12\x18\n\x10\x64\x65\x61\x64line_unix_ms\x18\x04 \x01(\x03\"\x0e\n\x0cPrepareReply\"3\n\x0cShareRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\"\x1f\n\nShareReply\x12\x11\n\tdelivered\x18\x01 \x01(\r\"<\n\x15\x43ollectPartialRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\"H\n\x0cPartialChunk\x12\x14\n\x0ctotal_length\x18\x01 \x01(\x04\x12\"\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x13.mpc.v1.TensorChunk\"C\n\x0c\x41\x62ortRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x0c\n\nAbortReply\"4\n\rForgetRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\"\r\n\x0b\x46orgetReply\"\x85\x01\n\nShareChunk\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\x12\x14\n\x0ctotal_length\x18\x02 \x01(\x04\x12$\n\x05share\x18\x03 \x01(\x0b\x32\x13.mpc.v1.TensorChunkH\x00\x12\x0e\n\x04seed\x18\x04 \x01(\x0cH\x00\x42\x06\n\x04\x62ody\"\n\n\x08ShareAck\"]\n\x10SubmitInputChunk\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x14\n\x0ctotal_length\x18\x02 \x01(\x04\x12\"\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x13.mpc.v1.TensorChunk\"\x89\x01\n\tInputInfo\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x10\n\x08input_id\x18\x02 \x01(\t\x12\x1c\n\x05\x64type\x18\x03 \x01(\x0e\x32\r.mpc.v1.DType\x12\x0e\n\x06length\x18\x04 \x01(\x04\x12\x19\n\x11submitted_unix_ms\x18\x05 \x01(\x03\x12\x10\n\x08releases\x18\x06 \x01(\r\"\x13\n\x11ListInputsRequest\"4\n\x0fListInputsReply\x12!\n\x06inputs\x18\x01 \x03(\x0b\x32\x11.mpc.v1.InputInfo\"%\n\x12\x44\x65leteInputRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"&\n\x13ListReleasesRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"\xf9\x01\n\x07Release\x12\x10\n\x08round_id\x18\x01 \x01(\x0c\x12\x17\n\x0ftranscript_hash\x18\x02 \x01(\x0c\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x10\n\x08input_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63omputation\x18\x05 \x01(\t\x12\x14\n\x0cparticipants\x18\x06 \x03(\t\x12\x18\n\x10released_unix_ms\x18\x07 \x01(\x03\x12,\n\tmechanism\x18\x08 \x01(\x0e\x32\x19.mpc.v1.Privacy.Mechanism\x12\x0f\n\x07\x65psilon\x18\t \x01(\t\x12\x0b\n\x03rho\x18\n \x01(\t\x12\x0f\n\x07sampler\x18\x0b \x01(\t\"6\n\x11ListReleasesReply\x12!\n\x08releases\x18\x01 \x03(\x0b\x32\x0f.mpc.v1.Release\"%\n\x12ListBudgetsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"\xf0\x01\n\x06\x42udget\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\"\n\x04unit\x18\x02 \x01(\x0e\x32\x14.mpc.v1.Privacy.Unit\x12\x13\n\x0b\x65psilon_cap\x18\x03 \x01(\t\x12\x15\n\repsilon_spent\x18\x04 \x01(\t\x12\x14\n\x0c\x65psilon_held\x18\x05 \x01(\t\x12\x0f\n\x07rho_cap\x18\x06 \x01(\t\x12\x11\n\trho_spent\x18\x07 \x01(\t\x12\x10\n\x08rho_held\x18\x08 \x01(\t\x12\x10\n\x08releases\x18\t \x01(\r\x12\r\n\x05\x64\x65lta\x18\n \x01(\x01\x12\x18\n\x10\x65psilon_at_delta\x18\x0b \x01(\x01\"3\n\x10ListBudgetsReply\x12\x1f\n\x07\x62udgets\x18\x01 \x03(\x0b\x32\x0e.mpc.v1.Budget2\xac\x02\n\x0cRoundControl\x12\x37\n\x07Prepare\x12\x16.mpc.v1.PrepareRequest\x1a\x14.mpc.v1.PrepareReply\x12\x31\n\x05Share\x12\x14.mpc.v1.ShareRequest\x1a\x12.mpc.v1.ShareReply\x12G\n\x0e\x43ollectPartial\x12\x1d.mpc.v1.CollectPartialRequest\x1a\x14.mpc.v1.PartialChunk0\x01\x12\x31\n\x05\x41\x62ort\x12\x14.mpc.v1.AbortRequest\x1a\x12.mpc.v1.AbortReply\x12\x34\n\x06\x46orget\x12\x15.mpc.v1.ForgetRequest\x1a\x13.mpc.v1.ForgetReply2;\n\x04Peer\x12\x33\n\tPushShare\x12\x12.mpc.v1.ShareChunk\x1a\x10.mpc.v1.ShareAck(\x01\x32\xd2\x02\n\x05Local\x12<\n\x0bSubmitInput\x12\x18.mpc.v1.SubmitInputChunk\x1a\x11.mpc.v1.InputInfo(\x01\x12@\n\nListInputs\x12\x19.mpc.v1.ListInputsRequest\x1a\x17.mpc.v1.ListInputsReply\x12<\n\x0b\x44\x65leteInput\x12\x1a.mpc.v1.DeleteInputRequest\x1a\x11.mpc.v1.InputInfo\x12\x46\n\x0cListReleases\x12\x1b.mpc.v1.ListReleasesRequest\x1a\x19.mpc.v1.ListReleasesReply\x12\x43\n\x0bListBudgets\x12\x1a.mpc.v1.ListBudgetsRequest\x1a\x18.mpc.v1.ListBudgetsReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19mpcnode/api/v1/node.proto\x12\x06mpc.v1\x1a\x1ampcnode/api/v1/types.proto\"\x8c\x01\n\x0ePrepareRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.mpc.v1.ComputationSpec\x12\x14\n\x0cparticipants\x18\x03 \x03(\t\x12\x18\n\x10\x64\x65\x61\x64line_unix_ms\x18\x04 \x01(\x03\"\x0e\n\x0cPrepareReply\"3\n\x0cShareRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\"\x1f\n\nShareReply\x12\x11\n\tdelivered\x18\x01 \x01(\r\"<\n\x15\x43ollectPartialRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\"H\n\x0cPartialChunk\x12\x14\n\x0ctotal_length\x18\x01 \x01(\x04\x12\"\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x13.mpc.v1.TensorChunk\"C\n\x0c\x41\x62ortRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x0c\n\nAbortReply\"4\n\rForgetRequest\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\"\r\n\x0b\x46orgetReply\"\x85\x01\n\nShareChunk\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x13.mpc.v1.RoundHeader\x12\x14\n\x0ctotal_length\x18\x02 \x01(\x04\x12$\n\x05share\x18\x03 \x01(\x0b\x32\x13.mpc.v1.TensorChunkH\x00\x12\x0e\n\x04seed\x18\x04 \x01(\x0cH\x00\x42\x06\n\x04\x62ody\"\n\n\x08ShareAck\"\x9e\x01\n\x10SubmitInputChunk\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x14\n\x0ctotal_length\x18\x02 \x01(\x04\x12\"\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x13.mpc.v1.TensorChunk\x12/\n\x0b\x64\x65\x63laration\x18\x04 \x01(\x0b\x32\x1a.mpc.v1.DatasetDeclaration\x12\x0e\n\x06period\x18\x05 \x01(\t\"\xeb\x01\n\tInputInfo\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x10\n\x08input_id\x18\x02 \x01(\t\x12\x1c\n\x05\x64type\x18\x03 \x01(\x0e\x32\r.mpc.v1.DType\x12\x0e\n\x06length\x18\x04 \x01(\x04\x12\x19\n\x11submitted_unix_ms\x18\x05 \x01(\x03\x12\x10\n\x08releases\x18\x06 \x01(\r\x12/\n\x0b\x64\x65\x63laration\x18\x07 \x01(\x0b\x32\x1a.mpc.v1.DatasetDeclaration\x12\x1f\n\x17\x64\x65\x63laration_fingerprint\x18\x08 \x01(\t\x12\x0e\n\x06period\x18\t \x01(\t\"\x13\n\x11ListInputsRequest\"4\n\x0fListInputsReply\x12!\n\x06inputs\x18\x01 \x03(\x0b\x32\x11.mpc.v1.InputInfo\"%\n\x12\x44\x65leteInputRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"&\n\x13ListReleasesRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"\xc6\x03\n\x07Release\x12\x10\n\x08round_id\x18\x01 \x01(\x0c\x12\x17\n\x0ftranscript_hash\x18\x02 \x01(\x0c\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x10\n\x08input_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63omputation\x18\x05 \x01(\t\x12\x14\n\x0cparticipants\x18\x06 \x03(\t\x12\x18\n\x10released_unix_ms\x18\x07 \x01(\x03\x12,\n\tmechanism\x18\x08 \x01(\x0e\x32\x19.mpc.v1.Privacy.Mechanism\x12\x0f\n\x07\x65psilon\x18\t \x01(\t\x12\x0b\n\x03rho\x18\n \x01(\t\x12\x0f\n\x07sampler\x18\x0b \x01(\t\x12\x0e\n\x06period\x18\x0c \x01(\t\x12\x10\n\x08\x66unction\x18\r \x01(\t\x12,\n\tplacement\x18\x0e \x01(\x0e\x32\x19.mpc.v1.Privacy.Placement\x12\"\n\x04unit\x18\x0f \x01(\x0e\x32\x14.mpc.v1.Privacy.Unit\x12\x1f\n\x17\x64\x65\x63laration_fingerprint\x18\x10 \x01(\t\x12\x1c\n\x14organization_epsilon\x18\x11 \x01(\t\x12\x18\n\x10organization_rho\x18\x12 \x01(\t\"6\n\x11ListReleasesReply\x12!\n\x08releases\x18\x01 \x03(\x0b\x32\x0f.mpc.v1.Release\"%\n\x12ListBudgetsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"\xf0\x01\n\x06\x42udget\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\"\n\x04unit\x18\x02 \x01(\x0e\x32\x14.mpc.v1.Privacy.Unit\x12\x13\n\x0b\x65psilon_cap\x18\x03 \x01(\t\x12\x15\n\repsilon_spent\x18\x04 \x01(\t\x12\x14\n\x0c\x65psilon_held\x18\x05 \x01(\t\x12\x0f\n\x07rho_cap\x18\x06 \x01(\t\x12\x11\n\trho_spent\x18\x07 \x01(\t\x12\x10\n\x08rho_held\x18\x08 \x01(\t\x12\x10\n\x08releases\x18\t \x01(\r\x12\r\n\x05\x64\x65lta\x18\n \x01(\x01\x12\x18\n\x10\x65psilon_at_delta\x18\x0b \x01(\x01\"3\n\x10ListBudgetsReply\x12\x1f\n\x07\x62udgets\x18\x01 \x03(\x0b\x32\x0e.mpc.v1.Budget2\xac\x02\n\x0cRoundControl\x12\x37\n\x07Prepare\x12\x16.mpc.v1.PrepareRequest\x1a\x14.mpc.v1.PrepareReply\x12\x31\n\x05Share\x12\x14.mpc.v1.ShareRequest\x1a\x12.mpc.v1.ShareReply\x12G\n\x0e\x43ollectPartial\x12\x1d.mpc.v1.CollectPartialRequest\x1a\x14.mpc.v1.PartialChunk0\x01\x12\x31\n\x05\x41\x62ort\x12\x14.mpc.v1.AbortRequest\x1a\x12.mpc.v1.AbortReply\x12\x34\n\x06\x46orget\x12\x15.mpc.v1.ForgetRequest\x1a\x13.mpc.v1.ForgetReply2;\n\x04Peer\x12\x33\n\tPushShare\x12\x12.mpc.v1.ShareChunk\x1a\x10.mpc.v1.ShareAck(\x01\x32\xd2\x02\n\x05Local\x12<\n\x0bSubmitInput\x12\x18.mpc.v1.SubmitInputChunk\x1a\x11.mpc.v1.InputInfo(\x01\x12@\n\nListInputs\x12\x19.mpc.v1.ListInputsRequest\x1a\x17.mpc.v1.ListInputsReply\x12<\n\x0b\x44\x65leteInput\x12\x1a.mpc.v1.DeleteInputRequest\x1a\x11.mpc.v1.InputInfo\x12\x46\n\x0cListReleases\x12\x1b.mpc.v1.ListReleasesRequest\x1a\x19.mpc.v1.ListReleasesReply\x12\x43\n\x0bListBudgets\x12\x1a.mpc.v1.ListBudgetsRequest\x1a\x18.mpc.v1.ListBudgetsReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,32 +56,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHARECHUNK']._serialized_end=732
   _globals['_SHAREACK']._serialized_start=734
   _globals['_SHAREACK']._serialized_end=744
-  _globals['_SUBMITINPUTCHUNK']._serialized_start=746
-  _globals['_SUBMITINPUTCHUNK']._serialized_end=839
-  _globals['_INPUTINFO']._serialized_start=842
-  _globals['_INPUTINFO']._serialized_end=979
-  _globals['_LISTINPUTSREQUEST']._serialized_start=981
-  _globals['_LISTINPUTSREQUEST']._serialized_end=1000
-  _globals['_LISTINPUTSREPLY']._serialized_start=1002
-  _globals['_LISTINPUTSREPLY']._serialized_end=1054
-  _globals['_DELETEINPUTREQUEST']._serialized_start=1056
-  _globals['_DELETEINPUTREQUEST']._serialized_end=1093
-  _globals['_LISTRELEASESREQUEST']._serialized_start=1095
-  _globals['_LISTRELEASESREQUEST']._serialized_end=1133
-  _globals['_RELEASE']._serialized_start=1136
-  _globals['_RELEASE']._serialized_end=1385
-  _globals['_LISTRELEASESREPLY']._serialized_start=1387
-  _globals['_LISTRELEASESREPLY']._serialized_end=1441
-  _globals['_LISTBUDGETSREQUEST']._serialized_start=1443
-  _globals['_LISTBUDGETSREQUEST']._serialized_end=1480
-  _globals['_BUDGET']._serialized_start=1483
-  _globals['_BUDGET']._serialized_end=1723
-  _globals['_LISTBUDGETSREPLY']._serialized_start=1725
-  _globals['_LISTBUDGETSREPLY']._serialized_end=1776
-  _globals['_ROUNDCONTROL']._serialized_start=1779
-  _globals['_ROUNDCONTROL']._serialized_end=2079
-  _globals['_PEER']._serialized_start=2081
-  _globals['_PEER']._serialized_end=2140
-  _globals['_LOCAL']._serialized_start=2143
-  _globals['_LOCAL']._serialized_end=2481
+  _globals['_SUBMITINPUTCHUNK']._serialized_start=747
+  _globals['_SUBMITINPUTCHUNK']._serialized_end=905
+  _globals['_INPUTINFO']._serialized_start=908
+  _globals['_INPUTINFO']._serialized_end=1143
+  _globals['_LISTINPUTSREQUEST']._serialized_start=1145
+  _globals['_LISTINPUTSREQUEST']._serialized_end=1164
+  _globals['_LISTINPUTSREPLY']._serialized_start=1166
+  _globals['_LISTINPUTSREPLY']._serialized_end=1218
+  _globals['_DELETEINPUTREQUEST']._serialized_start=1220
+  _globals['_DELETEINPUTREQUEST']._serialized_end=1257
+  _globals['_LISTRELEASESREQUEST']._serialized_start=1259
+  _globals['_LISTRELEASESREQUEST']._serialized_end=1297
+  _globals['_RELEASE']._serialized_start=1300
+  _globals['_RELEASE']._serialized_end=1754
+  _globals['_LISTRELEASESREPLY']._serialized_start=1756
+  _globals['_LISTRELEASESREPLY']._serialized_end=1810
+  _globals['_LISTBUDGETSREQUEST']._serialized_start=1812
+  _globals['_LISTBUDGETSREQUEST']._serialized_end=1849
+  _globals['_BUDGET']._serialized_start=1852
+  _globals['_BUDGET']._serialized_end=2092
+  _globals['_LISTBUDGETSREPLY']._serialized_start=2094
+  _globals['_LISTBUDGETSREPLY']._serialized_end=2145
+  _globals['_ROUNDCONTROL']._serialized_start=2148
+  _globals['_ROUNDCONTROL']._serialized_end=2448
+  _globals['_PEER']._serialized_start=2450
+  _globals['_PEER']._serialized_end=2509
+  _globals['_LOCAL']._serialized_start=2512
+  _globals['_LOCAL']._serialized_end=2850
 # @@protoc_insertion_point(module_scope)

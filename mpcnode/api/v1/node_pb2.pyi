@@ -298,20 +298,34 @@ class SubmitInputChunk(_message.Message):
     DATASET_FIELD_NUMBER: _builtins.int
     TOTAL_LENGTH_FIELD_NUMBER: _builtins.int
     CHUNK_FIELD_NUMBER: _builtins.int
+    DECLARATION_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
     dataset: _builtins.str
     total_length: _builtins.int
+    period: _builtins.str
+    """First chunk only: start a new period of the dataset ("next" for the one after the
+    current, or a new label such as "2027"); the ledger of a new period starts empty.
+    """
     @_builtins.property
     def chunk(self) -> _types_pb2.TensorChunk: ...
+    @_builtins.property
+    def declaration(self) -> _types_pb2.DatasetDeclaration:
+        """First chunk only: (re)declare the dataset. A changed declaration needs a new period
+        once the current one has a release.
+        """
+
     def __init__(
         self,
         *,
         dataset: _builtins.str = ...,
         total_length: _builtins.int = ...,
         chunk: _types_pb2.TensorChunk | None = ...,
+        declaration: _types_pb2.DatasetDeclaration | None = ...,
+        period: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "declaration", b"declaration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "dataset", b"dataset", "total_length", b"total_length"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "dataset", b"dataset", "declaration", b"declaration", "period", b"period", "total_length", b"total_length"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -329,6 +343,9 @@ class InputInfo(_message.Message):
     LENGTH_FIELD_NUMBER: _builtins.int
     SUBMITTED_UNIX_MS_FIELD_NUMBER: _builtins.int
     RELEASES_FIELD_NUMBER: _builtins.int
+    DECLARATION_FIELD_NUMBER: _builtins.int
+    DECLARATION_FINGERPRINT_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
     dataset: _builtins.str
     input_id: _builtins.str
     """Changes every time the input is replaced; releases refer to it."""
@@ -336,7 +353,13 @@ class InputInfo(_message.Message):
     length: _builtins.int
     submitted_unix_ms: _builtins.int
     releases: _builtins.int
-    """Number of partial sums released with this input."""
+    """Partial sums released from the dataset's current period."""
+    declaration_fingerprint: _builtins.str
+    """SHA-256 (hex) of the declaration's canonical form."""
+    period: _builtins.str
+    """The current period of the dataset; its ledger is "<dataset>@<period>"."""
+    @_builtins.property
+    def declaration(self) -> _types_pb2.DatasetDeclaration: ...
     def __init__(
         self,
         *,
@@ -346,10 +369,13 @@ class InputInfo(_message.Message):
         length: _builtins.int = ...,
         submitted_unix_ms: _builtins.int = ...,
         releases: _builtins.int = ...,
+        declaration: _types_pb2.DatasetDeclaration | None = ...,
+        declaration_fingerprint: _builtins.str = ...,
+        period: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["declaration", b"declaration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "dtype", b"dtype", "input_id", b"input_id", "length", b"length", "releases", b"releases", "submitted_unix_ms", b"submitted_unix_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "declaration", b"declaration", "declaration_fingerprint", b"declaration_fingerprint", "dtype", b"dtype", "input_id", b"input_id", "length", b"length", "period", b"period", "releases", b"releases", "submitted_unix_ms", b"submitted_unix_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -446,6 +472,13 @@ class Release(_message.Message):
     EPSILON_FIELD_NUMBER: _builtins.int
     RHO_FIELD_NUMBER: _builtins.int
     SAMPLER_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    FUNCTION_FIELD_NUMBER: _builtins.int
+    PLACEMENT_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    DECLARATION_FINGERPRINT_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_EPSILON_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_RHO_FIELD_NUMBER: _builtins.int
     round_id: _builtins.bytes
     transcript_hash: _builtins.bytes
     dataset: _builtins.str
@@ -459,6 +492,18 @@ class Release(_message.Message):
     rho: _builtins.str
     sampler: _builtins.str
     """How this node drew its noise share: "exact", "vectorized-aes-ctr", or "" without noise."""
+    period: _builtins.str
+    function: _builtins.str
+    """The node-side function: SHA-256 of the spec without its name and post-processing."""
+    placement: _types_pb2.Privacy.Placement.ValueType
+    """PLACEMENT_UNSPECIFIED for an exact release."""
+    unit: _types_pb2.Privacy.Unit.ValueType
+    declaration_fingerprint: _builtins.str
+    organization_epsilon: _builtins.str
+    """Exact fractions charged to the organization-level ledger (a record-level release
+    charges its group-privacy cost there).
+    """
+    organization_rho: _builtins.str
     @_builtins.property
     def participants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -475,10 +520,17 @@ class Release(_message.Message):
         epsilon: _builtins.str = ...,
         rho: _builtins.str = ...,
         sampler: _builtins.str = ...,
+        period: _builtins.str = ...,
+        function: _builtins.str = ...,
+        placement: _types_pb2.Privacy.Placement.ValueType = ...,
+        unit: _types_pb2.Privacy.Unit.ValueType = ...,
+        declaration_fingerprint: _builtins.str = ...,
+        organization_epsilon: _builtins.str = ...,
+        organization_rho: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["computation", b"computation", "dataset", b"dataset", "epsilon", b"epsilon", "input_id", b"input_id", "mechanism", b"mechanism", "participants", b"participants", "released_unix_ms", b"released_unix_ms", "rho", b"rho", "round_id", b"round_id", "sampler", b"sampler", "transcript_hash", b"transcript_hash"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computation", b"computation", "dataset", b"dataset", "declaration_fingerprint", b"declaration_fingerprint", "epsilon", b"epsilon", "function", b"function", "input_id", b"input_id", "mechanism", b"mechanism", "organization_epsilon", b"organization_epsilon", "organization_rho", b"organization_rho", "participants", b"participants", "period", b"period", "placement", b"placement", "released_unix_ms", b"released_unix_ms", "rho", b"rho", "round_id", b"round_id", "sampler", b"sampler", "transcript_hash", b"transcript_hash", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -526,7 +578,7 @@ Global___ListBudgetsRequest: _TypeAlias = ListBudgetsRequest  # noqa: Y015
 
 @_typing.final
 class Budget(_message.Message):
-    """One (dataset, privacy unit) budget. Amounts are exact fractions written "n/d" (or "n")
+    """One (dataset-period, privacy unit) budget; `dataset` is "<dataset>@<period>". Amounts are exact fractions written "n/d" (or "n")
     and, for people, as decimals rounded against the organization (spent up, remaining down).
     """
 

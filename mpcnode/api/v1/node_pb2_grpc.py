@@ -67,10 +67,13 @@ class RoundControlServicer:
     """
 
     def Prepare(self, request, context):
-        """Announces a round. The node checks the spec against its policy and its input (present,
-        right length and type, within bounds, not already released, enough participants) and
-        either accepts (OK) or refuses with a status: INVALID_ARGUMENT (input or spec),
-        NOT_FOUND (no input for the dataset), FAILED_PRECONDITION (policy, reuse, min parties).
+        """Announces a round. The node checks the spec against its policy, the dataset's
+        declaration and its ledger, never against the stored values, and either accepts (OK)
+        or refuses with a status: INVALID_ARGUMENT (malformed spec or round), NOT_FOUND
+        (dataset not declared or no input), FAILED_PRECONDITION (the spec does not conform to
+        the declaration, policy, the ledger's release rules, budget, min parties). Every byte
+        of the reply depends only on the spec, participants, deadline, policy, declaration
+        and ledger.
         Repeating an identical Prepare is harmless; a conflicting one is ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -409,8 +412,12 @@ class LocalServicer:
     """
 
     def SubmitInput(self, request_iterator, context):
-        """Stores (or replaces) the organization's input for a dataset. NaN and infinities are
-        refused with INVALID_ARGUMENT. Replacing creates a new input id.
+        """Stores (or replaces) the organization's input for a dataset, after checking it against
+        the dataset's declaration (sent in the first chunk, or declared before / in the node's
+        config): shape, length, domain, one-hot votes, 0/1 answers, NaN and infinities, with
+        INVALID_ARGUMENT naming what is wrong. Replacing creates a new input id; once the
+        current period had an exact release, other values are FAILED_PRECONDITION (start a new
+        period).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -39,10 +39,13 @@ class RoundControlStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> RoundControlAsyncStub: ...
     Prepare: _grpc.UnaryUnaryMultiCallable[_node_pb2.PrepareRequest, _node_pb2.PrepareReply]
-    """Announces a round. The node checks the spec against its policy and its input (present,
-    right length and type, within bounds, not already released, enough participants) and
-    either accepts (OK) or refuses with a status: INVALID_ARGUMENT (input or spec),
-    NOT_FOUND (no input for the dataset), FAILED_PRECONDITION (policy, reuse, min parties).
+    """Announces a round. The node checks the spec against its policy, the dataset's
+    declaration and its ledger, never against the stored values, and either accepts (OK)
+    or refuses with a status: INVALID_ARGUMENT (malformed spec or round), NOT_FOUND
+    (dataset not declared or no input), FAILED_PRECONDITION (the spec does not conform to
+    the declaration, policy, the ledger's release rules, budget, min parties). Every byte
+    of the reply depends only on the spec, participants, deadline, policy, declaration
+    and ledger.
     Repeating an identical Prepare is harmless; a conflicting one is ALREADY_EXISTS.
     """
     Share: _grpc.UnaryUnaryMultiCallable[_node_pb2.ShareRequest, _node_pb2.ShareReply]
@@ -66,10 +69,13 @@ class RoundControlAsyncStub(RoundControlStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Prepare: _aio.UnaryUnaryMultiCallable[_node_pb2.PrepareRequest, _node_pb2.PrepareReply]  # type: ignore[assignment]
-    """Announces a round. The node checks the spec against its policy and its input (present,
-    right length and type, within bounds, not already released, enough participants) and
-    either accepts (OK) or refuses with a status: INVALID_ARGUMENT (input or spec),
-    NOT_FOUND (no input for the dataset), FAILED_PRECONDITION (policy, reuse, min parties).
+    """Announces a round. The node checks the spec against its policy, the dataset's
+    declaration and its ledger, never against the stored values, and either accepts (OK)
+    or refuses with a status: INVALID_ARGUMENT (malformed spec or round), NOT_FOUND
+    (dataset not declared or no input), FAILED_PRECONDITION (the spec does not conform to
+    the declaration, policy, the ledger's release rules, budget, min parties). Every byte
+    of the reply depends only on the spec, participants, deadline, policy, declaration
+    and ledger.
     Repeating an identical Prepare is harmless; a conflicting one is ALREADY_EXISTS.
     """
     Share: _aio.UnaryUnaryMultiCallable[_node_pb2.ShareRequest, _node_pb2.ShareReply]  # type: ignore[assignment]
@@ -96,10 +102,13 @@ class RoundControlServicer(metaclass=_abc_1.ABCMeta):
         request: _node_pb2.PrepareRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_node_pb2.PrepareReply, _abc.Awaitable[_node_pb2.PrepareReply]]:
-        """Announces a round. The node checks the spec against its policy and its input (present,
-        right length and type, within bounds, not already released, enough participants) and
-        either accepts (OK) or refuses with a status: INVALID_ARGUMENT (input or spec),
-        NOT_FOUND (no input for the dataset), FAILED_PRECONDITION (policy, reuse, min parties).
+        """Announces a round. The node checks the spec against its policy, the dataset's
+        declaration and its ledger, never against the stored values, and either accepts (OK)
+        or refuses with a status: INVALID_ARGUMENT (malformed spec or round), NOT_FOUND
+        (dataset not declared or no input), FAILED_PRECONDITION (the spec does not conform to
+        the declaration, policy, the ledger's release rules, budget, min parties). Every byte
+        of the reply depends only on the spec, participants, deadline, policy, declaration
+        and ledger.
         Repeating an identical Prepare is harmless; a conflicting one is ALREADY_EXISTS.
         """
 
@@ -199,8 +208,12 @@ class LocalStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LocalAsyncStub: ...
     SubmitInput: _grpc.StreamUnaryMultiCallable[_node_pb2.SubmitInputChunk, _node_pb2.InputInfo]
-    """Stores (or replaces) the organization's input for a dataset. NaN and infinities are
-    refused with INVALID_ARGUMENT. Replacing creates a new input id.
+    """Stores (or replaces) the organization's input for a dataset, after checking it against
+    the dataset's declaration (sent in the first chunk, or declared before / in the node's
+    config): shape, length, domain, one-hot votes, 0/1 answers, NaN and infinities, with
+    INVALID_ARGUMENT naming what is wrong. Replacing creates a new input id; once the
+    current period had an exact release, other values are FAILED_PRECONDITION (start a new
+    period).
     """
     ListInputs: _grpc.UnaryUnaryMultiCallable[_node_pb2.ListInputsRequest, _node_pb2.ListInputsReply]
     DeleteInput: _grpc.UnaryUnaryMultiCallable[_node_pb2.DeleteInputRequest, _node_pb2.InputInfo]
@@ -217,8 +230,12 @@ class LocalAsyncStub(LocalStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SubmitInput: _aio.StreamUnaryMultiCallable[_node_pb2.SubmitInputChunk, _node_pb2.InputInfo]  # type: ignore[assignment]
-    """Stores (or replaces) the organization's input for a dataset. NaN and infinities are
-    refused with INVALID_ARGUMENT. Replacing creates a new input id.
+    """Stores (or replaces) the organization's input for a dataset, after checking it against
+    the dataset's declaration (sent in the first chunk, or declared before / in the node's
+    config): shape, length, domain, one-hot votes, 0/1 answers, NaN and infinities, with
+    INVALID_ARGUMENT naming what is wrong. Replacing creates a new input id; once the
+    current period had an exact release, other values are FAILED_PRECONDITION (start a new
+    period).
     """
     ListInputs: _aio.UnaryUnaryMultiCallable[_node_pb2.ListInputsRequest, _node_pb2.ListInputsReply]  # type: ignore[assignment]
     DeleteInput: _aio.UnaryUnaryMultiCallable[_node_pb2.DeleteInputRequest, _node_pb2.InputInfo]  # type: ignore[assignment]
@@ -238,8 +255,12 @@ class LocalServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_node_pb2.SubmitInputChunk],
         context: _ServicerContext,
     ) -> _typing.Union[_node_pb2.InputInfo, _abc.Awaitable[_node_pb2.InputInfo]]:
-        """Stores (or replaces) the organization's input for a dataset. NaN and infinities are
-        refused with INVALID_ARGUMENT. Replacing creates a new input id.
+        """Stores (or replaces) the organization's input for a dataset, after checking it against
+        the dataset's declaration (sent in the first chunk, or declared before / in the node's
+        config): shape, length, domain, one-hot votes, 0/1 answers, NaN and infinities, with
+        INVALID_ARGUMENT naming what is wrong. Replacing creates a new input id; once the
+        current period had an exact release, other values are FAILED_PRECONDITION (start a new
+        period).
         """
 
     @_abc_1.abstractmethod

@@ -88,18 +88,16 @@ class _BoundsPolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BoundsPo
     DESCRIPTOR: _descriptor.EnumDescriptor
     BOUNDS_POLICY_UNSPECIFIED: _BoundsPolicy.ValueType  # 0
     BOUNDS_POLICY_REJECT: _BoundsPolicy.ValueType  # 1
-    """Refuse the round (the node answers Prepare with INVALID_ARGUMENT)."""
     BOUNDS_POLICY_CLIP: _BoundsPolicy.ValueType  # 2
-    """Clip the value to the nearest bound before encoding."""
 
 class BoundsPolicy(_BoundsPolicy, metaclass=_BoundsPolicyEnumTypeWrapper):
-    """What a node does with an input outside [lower, upper]."""
+    """Deprecated: values are checked against their owner's declaration at submit time and are
+    never clipped or bounds-checked at round time. Leave unset (or REJECT); CLIP is refused.
+    """
 
 BOUNDS_POLICY_UNSPECIFIED: BoundsPolicy.ValueType  # 0
 BOUNDS_POLICY_REJECT: BoundsPolicy.ValueType  # 1
-"""Refuse the round (the node answers Prepare with INVALID_ARGUMENT)."""
 BOUNDS_POLICY_CLIP: BoundsPolicy.ValueType  # 2
-"""Clip the value to the nearest bound before encoding."""
 Global___BoundsPolicy: _TypeAlias = BoundsPolicy  # noqa: Y015
 
 class _ComputationState:
@@ -380,7 +378,10 @@ Global___Privacy: _TypeAlias = Privacy  # noqa: Y015
 @_typing.final
 class ComputationSpec(_message.Message):
     """A computation over one dataset name. Hashed into the round transcript, so every field
-    a node acts on is covered by the transcript hash.
+    a node acts on is covered by the transcript hash. The dataset's meaning is its owners'
+    declarations (DatasetDeclaration): every node refuses, with FAILED_PRECONDITION naming
+    its declaration, a spec whose kind, encoding, lower, upper, length, bins, privacy unit or
+    record_bound differ from it.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -400,12 +401,18 @@ class ComputationSpec(_message.Message):
     name: _builtins.str
     kind: Global___Kind.ValueType
     dataset: _builtins.str
-    """The dataset name under which each organization submitted its input to its own node."""
+    """The dataset name under which each organization declared its data on its own node.
+    Matched in full: letters, digits, '.', '_', ':' or '-', 1-64 characters.
+    """
     lower: _builtins.float
+    """Must equal the declared domain."""
     upper: _builtins.float
     on_out_of_bounds: Global___BoundsPolicy.ValueType
+    """Deprecated (see BoundsPolicy): not part of the transcript."""
     length: _builtins.int
-    """Number of elements of every input (1 for a scalar; len(bins) for a histogram)."""
+    """Number of elements of every contribution (1 for a scalar; len(bins) for a histogram;
+    2 for a poll).
+    """
     min_parties: _builtins.int
     @_builtins.property
     def encoding(self) -> Global___Encoding: ...
@@ -440,6 +447,167 @@ class ComputationSpec(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ComputationSpec: _TypeAlias = ComputationSpec  # noqa: Y015
+
+@_typing.final
+class DatasetDeclaration(_message.Message):
+    """A dataset as its owner declares it on its own node (DESIGN 3). Sent only to the owner's
+    own node (Local.SubmitInput); analysts see it in refusals and the owners' listings.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Shape:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _ShapeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[DatasetDeclaration._Shape.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        SHAPE_UNSPECIFIED: DatasetDeclaration._Shape.ValueType  # 0
+        SHAPE_SCALAR: DatasetDeclaration._Shape.ValueType  # 1
+        """One number."""
+        SHAPE_VECTOR: DatasetDeclaration._Shape.ValueType  # 2
+        """`length` numbers (per-bin counts when `bins` name them)."""
+        SHAPE_VOTE: DatasetDeclaration._Shape.ValueType  # 3
+        """One-hot over `bins`: exactly one 1. Domain [0, 1], unit organization."""
+        SHAPE_POLL: DatasetDeclaration._Shape.ValueType  # 4
+        """Respondents' 0/1 answers (any number up to `upper`); the node contributes the counts
+        [answers 0, answers 1] over two `bins`. Its record is one answer (record_bound 1).
+        """
+
+    class Shape(_Shape, metaclass=_ShapeEnumTypeWrapper): ...
+    SHAPE_UNSPECIFIED: DatasetDeclaration.Shape.ValueType  # 0
+    SHAPE_SCALAR: DatasetDeclaration.Shape.ValueType  # 1
+    """One number."""
+    SHAPE_VECTOR: DatasetDeclaration.Shape.ValueType  # 2
+    """`length` numbers (per-bin counts when `bins` name them)."""
+    SHAPE_VOTE: DatasetDeclaration.Shape.ValueType  # 3
+    """One-hot over `bins`: exactly one 1. Domain [0, 1], unit organization."""
+    SHAPE_POLL: DatasetDeclaration.Shape.ValueType  # 4
+    """Respondents' 0/1 answers (any number up to `upper`); the node contributes the counts
+    [answers 0, answers 1] over two `bins`. Its record is one answer (record_bound 1).
+    """
+
+    DATASET_FIELD_NUMBER: _builtins.int
+    SHAPE_FIELD_NUMBER: _builtins.int
+    LENGTH_FIELD_NUMBER: _builtins.int
+    LOWER_FIELD_NUMBER: _builtins.int
+    UPPER_FIELD_NUMBER: _builtins.int
+    ENCODING_FIELD_NUMBER: _builtins.int
+    BINS_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    RECORD_BOUND_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
+    dataset: _builtins.str
+    shape: Global___DatasetDeclaration.Shape.ValueType
+    length: _builtins.int
+    """Elements of a value (1 for a scalar; len(bins) for a vote)."""
+    lower: _builtins.float
+    """The element domain; a poll's upper is the most respondents."""
+    upper: _builtins.float
+    unit: Global___Privacy.Unit.ValueType
+    """The privacy unit the owner vouches for: ORGANIZATION (default), or RECORD with the most
+    one record can change one element (record_bound).
+    """
+    record_bound: _builtins.float
+    @_builtins.property
+    def encoding(self) -> Global___Encoding: ...
+    @_builtins.property
+    def bins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def policy(self) -> Global___ReleasePolicy: ...
+    def __init__(
+        self,
+        *,
+        dataset: _builtins.str = ...,
+        shape: Global___DatasetDeclaration.Shape.ValueType = ...,
+        length: _builtins.int = ...,
+        lower: _builtins.float = ...,
+        upper: _builtins.float = ...,
+        encoding: Global___Encoding | None = ...,
+        bins: _abc.Iterable[_builtins.str] | None = ...,
+        unit: Global___Privacy.Unit.ValueType = ...,
+        record_bound: _builtins.float = ...,
+        policy: Global___ReleasePolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["encoding", b"encoding", "policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bins", b"bins", "dataset", b"dataset", "encoding", b"encoding", "length", b"length", "lower", b"lower", "policy", b"policy", "record_bound", b"record_bound", "shape", b"shape", "unit", b"unit", "upper", b"upper"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatasetDeclaration: _TypeAlias = DatasetDeclaration  # noqa: Y015
+
+@_typing.final
+class ReleasePolicy(_message.Message):
+    """What the owner allows to be released from a dataset."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOW_EXACT_FIELD_NUMBER: _builtins.int
+    REQUIRE_DP_FIELD_NUMBER: _builtins.int
+    MIN_PARTIES_FIELD_NUMBER: _builtins.int
+    MAX_EPSILON_FIELD_NUMBER: _builtins.int
+    MAX_RHO_FIELD_NUMBER: _builtins.int
+    EPSILON_CAP_FIELD_NUMBER: _builtins.int
+    RHO_CAP_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_EPSILON_CAP_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_RHO_CAP_FIELD_NUMBER: _builtins.int
+    allow_exact: _builtins.bool
+    """Exact releases, and central-DP ones (exact to the coordinator). Unset means allowed."""
+    require_dp: _builtins.bool
+    """Refuse releases without differential privacy (central DP still allowed)."""
+    min_parties: _builtins.int
+    """Fewest participants of any release (0: the node's policy)."""
+    max_epsilon: _builtins.float
+    """Per-release ceilings (0: none)."""
+    max_rho: _builtins.float
+    epsilon_cap: _builtins.float
+    """Lifetime caps per period (unset: the node's policy.budget)."""
+    rho_cap: _builtins.float
+    organization_epsilon_cap: _builtins.float
+    """Caps of the organization-level ledger, which record-level releases charge with their
+    group-privacy cost (unset: the caps above).
+    """
+    organization_rho_cap: _builtins.float
+    def __init__(
+        self,
+        *,
+        allow_exact: _builtins.bool | None = ...,
+        require_dp: _builtins.bool = ...,
+        min_parties: _builtins.int = ...,
+        max_epsilon: _builtins.float = ...,
+        max_rho: _builtins.float = ...,
+        epsilon_cap: _builtins.float | None = ...,
+        rho_cap: _builtins.float | None = ...,
+        organization_epsilon_cap: _builtins.float | None = ...,
+        organization_rho_cap: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_allow_exact", b"_allow_exact", "_epsilon_cap", b"_epsilon_cap", "_organization_epsilon_cap", b"_organization_epsilon_cap", "_organization_rho_cap", b"_organization_rho_cap", "_rho_cap", b"_rho_cap", "allow_exact", b"allow_exact", "epsilon_cap", b"epsilon_cap", "organization_epsilon_cap", b"organization_epsilon_cap", "organization_rho_cap", b"organization_rho_cap", "rho_cap", b"rho_cap"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_allow_exact", b"_allow_exact", "_epsilon_cap", b"_epsilon_cap", "_organization_epsilon_cap", b"_organization_epsilon_cap", "_organization_rho_cap", b"_organization_rho_cap", "_rho_cap", b"_rho_cap", "allow_exact", b"allow_exact", "epsilon_cap", b"epsilon_cap", "max_epsilon", b"max_epsilon", "max_rho", b"max_rho", "min_parties", b"min_parties", "organization_epsilon_cap", b"organization_epsilon_cap", "organization_rho_cap", b"organization_rho_cap", "require_dp", b"require_dp", "rho_cap", b"rho_cap"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__allow_exact: _TypeAlias = _typing.Literal["allow_exact"]  # noqa: Y015
+    _WhichOneofArgType__allow_exact: _TypeAlias = _typing.Literal["_allow_exact", b"_allow_exact"]  # noqa: Y015
+    _WhichOneofReturnType__epsilon_cap: _TypeAlias = _typing.Literal["epsilon_cap"]  # noqa: Y015
+    _WhichOneofArgType__epsilon_cap: _TypeAlias = _typing.Literal["_epsilon_cap", b"_epsilon_cap"]  # noqa: Y015
+    _WhichOneofReturnType__organization_epsilon_cap: _TypeAlias = _typing.Literal["organization_epsilon_cap"]  # noqa: Y015
+    _WhichOneofArgType__organization_epsilon_cap: _TypeAlias = _typing.Literal["_organization_epsilon_cap", b"_organization_epsilon_cap"]  # noqa: Y015
+    _WhichOneofReturnType__organization_rho_cap: _TypeAlias = _typing.Literal["organization_rho_cap"]  # noqa: Y015
+    _WhichOneofArgType__organization_rho_cap: _TypeAlias = _typing.Literal["_organization_rho_cap", b"_organization_rho_cap"]  # noqa: Y015
+    _WhichOneofReturnType__rho_cap: _TypeAlias = _typing.Literal["rho_cap"]  # noqa: Y015
+    _WhichOneofArgType__rho_cap: _TypeAlias = _typing.Literal["_rho_cap", b"_rho_cap"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__allow_exact) -> _WhichOneofReturnType__allow_exact | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__epsilon_cap) -> _WhichOneofReturnType__epsilon_cap | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__organization_epsilon_cap) -> _WhichOneofReturnType__organization_epsilon_cap | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__organization_rho_cap) -> _WhichOneofReturnType__organization_rho_cap | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__rho_cap) -> _WhichOneofReturnType__rho_cap | None: ...
+
+Global___ReleasePolicy: _TypeAlias = ReleasePolicy  # noqa: Y015
 
 @_typing.final
 class RoundHeader(_message.Message):

@@ -1,0 +1,411 @@
+"""A dataset as its owner declares it, and the two checks that hang on a declaration.
+
+DESIGN 1 and 3: the organization that owns a dataset says what it means (shape, element
+domain, fixed-point bits, the privacy unit it vouches for, its release policy) on its own
+node. An analyst's spec must conform to the declaration; it can never redefine it.
+
+- `Declaration.validate` runs when the organization submits values. Its errors go back to
+  the organization's own system only, so they may say how many values are wrong and where.
+- `Declaration.conform` runs at Prepare. It looks at the spec and the declaration only,
+  never at stored values, so a refusal cannot be an oracle: whatever the stored values, the
+  same spec gets the same answer, byte for byte (tests/test_value_blind.py proves it).
+
+Pure: no I/O, no gRPC. Values are numpy arrays; refusals are `mpcnode.errors` types.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mpcnode.core.privacy import Mechanism, Placement, Unit
+from mpcnode.core.spec import MAX_FRACTIONAL_BITS, MAX_LENGTH, ComputationSpec, Kind
+from mpcnode.core.spec import check_dataset_name as _check_name
+from mpcnode.errors import InvalidInput, PreconditionFailed, shown
+
+Values = npt.NDArray[np.int64] | npt.NDArray[np.float64]
+
+
+class Shape(enum.Enum):
+    """What one organization's value for a dataset looks like."""
+
+    SCALAR = "scalar"  # one number
+    VECTOR = "vector"  # `length` numbers (named by `bins` when they are per-bin counts)
+    VOTE = "vote"  # one-hot over `bins`: exactly one 1, the rest 0
+    POLL = "poll"  # respondents' 0/1 answers; contributes [no, yes] counts over two `bins`
+
+
+SHAPE_KINDS: dict[Shape, tuple[Kind, ...]] = {
+    Shape.SCALAR: (Kind.SUM, Kind.MEAN, Kind.COUNT),
+    Shape.VECTOR: (Kind.SUM, Kind.MEAN, Kind.COUNT),
+    Shape.VOTE: (Kind.HISTOGRAM,),
+    Shape.POLL: (Kind.HISTOGRAM,),
+}
+
+
+@dataclass(frozen=True)
+class ReleasePolicy:
+    """What the owner allows to be released from a dataset (checked before any release).
+
+    `allow_exact` covers exact aggregates and central-DP ones (exact to the coordinator);
+    `require_dp` refuses exact aggregates but allows central DP. Ceilings and caps of 0 or
+    None mean "the node's policy decides": no per-release ceiling, the node's budget cap.
+    The organization-level caps bound what record-level releases may cost at organization
+    level (group privacy); by default they equal the dataset's caps.
+    """
+
+    allow_exact: bool = True
+    require_dp: bool = False
+    min_parties: int = 0
+    max_epsilon: float = 0.0
+    max_rho: float = 0.0
+    epsilon_cap: float | None = None
+    rho_cap: float | None = None
+    organization_epsilon_cap: float | None = None
+    organization_rho_cap: float | None = None
+
+    def check(self) -> None:
+        """Raise InvalidInput naming the first setting that is out of range."""
+        if not 0 <= self.min_parties <= 1000:
+            raise InvalidInput("policy.min_parties must be 0 (the node's) to 1000")
+        for name in (
+            "max_epsilon",
+            "max_rho",
+            "epsilon_cap",
+            "rho_cap",
+            "organization_epsilon_cap",
+            "organization_rho_cap",
+        ):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise InvalidInput(f"policy.{name} must be a finite number >= 0")
+
+    def canonical(self) -> dict[str, object]:
+        """Every field, for the declaration's fingerprint."""
+        return {
+            name: (None if value is None else (value if isinstance(value, bool) else repr(value)))
+            for name, value in sorted(self.__dict__.items())
+        }
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One dataset as its owner declares it on its own node.
+
+    Invariants once `check` passed: a finite domain with lower <= upper that fits the ring
+    after scaling; integer shapes have fractional_bits 0; votes and polls have bins and a
+    {0, 1} (vote) or [0, most respondents] (poll) domain; unit=record has a positive
+    record bound that one record cannot exceed (a poll's record is one answer: bound 1).
+    """
+
+    dataset: str
+    shape: Shape
+    lower: float
+    upper: float
+    length: int = 1
+    fractional_bits: int = 0
+    bins: tuple[str, ...] = ()
+    unit: Unit = Unit.ORGANIZATION
+    record_bound: float = 0.0
+    policy: ReleasePolicy = field(default=ReleasePolicy())
+
+    # -- the declaration itself ---------------------------------------------------------------
+    def check(self) -> None:
+        """Raise InvalidInput naming the first field that is wrong (sent to the owner)."""
+        _check_name(self.dataset)
+        if not 0 <= self.fractional_bits <= MAX_FRACTIONAL_BITS:
+            raise InvalidInput(f"fractional_bits must be 0 to {MAX_FRACTIONAL_BITS}")
+        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
+            raise InvalidInput("the domain's lower and upper must be finite numbers")
+        if self.lower > self.upper:
+            raise InvalidInput(f"lower ({self.lower:g}) is above upper ({self.upper:g})")
+        if self.fractional_bits == 0 and not (
+            float(self.lower).is_integer() and float(self.upper).is_integer()
+        ):
+            raise InvalidInput("integer values (fractional_bits 0) need integer lower and upper")
+        largest = max(abs(self.lower), abs(self.upper))
+        if math.ldexp(largest, self.fractional_bits) >= 2.0**62:
+            raise InvalidInput(
+                "the domain times 2^fractional_bits must stay below 2^62; narrow the domain "
+                "or use fewer fractional bits"
+            )
+        self._check_shape()
+        self._check_unit()
+        self.policy.check()
+
+    def _check_shape(self) -> None:
+        if len(set(self.bins)) != len(self.bins) or any(not b for b in self.bins):
+            raise InvalidInput("bins must be distinct, non-empty names")
+        if any(len(b) > 64 for b in self.bins) or len(self.bins) > 10_000:
+            raise InvalidInput("at most 10000 bins of at most 64 characters each")
+        if self.shape is Shape.SCALAR and self.length != 1:
+            raise InvalidInput("a scalar has length 1; declare shape=vector for more")
+        if not 1 <= self.length <= MAX_LENGTH:
+            raise InvalidInput(f"length must be 1 to {MAX_LENGTH}")
+        if self.shape in (Shape.VOTE, Shape.POLL):
+            if self.fractional_bits or self.lower != 0:
+                raise InvalidInput(f"a {self.shape.value} counts whole items from lower = 0")
+            if self.shape is Shape.VOTE and (len(self.bins) < 2 or self.upper != 1):
+                raise InvalidInput("a vote needs at least two bins and the domain [0, 1]")
+            if self.shape is Shape.POLL and (len(self.bins) != 2 or self.upper < 1):
+                raise InvalidInput(
+                    "a poll has two bins (the answers 0 and 1, e.g. no,yes); its upper is the "
+                    "most respondents this organization may have"
+                )
+        elif self.shape is Shape.SCALAR and self.bins:
+            raise InvalidInput("bins are for votes, polls and per-bin count vectors")
+        if self.bins and self.length != len(self.bins):
+            raise InvalidInput(f"length is {self.length} but there are {len(self.bins)} bins")
+
+    def _check_unit(self) -> None:
+        bound = self.record_bound
+        if self.unit is Unit.ORGANIZATION:
+            if bound:
+                raise InvalidInput("record_bound is for unit=record")
+            return
+        if self.shape is Shape.VOTE:
+            raise InvalidInput("a vote is one organization's voice: its unit is organization")
+        if self.shape is Shape.POLL and bound != 1:
+            raise InvalidInput("a poll's record is one answer: record_bound must be 1")
+        width = self.upper - self.lower
+        if not (math.isfinite(bound) and 0 < bound <= max(width, 1)):
+            raise InvalidInput(
+                "unit=record needs a record_bound above 0 and at most upper - lower: the most "
+                "one record can change one element of this organization's value"
+            )
+
+    @property
+    def contribution_length(self) -> int:
+        """Elements this node shares for the dataset (a poll shares its two counts)."""
+        return 2 if self.shape is Shape.POLL else self.length
+
+    def canonical_bytes(self) -> bytes:
+        """A deterministic encoding of every field (floats as float.hex)."""
+        doc = {
+            "bins": list(self.bins),
+            "dataset": self.dataset,
+            "fractional_bits": self.fractional_bits,
+            "length": self.length,
+            "lower": float(self.lower).hex(),
+            "policy": self.policy.canonical(),
+            "record_bound": float(self.record_bound).hex(),
+            "shape": self.shape.value,
+            "unit": self.unit.value,
+            "upper": float(self.upper).hex(),
+        }
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical encoding, hex: what release records and listings cite."""
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    def describe(self) -> str:
+        """One line for people: shape, domain, encoding, unit, fingerprint prefix."""
+        shape = f"{self.shape.value}" + (f"[{self.length}]" if self.length > 1 else "")
+        bins = f" bins {','.join(self.bins)}" if self.bins else ""
+        unit = self.unit.value + (
+            f" (record_bound {self.record_bound:g})" if self.unit is Unit.RECORD else ""
+        )
+        return (
+            f"{shape}{bins} in [{_fmt(self.lower)}, {_fmt(self.upper)}], fractional_bits "
+            f"{self.fractional_bits}, unit {unit}, declaration {self.fingerprint[:12]}"
+        )
+
+    # -- submit time: the owner's values ------------------------------------------------------
+    def validate(self, values: Values) -> Values:
+        """Check the owner's values against the declaration; return them normalized.
+
+        Returns int64 for integer declarations (integral doubles converted exactly) and
+        float64 otherwise. The message goes to the owner's own system only, so it says how
+        many values are wrong and where the first is; it still never quotes a value.
+        """
+        where = f"values for dataset {shown(self.dataset)}"
+        if not isinstance(values, np.ndarray) or values.ndim != 1:
+            raise InvalidInput(f"{where} must be a 1-D array (a scalar is length 1)")
+        if values.dtype not in (np.dtype(np.int64), np.dtype(np.float64)):
+            raise InvalidInput(f"{where} have dtype {values.dtype}; send int64 or float64")
+        if values.dtype == np.float64:
+            _refuse(~np.isfinite(values), where, "not finite (NaN or infinity)")
+        if self.shape is Shape.POLL:
+            if not 0 <= len(values) <= self.upper:
+                raise InvalidInput(
+                    f"{where}: {len(values)} answers, but the declaration allows at most "
+                    f"{_fmt(self.upper)} respondents"
+                )
+        elif len(values) != self.length:
+            raise InvalidInput(
+                f"{where}: {len(values)} values, but the declaration says length {self.length}"
+            )
+        if self.fractional_bits == 0 and values.dtype == np.float64:
+            _refuse(values != np.trunc(values), where, "with a fractional part")
+        lower, upper = (0, 1) if self.shape is Shape.POLL else (self.lower, self.upper)
+        if values.dtype == np.int64 and self.fractional_bits == 0:
+            checked: Values = values.copy()
+            low, high = int(lower), int(upper)
+        else:
+            checked = values.astype(np.float64)
+            low, high = float(lower), float(upper)  # type: ignore[assignment]
+        _refuse(checked < low, where, f"below the declared lower {_fmt(lower)}")
+        _refuse(checked > high, where, f"above the declared upper {_fmt(upper)}")
+        if self.shape is Shape.VOTE and int(np.count_nonzero(checked)) != 1:
+            raise InvalidInput(
+                f"{where}: a vote is one-hot, exactly one 1 among {len(self.bins)} bins "
+                f"({','.join(self.bins)}); this one has {int(np.count_nonzero(checked))} ones"
+            )
+        if self.fractional_bits == 0:
+            return checked.astype(np.int64)
+        return checked
+
+    # -- Prepare: the analyst's spec ----------------------------------------------------------
+    def conform(self, spec: ComputationSpec) -> None:
+        """Refuse a spec that does not match this declaration, looking at nothing else.
+
+        The message names the declaration (its public description), never a stored value.
+        """
+        problem = (
+            self._shape_mismatch(spec)
+            or self._privacy_mismatch(spec)
+            or self._policy_refusal(spec)
+        )
+        if problem:
+            raise PreconditionFailed(
+                f"the spec does not conform to dataset {shown(self.dataset)} as its owner "
+                f"declared it ({self.describe()}): {problem}"
+            )
+
+    def _shape_mismatch(self, spec: ComputationSpec) -> str:
+        if spec.kind not in SHAPE_KINDS[self.shape] and not (
+            spec.kind is Kind.HISTOGRAM and self.shape is Shape.VECTOR and self.bins
+        ):
+            allowed = ", ".join(k.value for k in SHAPE_KINDS[self.shape])
+            return f"kind {spec.kind.value} is not one of {allowed}"
+        checks: list[tuple[str, Any, Any]] = [
+            ("length", spec.length, self.contribution_length),
+            ("fractional_bits", spec.fractional_bits, self.fractional_bits),
+            ("lower", float(spec.lower), float(0 if self.shape is Shape.POLL else self.lower)),
+            ("upper", float(spec.upper), float(self.upper)),
+            ("bins", spec.bins, self.bins if spec.kind is Kind.HISTOGRAM else ()),
+        ]
+        for name, got, want in checks:
+            if got != want:
+                return f"spec.{name} is {shown(got)}, the declaration says {shown(want)}"
+        return ""
+
+    def _privacy_mismatch(self, spec: ComputationSpec) -> str:
+        privacy = spec.privacy
+        if privacy.enabled and privacy.unit is Unit.RECORD:
+            if self.unit is not Unit.RECORD:
+                return "unit=record needs a dataset declared with a per-record bound"
+            declared = 1.0 if self.shape is Shape.POLL else self.record_bound
+            if float(privacy.record_bound or 1.0) != declared and not (
+                self.shape is Shape.POLL and privacy.record_bound in (0.0, 1.0)
+            ):
+                return (
+                    f"spec.privacy.record_bound is {privacy.record_bound:g}, the declaration "
+                    f"says {declared:g}"
+                )
+        if (privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE) != (self.shape is Shape.POLL):
+            if self.shape is Shape.POLL and not privacy.enabled:
+                return ""  # an exact count of a poll's answers is a histogram too
+            return "randomized response is for datasets declared as polls, and only for them"
+        return ""
+
+    def _policy_refusal(self, spec: ComputationSpec) -> str:
+        policy, privacy = self.policy, spec.privacy
+        exact_to_coordinator = not privacy.enabled or privacy.placement is Placement.CENTRAL
+        if exact_to_coordinator and not policy.allow_exact:
+            return (
+                "its owner allows no exact release (central noise is exact to the "
+                "coordinator); ask for distributed or local noise"
+            )
+        if not privacy.enabled and policy.require_dp:
+            return "its owner requires differential privacy"
+        if policy.max_epsilon and privacy.epsilon > policy.max_epsilon:
+            return f"epsilon {privacy.epsilon:g} is above the per-release {policy.max_epsilon:g}"
+        if policy.max_rho and privacy.rho > policy.max_rho:
+            return f"rho {privacy.rho:g} is above the per-release {policy.max_rho:g}"
+        if policy.min_parties and spec.min_parties < policy.min_parties:
+            return (
+                f"spec.min_parties {spec.min_parties} is below the dataset's "
+                f"min_parties {policy.min_parties}"
+            )
+        return ""
+
+
+def node_function(spec: ComputationSpec) -> str:
+    """The function a node computes for `spec`: its fingerprint without name and post-steps.
+
+    Sum, mean and count (and a histogram, a per-bin sum) over the same dataset, shape and
+    encoding are one function: each node releases a share of the same encoded sum, and the
+    coordinator only post-processes. The name, readers, min_parties and privacy settings
+    are left out (privacy is recorded as placement and cost beside it).
+    """
+    doc = {
+        "bins": list(spec.bins),
+        "dataset": spec.dataset,
+        "fractional_bits": spec.fractional_bits,
+        "length": spec.length,
+        "lower": float(spec.lower).hex(),
+        "sum": "encoded-sum-v1",
+        "upper": float(spec.upper).hex(),
+    }
+    raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _refuse(mask: npt.NDArray[np.bool_], where: str, what: str) -> None:
+    if mask.any():
+        n = int(np.count_nonzero(mask))
+        first = int(np.argmax(mask))
+        plural = "value" if n == 1 else "values"
+        raise InvalidInput(f"{where}: {n} {plural} {what} (first at index {first})")
+
+
+def _fmt(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+
+
+def declaration_to_doc(decl: Declaration) -> dict[str, object]:
+    """Plain data for storage (JSON) and for `--json` listings."""
+    doc = json.loads(decl.canonical_bytes())
+    for key in ("lower", "upper", "record_bound"):
+        doc[key] = float.fromhex(doc[key])
+    doc["policy"] = {k: v for k, v in decl.policy.__dict__.items()}
+    return doc  # type: ignore[no-any-return]
+
+
+def declaration_from_doc(doc: dict[str, Any]) -> Declaration:
+    """Rebuild a declaration from `declaration_to_doc` (or a config table); then `check` it."""
+    policy = ReleasePolicy(**doc.get("policy", {}))
+    return Declaration(
+        dataset=doc["dataset"],
+        shape=Shape(doc["shape"]),
+        lower=float(doc["lower"]),
+        upper=float(doc["upper"]),
+        length=int(doc.get("length", 1)),
+        fractional_bits=int(doc.get("fractional_bits", 0)),
+        bins=tuple(doc.get("bins", ())),
+        unit=Unit(doc.get("unit", "organization")),
+        record_bound=float(doc.get("record_bound", 0.0)),
+        policy=policy,
+    )
+
+
+__all__ = [
+    "SHAPE_KINDS",
+    "Declaration",
+    "ReleasePolicy",
+    "Shape",
+    "Values",
+    "declaration_from_doc",
+    "declaration_to_doc",
+    "node_function",
+]
