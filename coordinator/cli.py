@@ -181,9 +181,7 @@ def _privacy(
     show_default=True,
     help="The dataset's declared lower bound (every node checks it matches its declaration).",
 )
-@click.option(
-    "--upper", type=float, required=True, help="The dataset's declared upper bound."
-)
+@click.option("--upper", type=float, required=True, help="The dataset's declared upper bound.")
 @click.option(
     "--length", type=int, default=1, show_default=True, help="Elements per input (1 = scalar)."
 )

@@ -28,6 +28,7 @@ import numpy.typing as npt
 from coordinator.config import RoundSettings
 from coordinator.nodes import NodeGateway, is_unreachable
 from coordinator.outputs import outputs_for
+from coordinator.reasons import MESSAGE_LIMIT, failure_reason, strip_caller
 from coordinator.store import Computation, CoordinatorStore, Event
 from mpcnode.api.v1 import types_pb2
 from mpcnode.config import Roster
@@ -52,8 +53,16 @@ class RoundFailure(Exception):
     errors: dict[str, MpcError]
 
     def reason(self, label: str) -> str:
-        """A sentence naming the phase and every party at fault."""
-        parts = [f"{party}: {err.status}: {err.message}" for party, err in self.errors.items()]
+        """A sentence naming the phase and every party at fault, each distinct refusal once.
+
+        Parties refused for the same reason are named together, and each node's message is
+        cut to `MESSAGE_LIMIT` characters, so five refusals of one rule stay one line.
+        """
+        by_message: dict[str, list[str]] = {}
+        for party, err in self.errors.items():
+            text = strip_caller(err.message, party)[:MESSAGE_LIMIT]
+            by_message.setdefault(f"{err.status}: {text}", []).append(party)
+        parts = [f"{', '.join(parties)}: {text}" for text, parties in by_message.items()]
         return f"round {label} aborted in phase {self.phase}: " + "; ".join(parts)
 
     @property
@@ -164,10 +173,9 @@ class Sequencer:
 
     async def _fail(self, cid: str, participants: tuple[str, ...], why: str) -> None:
         events = await asyncio.to_thread(self._store.events_after, cid, 0)
-        # Every abort, oldest first: a later refusal (say, input reuse) is often caused by
-        # an earlier abort (a restart after partials were released), and a reader needs both.
-        aborts = [e.message for e in events if e.phase == "aborted"]
-        reason = f"{'; then '.join(aborts)} ({why})" if aborts else why
+        # Every distinct abort, oldest first: a later refusal is often caused by an earlier
+        # abort, and a reader needs both; the same refusal on every retry is shown once.
+        reason = failure_reason([e.message for e in events if e.phase == "aborted"], why)
         await asyncio.to_thread(self._store.fail, cid, reason)
         await self._event(cid, b"", 0, "failed", "failed", participants, "", reason)
         log.warning("computation %s failed: %s", cid, reason)

@@ -48,8 +48,8 @@ def check_private(path: Path, kind: Kind) -> None:
     if mode & _LOOSE:
         wanted = _WANTED[kind]
         raise PreconditionFailed(
-            f"{kind} {path} has mode {mode:04o}: group or others may read or write it; "
-            f"run `chmod {wanted:o} {shlex.quote(str(path))}` (only its owner may use it)"
+            f"{kind} {path} has mode {mode:04o}, open to group or others; run "
+            f"`chmod {wanted:o} {shlex.quote(str(path))}` so that only its owner may use it"
         )
 
 
@@ -71,4 +71,3 @@ def check_daemon_at_rest(data_dir: Path, key: Path) -> None:
     """The start-up check of both daemons: the data directory (created if missing) and key."""
     ensure_private_dir(data_dir)
     check_private(key, "private key")
-

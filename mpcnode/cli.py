@@ -15,15 +15,12 @@ import click
 import numpy as np
 
 from mpcnode.client import LocalClient
-from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
-from mpcnode.core.privacy import Unit
+from mpcnode.declare_options import NEXT_PERIOD, declaration_from_flags, declaration_options
 from mpcnode.errors import MpcError
 from mpcnode.health_cli import health
 from mpcnode.pki_cli import pki
 from mpcnode.render import budget_json, budget_line
 from mpcnode.tls import TlsFiles
-
-NEXT_PERIOD = "next"  # what the node reads as "the period after the current one"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -201,136 +198,6 @@ def _read_values(values: tuple[str, ...], file: Path | None) -> np.ndarray[Any, 
         raise click.UsageError(f"not a number: {exc}") from None
 
 
-def _declaration_options(fn: _F) -> _F:
-    floats = {"type": float, "default": None}
-    return apply_options(
-        fn,
-        [
-            click.option(
-                "--shape",
-                type=click.Choice([s.value for s in Shape]),
-                help="Declare the dataset (first submit, or to change it): a scalar, a vector, "
-                "a one-hot vote over --bins, or a poll's 0/1 answers.",
-            ),
-            click.option(
-                "--lower",
-                type=float,
-                default=0.0,
-                show_default=True,
-                help="Declared domain: the least value of an element.",
-            ),
-            click.option(
-                "--upper",
-                type=float,
-                help="Declared domain: the greatest value (a poll: most respondents).",
-            ),
-            click.option(
-                "--length", type=int, help="Elements of a vector (default: as many as given)."
-            ),
-            click.option(
-                "--fractional-bits",
-                type=int,
-                default=0,
-                show_default=True,
-                help="Fixed-point bits for real values (0 = integers).",
-            ),
-            click.option("--bins", help="Names of a vote's or poll's options, comma separated."),
-            click.option(
-                "--unit",
-                type=click.Choice([u.value for u in Unit]),
-                default="organization",
-                show_default=True,
-                help="The privacy unit you vouch for.",
-            ),
-            click.option(
-                "--record-bound",
-                type=float,
-                default=0.0,
-                help="With --unit record: the most one record changes one element.",
-            ),
-            click.option(
-                "--no-exact",
-                is_flag=True,
-                help="Allow no exact release (nor central DP, exact to the coordinator).",
-            ),
-            click.option("--require-dp", is_flag=True, help="Refuse releases without DP."),
-            click.option(
-                "--min-parties",
-                type=int,
-                default=0,
-                help="Fewest participants of any release (0: the node's policy).",
-            ),
-            click.option(
-                "--max-epsilon",
-                type=float,
-                default=0.0,
-                help="Per-release epsilon ceiling (0: none).",
-            ),
-            click.option(
-                "--max-rho", type=float, default=0.0, help="Per-release rho ceiling (0: none)."
-            ),
-            click.option(
-                "--epsilon-cap",
-                **floats,  # type: ignore[arg-type]
-                help="Lifetime epsilon cap of each period (default: the node's).",
-            ),
-            click.option(
-                "--rho-cap",
-                **floats,  # type: ignore[arg-type]
-                help="Lifetime rho cap of each period (default: the node's).",
-            ),
-            click.option(
-                "--new-period",
-                is_flag=True,
-                help="Start the dataset's next period: a fresh ledger, for new data.",
-            ),
-            click.option(
-                "--period", "period_label", help="Start a new period with this label (e.g. 2027)."
-            ),
-        ],
-    )
-
-
-def _declaration(
-    dataset: str, count: int, shape: str | None, opts: dict[str, Any]
-) -> Declaration | None:
-    if shape is None:
-        if opts["upper"] is not None or opts["bins"]:
-            raise click.UsageError("--upper and --bins declare a dataset: give --shape too")
-        return None
-    if opts["upper"] is None:
-        raise click.UsageError("a declaration needs --upper (and --lower, default 0)")
-    bins = tuple(b.strip() for b in opts["bins"].split(",")) if opts["bins"] else ()
-    kind = Shape(shape)
-    if kind is Shape.POLL:
-        length = 2
-    elif bins:
-        length = len(bins)
-    else:
-        length = opts["length"] or (1 if kind is Shape.SCALAR else count)
-    return Declaration(
-        dataset=dataset,
-        shape=kind,
-        lower=opts["lower"],
-        upper=opts["upper"],
-        length=length,
-        fractional_bits=opts["fractional_bits"],
-        bins=bins,
-        unit=Unit(opts["unit"]),
-        record_bound=opts["record_bound"]
-        or (1.0 if kind is Shape.POLL and opts["unit"] == "record" else 0.0),
-        policy=ReleasePolicy(
-            allow_exact=not opts["no_exact"],
-            require_dp=opts["require_dp"],
-            min_parties=opts["min_parties"],
-            max_epsilon=opts["max_epsilon"],
-            max_rho=opts["max_rho"],
-            epsilon_cap=opts["epsilon_cap"],
-            rho_cap=opts["rho_cap"],
-        ),
-    )
-
-
 @cli.command()
 @_client_options
 @click.option("--dataset", required=True, help="The dataset name the computation will ask for.")
@@ -339,7 +206,7 @@ def _declaration(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A .npy vector, or a text file of numbers.",
 )
-@_declaration_options
+@declaration_options
 @click.argument("values", nargs=-1)
 @friendly_errors
 def submit(
@@ -375,7 +242,7 @@ def submit(
     if new_period and period_label:
         raise click.UsageError("give --new-period or --period LABEL, not both")
     arr = _read_values(values, file)
-    declaration = _declaration(dataset, len(arr), shape, declared)
+    declaration = declaration_from_flags(dataset, len(arr), shape, declared)
     period = NEXT_PERIOD if new_period else (period_label or "")
     with _local(node, party, cert, key, ca) as client:
         info = client.submit(dataset, arr, declaration, period)

@@ -12,7 +12,6 @@ from mpcnode.core.spec import (
     MAX_FRACTIONAL_BITS,
     MAX_LENGTH,
     MAX_PARTIES,
-    BoundsPolicy,
     ComputationSpec,
     Kind,
     check_overflow,
@@ -166,7 +165,6 @@ def test_canonical_bytes_are_exact_and_cover_every_field() -> None:
         {"upper": 10_000 + 2**-39},  # a change below float printing precision still counts
         {"length": 2},
         {"fractional_bits": 1},
-        {"on_out_of_bounds": BoundsPolicy.CLIP},
         {"bins": ("x",)},
         {"min_parties": 3},
         {"readers": ("analyst",)},

@@ -271,9 +271,7 @@ class Declaration:
         The message names the declaration (its public description), never a stored value.
         """
         problem = (
-            self._shape_mismatch(spec)
-            or self._privacy_mismatch(spec)
-            or self._policy_refusal(spec)
+            self._shape_mismatch(spec) or self._privacy_mismatch(spec) or self._policy_refusal(spec)
         )
         if problem:
             raise PreconditionFailed(

@@ -38,17 +38,27 @@ import numpy.typing as npt
 from mpcnode.core import exact_samplers as exact
 from mpcnode.core.accounting import DEFAULT_DELTA, Cost, epsilon_at_delta
 from mpcnode.core.noise_bounds import (
+    RING_HALF,
     NoiseLaw,
     PolyaDifference,
     SkellamLaw,
     SubGaussian,
+    check_noise_scale,
     interval_halfwidth,
+    log2_of,
     tail_halfwidth,
 )
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Unit
 from mpcnode.core.randomness import UniformInts
 from mpcnode.core.spec import ComputationSpec, Kind
-from mpcnode.core.vector_samplers import EXACT, VECTORIZED, VectorNoise
+from mpcnode.core.vector_samplers import (
+    EXACT,
+    VECTORIZED,
+    VectorNoise,
+    check_discrete_laplace,
+    check_polya_difference,
+    check_skellam,
+)
 from mpcnode.errors import InvalidInput, PreconditionFailed
 
 I64 = npt.NDArray[np.int64]
@@ -114,36 +124,47 @@ def sensitivity(spec: ComputationSpec) -> Sensitivity:
 
 
 def plan_noise(spec: ComputationSpec, max_parties: int) -> NoisePlan | None:
-    """The noise plan of a spec (None for an exact aggregate), overflow margin checked.
+    """The noise plan of a spec (None for an exact aggregate), every limit checked.
 
-    Raises InvalidInput when the noise could wrap the ring for `max_parties` contributors.
+    The one validation of a spec's noise that the coordinator (at create) and every node (at
+    Prepare) both run, so a spec the coordinator accepts is never refused by every node for a
+    reason that follows from the spec alone. Raises InvalidInput naming the parameter when:
+    the privacy settings are wrong (`Privacy.check`); the noise is too wide for any float to
+    describe (checked exactly, before one is formed); it could wrap the ring for
+    `max_parties` contributors; or the sampler the plan picks cannot draw it.
     """
     privacy = spec.privacy
     if not privacy.enabled:
         return None
+    privacy.check()
     sens = sensitivity(spec)
     t = privacy.threshold_for(spec.min_parties)
     mech = privacy.mechanism
     if mech is Mechanism.RANDOMIZED_RESPONSE:
         return NoisePlan(spec, sens, t, Cost(epsilon=privacy.epsilon_exact))
+    source = (
+        "spec.privacy.record_bound, spec.fractional_bits, spec.length"
+        if privacy.unit is Unit.RECORD
+        else "spec.lower and spec.upper, spec.fractional_bits, spec.length"
+    )
     if mech is Mechanism.DISCRETE_LAPLACE:
         gamma = privacy.epsilon_exact / sens.l1
+        # Variance of discrete Laplace of scale b = 1/gamma: about 2 b^2.
+        check_noise_scale(2 / (gamma * gamma), "spec.privacy.epsilon", privacy.epsilon, source)
         cost = Cost(epsilon=privacy.epsilon_exact)
         plan = NoisePlan(spec, sens, t, cost, gamma=gamma)
-    elif mech is Mechanism.SKELLAM:
-        plan = NoisePlan(
-            spec,
-            sens,
-            t,
-            Cost(rho=privacy.rho_exact),
-            variance=skellam_variance(sens, privacy.rho_exact),
-        )
     else:
+        # Skellam's V is at least the discrete Gaussian's sigma^2 = D2^2 / (2 rho) (its rho(V)
+        # exceeds D2^2 / (2V)), so one exact check bounds both before V is searched for.
         sigma2 = Fraction(sens.l2_squared) / (2 * privacy.rho_exact)
-        plan = NoisePlan(spec, sens, t, Cost(rho=privacy.rho_exact), variance=sigma2)
-    plan = _with_sampler(plan)
+        check_noise_scale(sigma2, "spec.privacy.rho", privacy.rho, source)
+        if mech is Mechanism.SKELLAM:
+            variance = skellam_variance(sens, privacy.rho_exact)
+            plan = NoisePlan(spec, sens, t, Cost(rho=privacy.rho_exact), variance=variance)
+        else:
+            plan = NoisePlan(spec, sens, t, Cost(rho=privacy.rho_exact), variance=sigma2)
     _check_noise_fits(plan, max_parties)
-    return plan
+    return _with_sampler(plan)
 
 
 def skellam_rho(sens: Sensitivity, variance: int) -> Fraction:
@@ -154,7 +175,12 @@ def skellam_rho(sens: Sensitivity, variance: int) -> Fraction:
 
 
 def skellam_variance(sens: Sensitivity, rho: Fraction) -> Fraction:
-    """The least integer total variance V whose charged rho is at most `rho`."""
+    """The least integer total variance V whose charged rho is at most `rho` (rho > 0).
+
+    The search takes about log2(D2^2 / rho) steps: `plan_noise` bounds that ratio first.
+    """
+    if rho <= 0:
+        raise InvalidInput("spec.privacy.rho must be above 0 for Skellam noise")
     low, high = 1, max(2, math.ceil(Fraction(sens.l2_squared) / rho))
     while skellam_rho(sens, high) > rho:
         high *= 2
@@ -179,9 +205,31 @@ def _work_per_element(plan: NoisePlan) -> float:
 
 
 def _with_sampler(plan: NoisePlan) -> NoisePlan:
+    """The plan with its sampler: exact while cheap, else vectorized, whose limits it checks.
+
+    The vectorized sampler refuses parameters beyond its range (e.g. a Skellam mean above
+    2^48); each node would only find out when drawing, so the plan checks them here, with
+    the very arguments `draw_noise` passes. The exact samplers take any positive parameter.
+    """
     work = plan.spec.length * _work_per_element(plan)
     if work <= EXACT_WORK_LIMIT or plan.mechanism is Mechanism.DISCRETE_GAUSSIAN:
         return plan
+    t = plan.threshold
+    try:
+        if plan.mechanism is Mechanism.SKELLAM:
+            check_skellam(float(plan.variance / (2 * t) if plan.distributed else plan.variance / 2))
+        elif plan.distributed:
+            check_polya_difference(1 / t, math.exp(-plan.gamma))
+        else:
+            check_discrete_laplace(float(1 / plan.gamma))
+    except InvalidInput as exc:
+        setting = "epsilon" if plan.mechanism is Mechanism.DISCRETE_LAPLACE else "rho"
+        raise InvalidInput(
+            f"{plan.mechanism.value} noise this wide is beyond the samplers: the vectorized "
+            f"one refuses it ({exc.message}) and the exact one would be too slow; raise "
+            f"spec.privacy.{setting}, or lower the sensitivity (fewer spec.fractional_bits, "
+            "narrower bounds or record_bound, a shorter spec.length)"
+        ) from None
     return NoisePlan(
         plan.spec,
         plan.sensitivity,
@@ -204,15 +252,17 @@ def total_noise_law(plan: NoisePlan, contributors: int) -> NoiseLaw:
 
 
 def _check_noise_fits(plan: NoisePlan, max_parties: int) -> None:
+    """InvalidInput unless inputs plus noise of `max_parties` stay in the ring w.p. 1 - 2^-40."""
     spec = plan.spec
     largest = max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper)))
     inputs = max_parties * math.ceil(largest * (1 << spec.fractional_bits))
     margin = tail_halfwidth(total_noise_law(plan, max_parties), OVERFLOW_MISS)
-    if inputs + margin >= 2**63:
+    if inputs + margin >= RING_HALF:
+        noise = f"2^{math.log2(margin):.1f}" if 0 < margin < math.inf else "beyond any bound"
         raise InvalidInput(
-            f"overflow: the inputs can reach 2^{math.log2(max(inputs, 1)):.1f} and the noise "
-            f"needs a margin of 2^{math.log2(margin):.1f}, which does not fit the signed "
-            "64-bit ring; use fewer fractional bits, narrower bounds or a larger epsilon/rho"
+            f"overflow: the inputs can reach 2^{log2_of(max(inputs, 1)):.1f} and the noise "
+            f"needs a margin of {noise}, which does not fit the signed 64-bit ring; use fewer "
+            "fractional bits, narrower bounds or a larger epsilon/rho"
         )
 
 

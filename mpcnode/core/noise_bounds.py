@@ -21,10 +21,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from mpcnode.errors import InvalidInput
+
+RING_HALF = 1 << 63
+"""The signed 64-bit ring holds |x| < 2^63: noise must stay far inside it."""
+FLOAT_SAFE_VARIANCE = Fraction(1 << 512)
+"""Noise variances below this (standard deviations below 2^256) keep every float that
+describes the noise (scales, 1 - e^-gamma, its square, tail bounds) far inside the doubles,
+whose range ends near 2^1024 and 2^-1022; such noise is already far too wide for the ring."""
 
 
 class NoiseLaw(Protocol):
@@ -184,3 +194,30 @@ def tail_halfwidth(law: NoiseLaw, miss: float) -> float:
         bounds = (law.log_mgf(s) + math.log(2 / miss)) / s
     finite = bounds[np.isfinite(bounds)]
     return float(finite.min()) if finite.size else math.inf
+
+
+def log2_of(value: Fraction | int) -> float:
+    """log2 of a positive exact number of any size (no float overflow or underflow)."""
+    exact = Fraction(value)
+    return math.log2(exact.numerator) - math.log2(exact.denominator)
+
+
+def check_noise_scale(
+    variance: Fraction, setting: str, value: float, sensitivity_from: str
+) -> None:
+    """Refuse noise too wide for floats to describe: a standard deviation of 2^256 or more.
+
+    Exact (rationals only), so it runs before any float is made from a spec's parameters;
+    below the limit the floats of the overflow check are sound, and that check refuses noise
+    too wide for the ring. Noise this wide could never fit the ring either, so the message
+    says so. `setting` (e.g. `spec.privacy.epsilon`) and its `value` name the privacy
+    parameter, `sensitivity_from` the spec fields that set the sensitivity.
+    """
+    if variance < FLOAT_SAFE_VARIANCE:
+        return
+    raise InvalidInput(
+        f"noise too wide for the ring: {setting} = {value:g} over this spec's sensitivity "
+        f"(set by {sensitivity_from}) gives noise with a standard deviation of about "
+        f"2^{log2_of(variance) / 2:.0f} encoded units, beyond the signed 64-bit ring (2^63); "
+        f"raise {setting} or lower the sensitivity"
+    )

@@ -19,6 +19,7 @@ from mpcnode.errors import InvalidInput
 
 MAX_EPSILON = 100.0  # beyond this the noise is negligible and the guarantee is meaningless
 MAX_RHO = 1000.0
+MIN_DELTA = 1e-300  # a non-zero delta must keep ln(1/delta) finite (see Privacy.check)
 
 
 class Mechanism(enum.Enum):
@@ -148,6 +149,13 @@ class Privacy:
                 )
         if not self.delta < 1:
             raise InvalidInput("spec.privacy.delta must be below 1")
+        # The result states epsilon at delta through ln(1/delta); below about 5e-309 that
+        # 1/delta is infinite, and the statement with it. A round limit well above that.
+        if 0 < self.delta < MIN_DELTA:
+            raise InvalidInput(
+                f"spec.privacy.delta = {self.delta:g} is too small: use 0 (the default) or "
+                f"at least {MIN_DELTA:g}"
+            )
 
     def _check_placement(self) -> None:
         rr = self.mechanism is Mechanism.RANDOMIZED_RESPONSE

@@ -113,8 +113,8 @@ def check_release(
                 f"release was over {', '.join(summary.exact_participants)}, and an exact (or "
                 f"central-DP) release over {what} could be differenced against it. Only that "
                 "same computation over the same parties may be repeated; anything else stays "
-                "refused in this period of the dataset, whatever is submitted, until its "
-                "owner starts a new period"
+                "refused for this period of the dataset, and only its owner can start a new "
+                "period"
             )
     for unit in UNITS:
         cost = release.cost(unit)

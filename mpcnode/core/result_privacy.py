@@ -14,6 +14,7 @@ from mpcnode.core.mechanisms import noise_report, plan_noise
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Unit
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.core.vector_samplers import EXACT
+from mpcnode.errors import InvalidInput
 
 POLL_Z95 = 1.959963984540054  # two-sided 95% normal quantile (the poll's CLT interval)
 
@@ -57,7 +58,14 @@ class ResultPrivacy:
 def result_privacy(
     spec: ComputationSpec, contributors: int, poll_stderr: float = 0.0
 ) -> ResultPrivacy:
-    """The statement for a result of `spec` over `contributors` parties."""
+    """The statement for a result of `spec` over `contributors` parties (at least one).
+
+    InvalidInput for a spec whose noise `plan_noise` refuses; a stored result's spec was
+    planned when its computation was created, so that happens only to a hand-made spec.
+    """
+    if contributors < 1:
+        # A mean's noise is divided by the contributors: zero would divide by zero.
+        raise InvalidInput(f"a result has at least one contributor, not {contributors}")
     privacy = spec.privacy
     if not privacy.enabled:
         return ResultPrivacy(contributors=contributors)

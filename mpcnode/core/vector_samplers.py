@@ -70,18 +70,59 @@ def _log_factorial(k: F64) -> F64:
     return np.where(k < 16, small, stirling)
 
 
+def _number(x: float) -> str:
+    """A limit or parameter for a message: 2^48 as 2^48, 1 - 2^-48 as such, big ones with log2."""
+    if not (x > 0 and math.isfinite(x)):
+        return f"{x:.6g}"
+    exponent = math.log2(x)
+    if exponent.is_integer() and abs(exponent) >= 10:
+        return f"2^{exponent:.0f}"
+    if 0 < 1 - x < 2**-20:  # would print as 1
+        return f"1 - {_number(1 - x)}"
+    if x >= 1024 or x < 2**-10:
+        return f"{x:.6g} (2^{exponent:.1f})"
+    return f"{x:.6g}"
+
+
 def _check(
     name: str, value: float | Fraction, *, low: float, high: float, open_low: bool = True
 ) -> float:
     """Return `value` as a float if low < value <= high (or low <= value), else refuse it."""
     if isinstance(value, bool) or not isinstance(value, float | int | Fraction):
         raise InvalidInput(f"{name} must be a number, got {value!r}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # a Fraction or int beyond the doubles
+        x = math.inf
     below = x <= low if open_low else x < low
     if not math.isfinite(x) or below or x > high:
         bound = "(" if open_low else "["
-        raise InvalidInput(f"{name} must be in {bound}{low}, {high}], got {value!r}")
+        raise InvalidInput(
+            f"{name} must be in {bound}{_number(low)}, {_number(high)}], got {_number(x)}"
+        )
     return x
+
+
+def check_polya_difference(shape: float | Fraction, alpha: float | Fraction) -> tuple[float, float]:
+    """The parameters of `VectorNoise.polya_difference` as floats; InvalidInput if out of range.
+
+    Public so a noise plan can refuse, up front and from the spec alone, parameters that this
+    sampler would refuse when the noise is drawn (`mpcnode.core.mechanisms.plan_noise`).
+    """
+    return (
+        _check("shape", shape, low=0.0, high=64.0),
+        _check("alpha", alpha, low=0.0, high=1.0 - 2.0**-48),
+    )
+
+
+def check_skellam(mu: float | Fraction) -> float:
+    """The mean of `VectorNoise.skellam` as a float; InvalidInput unless 0 <= mu <= 2^48."""
+    return _check("mu", mu, low=0.0, high=_MAX_SCALE, open_low=False)
+
+
+def check_discrete_laplace(scale: float | Fraction) -> float:
+    """The scale of `VectorNoise.discrete_laplace` as a float; InvalidInput unless in (0, 2^48]."""
+    return _check("scale", scale, low=0.0, high=_MAX_SCALE)
 
 
 def _length(length: int) -> int:
@@ -204,8 +245,7 @@ class VectorNoise:
         With shape = 1/t and alpha = exp(-1/scale), t such shares sum to discrete Laplace.
         numpy's convention: NB counts failures, P(k) = G(k+r)/(G(r) k!) (1-alpha)^r alpha^k.
         """
-        r = _check("shape", shape, low=0.0, high=64.0)
-        a = _check("alpha", alpha, low=0.0, high=1.0 - 2.0**-48)
+        r, a = check_polya_difference(shape, alpha)
         jumps = -r * math.log1p(-a)  # expected log jumps per NB draw, each two uniforms
         return self._chunked(
             length,
@@ -215,10 +255,10 @@ class VectorNoise:
 
     def skellam(self, length: int, mu: float | Fraction) -> I64:
         """Poisson(mu) - Poisson(mu), independent; 0 <= mu <= 2^48 (variance 2 mu)."""
-        m = _check("mu", mu, low=0.0, high=_MAX_SCALE, open_low=False)
+        m = check_skellam(mu)
         return self._chunked(length, lambda n: self._poisson(n, m) - self._poisson(n, m))
 
     def discrete_laplace(self, length: int, scale: float | Fraction) -> I64:
         """P(x) proportional to exp(-|x|/scale), 0 < scale <= 2^48: two geometrics' difference."""
-        sc = _check("scale", scale, low=0.0, high=_MAX_SCALE)
+        sc = check_discrete_laplace(scale)
         return self._chunked(length, lambda n: self._geometric(n, sc) - self._geometric(n, sc))

@@ -99,9 +99,11 @@ def _call_raw(channel: grpc.Channel, method: Method, data: bytes) -> None:
 
 def _refusal(fed: LocalFederation, service: str, method: Method, data: bytes) -> grpc.RpcError:
     daemon, (folder, stem) = CALLERS[service]
-    with _channel(fed, daemon, fed.tls(folder, stem)) as channel:
-        with pytest.raises(grpc.RpcError) as caught:
-            _call_raw(channel, method, data)
+    with (
+        _channel(fed, daemon, fed.tls(folder, stem)) as channel,
+        pytest.raises(grpc.RpcError) as caught,
+    ):
+        _call_raw(channel, method, data)
     return caught.value
 
 
@@ -113,9 +115,9 @@ def test_undecodable_request_is_invalid_argument(
 ) -> None:
     err = _refusal(fed2, service, method, OVERLONG_VARINT)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
-    assert err.details() == (
-        f"malformed request: the bytes are not a valid {method.input_type}"
-    ), err.details()
+    assert err.details() == (f"malformed request: the bytes are not a valid {method.input_type}"), (
+        err.details()
+    )
 
 
 @pytest.mark.parametrize("service", ["RoundControl", "Local", "Coordinator"])

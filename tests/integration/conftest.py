@@ -2,8 +2,9 @@
 
 Starting a federation takes about a second, so the ordinary four-party federation is shared
 by the whole session; tests keep out of each other's way by using their own dataset names
-(the node policy input_reuse = "once" lets an input be released only once). Tests that kill
-or restart a daemon, or need another roster, start their own federation in their module.
+(each node keeps one release ledger per dataset-period, so a test that uses a dataset of its
+own starts from an empty ledger). Tests that kill or restart a daemon, or need another
+roster or node policy, start their own federation in their module.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ def fed4(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
 
 @pytest.fixture(scope="session")
 def fed5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
-    """Five parties whose nodes may release an input again, to the same participants only."""
+    """alice, bob, carlos, david, erin and a coordinator, with the default node policy."""
     parties = ("alice", "bob", "carlos", "david", "erin")
-    with running_federation(
-        tmp_path_factory.mktemp("fed5"), parties, policy={"input_reuse": "same-participants"}
-    ) as fed:
+    with running_federation(tmp_path_factory.mktemp("fed5"), parties) as fed:
         yield fed

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
+from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.federation import LocalFederation
@@ -44,11 +45,33 @@ def running_federation(
         fed.stop()
 
 
-def submit_all(fed: LocalFederation, dataset: str, values: Mapping[str, npt.ArrayLike]) -> None:
-    """Each party's HR system hands its own node its input for `dataset`."""
+def scalar(dataset: str, upper: float = 10_000, lower: float = 0, **more: object) -> Declaration:
+    """The declaration of a dataset of one number per organization in [lower, upper]."""
+    return Declaration(dataset, Shape.SCALAR, lower, upper, **more)  # type: ignore[arg-type]
+
+
+def vector(
+    dataset: str, length: int, lower: float, upper: float, **more: object
+) -> Declaration:
+    """The declaration of a dataset of `length` numbers per organization in [lower, upper]."""
+    return Declaration(dataset, Shape.VECTOR, lower, upper, length, **more)  # type: ignore[arg-type]
+
+
+def submit_all(
+    fed: LocalFederation,
+    dataset: str,
+    values: Mapping[str, npt.ArrayLike],
+    declaration: Declaration,
+    period: str = "",
+) -> None:
+    """Each party's HR system declares `dataset` on its own node and hands it its input.
+
+    Every party declares the same `declaration` (re-declaring it unchanged is harmless);
+    `period` ("next", or a label) starts a new period of the dataset on each node.
+    """
     for party, value in values.items():
         with fed.local_client(party) as node:
-            node.submit(dataset, value)
+            node.submit(dataset, value, declaration, period)
 
 
 # -- raw gRPC -------------------------------------------------------------------------------

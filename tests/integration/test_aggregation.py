@@ -7,8 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from integration_helpers import submit_all
+from integration_helpers import scalar, submit_all, vector
 
+from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.federation import LocalFederation
 
@@ -18,15 +19,15 @@ RAISES = {"alice": 3800, "bob": 2514, "carlos": 2982, "david": 3390}
 
 
 def test_seed_example_sum_and_mean_are_exact(fed4: LocalFederation) -> None:
-    # The default policy releases an input once, so the sum and the mean each get a dataset.
-    submit_all(fed4, "seed-sum", RAISES)
-    submit_all(fed4, "seed-mean", RAISES)
+    # Sum and mean are one node-side function: the same four parties may run both over one
+    # dataset, and the ledger records two releases of the same computation.
+    submit_all(fed4, "seed", RAISES, scalar("seed", upper=10_000))
     with fed4.analyst() as analyst:
         total = analyst.run(
             ComputationSpec(
                 name="sum of raises",
                 kind=Kind.SUM,
-                dataset="seed-sum",
+                dataset="seed",
                 lower=0,
                 upper=10_000,
                 min_parties=3,
@@ -36,7 +37,7 @@ def test_seed_example_sum_and_mean_are_exact(fed4: LocalFederation) -> None:
             ComputationSpec(
                 name="mean of raises",
                 kind=Kind.MEAN,
-                dataset="seed-mean",
+                dataset="seed",
                 lower=0,
                 upper=10_000,
                 min_parties=3,
@@ -48,6 +49,12 @@ def test_seed_example_sum_and_mean_are_exact(fed4: LocalFederation) -> None:
     assert mean.outputs["sum"].tolist() == [12686]
     assert mean.outputs["mean"].tolist() == [3171.5]
     assert total.mechanism == "none"
+    with fed4.local_client("carlos") as carlos:
+        releases = carlos.releases("seed")
+    assert [r.round_id for r in releases] == [total.round_id, mean.round_id]
+    assert {(r.period, r.function, r.placement) for r in releases} == {
+        ("1", releases[0].function, "none")
+    }
 
 
 def test_demo_command_prints_the_seed_results() -> None:
@@ -67,7 +74,8 @@ def test_vector_of_100k_reals_matches_numpy(fed4: LocalFederation) -> None:
     parties = ("alice", "bob", "carlos", "david")
     length, bits = 100_000, 16
     values = np.random.default_rng(20240611).uniform(-1000.0, 1000.0, size=(len(parties), length))
-    submit_all(fed4, "reals-100k", dict(zip(parties, values, strict=True)))
+    declared = vector("reals-100k", length, -1000, 1000, fractional_bits=bits)
+    submit_all(fed4, "reals-100k", dict(zip(parties, values, strict=True)), declared)
     spec = ComputationSpec(
         name="sum of reals",
         kind=Kind.SUM,
@@ -95,7 +103,8 @@ def test_three_option_vote_among_five_parties(fed5: LocalFederation) -> None:
     bins = ("north", "south", "east")
     votes = {"alice": 0, "bob": 2, "carlos": 0, "david": 1, "erin": 0}
     one_hot = {party: np.eye(len(bins), dtype=np.int64)[choice] for party, choice in votes.items()}
-    submit_all(fed5, "office-vote", one_hot)
+    declared = Declaration("office-vote", Shape.VOTE, 0, 1, len(bins), bins=bins)
+    submit_all(fed5, "office-vote", one_hot, declared)
     spec = ComputationSpec(
         name="where to open the office",
         kind=Kind.HISTOGRAM,

@@ -149,8 +149,10 @@ def test_client_commands_read_their_connection_from_the_environment(
         "MPCNODE_KEY": str(hr.key),
         "MPCNODE_CA": str(hr.ca),
     }
-    result = CliRunner().invoke(cli, ["submit", "--dataset", "env-vars", "7"], env=env)
+    declare = ["submit", "--dataset", "env-vars", "--shape", "scalar", "--upper", "10", "7"]
+    result = CliRunner().invoke(cli, declare, env=env)
     assert result.exit_code == 0, result.output
+    assert "period 1" in result.output
     result = CliRunner().invoke(cli, ["inputs"], env=env)
     assert result.exit_code == 0, result.output
     assert "env-vars" in result.output
