@@ -75,13 +75,13 @@ def test_spends_compose_exactly_and_the_cap_refuses_with_what_remains() -> None:
         summary = summary.after(noisy("0.1"))
     assert summary.spent_on("organization").epsilon == 1  # exactly, not 0.9999999
     assert summary.pure_sq_half["record"] == Fraction(10, 200)
-    with pytest.raises(PreconditionFailed, match="only epsilon 0 and rho 0.5 remain"):
+    with pytest.raises(PreconditionFailed, match=r"only epsilon 0 and rho 0\.5 remain"):
         check_release(summary, {}, noisy("0.1"), CAPS)
 
 
 def test_holds_of_open_rounds_count_against_the_cap() -> None:
     held = {"organization": Cost(Fraction(9, 10))}
-    with pytest.raises(PreconditionFailed, match="held by open rounds epsilon 0.9"):
+    with pytest.raises(PreconditionFailed, match=r"held by open rounds epsilon 0\.9"):
         check_release(PeriodSummary("raises@1"), held, noisy("0.2"), CAPS)
 
 
@@ -185,7 +185,7 @@ def test_an_ended_round_gives_its_hold_back(tmp_path: Path) -> None:
     store = NodeStore(tmp_path)
     store.put_input("raises", np.array([1], dtype=np.int64), RAISES)
     store.hold(b"r1", noisy("0.6"), CAPS)
-    with pytest.raises(PreconditionFailed, match="held by open rounds epsilon 0.6"):
+    with pytest.raises(PreconditionFailed, match=r"held by open rounds epsilon 0\.6"):
         store.hold(b"r2", noisy("0.6"), CAPS)
     store.drop_hold(b"r1")
     store.hold(b"r2", noisy("0.6"), CAPS)
