@@ -70,7 +70,10 @@ def test_coordinator_never_imports_node_share_handling(path: Path) -> None:
 
 def test_sample_configs_are_valid() -> None:
     node = load_node_config(ROOT / "examples" / "node.toml")
-    assert node.party_id == "alice" and node.policy.input_reuse == "once"
+    assert node.party_id == "alice" and node.datasets["raises"].period == "2026"
+    assert node.datasets["lunch"].declaration("lunch").bins == ("pizza", "sushi", "tacos")
+    for name, table in node.datasets.items():
+        table.declaration(name).check()  # every sample declaration holds together
     coord = load_coordinator_config(ROOT / "examples" / "coordinator.toml")
     assert coord.rounds.max_attempts == 3
     assert load_roster(ROOT / "examples" / "roster.toml").ids == ("alice", "bob", "carlos", "david")

@@ -14,19 +14,26 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from integration_helpers import (
+    RPC_TIMEOUT,
     PreparedRound,
     abort,
     coordinator_tls,
     list_inputs_with,
+    node_channel,
     party_tls,
     prepare,
     push_share,
+    scalar,
     submit_all,
+    vector,
 )
 
+from mpcnode.api.v1 import node_pb2_grpc, types_pb2
+from mpcnode.cli import cli
 from mpcnode.client import LocalClient
-from mpcnode.core.spec import BoundsPolicy, ComputationSpec, Kind
+from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput, PreconditionFailed, Unavailable
 from mpcnode.federation import LocalFederation
 from mpcnode.pki import Identity, Role, create_ca, issue, public_key_pin
@@ -127,7 +134,7 @@ def test_share_from_a_key_that_does_not_match_the_pin_is_refused(pinfed: LocalFe
 
 
 def test_pin_mismatch_fails_the_computation(pinfed: LocalFederation) -> None:
-    submit_all(pinfed, "guarded-run", {"alice": 1, "bob": 2, "carlos": 3})
+    submit_all(pinfed, "guarded-run", {"alice": 1, "bob": 2, "carlos": 3}, scalar("guarded-run"))
     with pinfed.analyst() as analyst, pytest.raises(PreconditionFailed) as caught:
         analyst.run(_scalar_spec("guarded run", "guarded-run"))
     reason = caught.value.message
@@ -148,7 +155,7 @@ ROUND_LENGTH = 4
 @pytest.fixture(scope="module")
 def raw_dataset(fed4: LocalFederation) -> str:
     """bob's input for the hand-prepared rounds below (only bob is ever prepared)."""
-    submit_all(fed4, "raw-rounds", {"bob": [1, 2, 3, 4]})
+    submit_all(fed4, "raw-rounds", {"bob": [1, 2, 3, 4]}, vector("raw-rounds", ROUND_LENGTH, 0, 100))
     return "raw-rounds"
 
 
@@ -237,27 +244,24 @@ def test_share_with_another_transcript_is_refused(
     assert "transcript hash" in _details(caught.value)
 
 
-# -- inputs --------------------------------------------------------------------------------------
-def test_input_of_the_wrong_length_fails_the_computation(fed4: LocalFederation) -> None:
-    submit_all(
-        fed4,
-        "short-vector",
-        {"alice": [1, 2, 3], "bob": [1, 2, 3, 4], "carlos": [1, 2, 3, 4], "david": [1, 2, 3, 4]},
-    )
-    spec = _scalar_spec("vector", "short-vector", length=4)
-    with fed4.analyst() as analyst, pytest.raises(PreconditionFailed) as caught:
-        analyst.run(spec)
-    reason = caught.value.message
-    assert "phase prepare" in reason
-    assert "alice" in reason
-    assert "INVALID_ARGUMENT" in reason
-    assert "length" in reason
-    assert "has 3 values" in reason
+# -- inputs: checked against the owner's declaration when submitted ------------------------------
+def test_input_of_the_wrong_length_is_refused_at_submission(fed4: LocalFederation) -> None:
+    declared = vector("short-vector", 4, 0, 10)
+    with fed4.local_client("alice") as alice, pytest.raises(InvalidInput) as caught:
+        alice.submit("short-vector", [1, 2, 3], declared)
+    assert caught.value.status == "INVALID_ARGUMENT"
+    message = caught.value.message
+    assert "alice" in message  # the owner's own node said it
+    assert "3 values" in message
+    assert "the declaration says length 4" in message
+    with fed4.local_client("alice") as alice:
+        assert "short-vector" not in [i.dataset for i in alice.inputs()]
 
 
 def test_nan_input_is_refused_at_submission(fed4: LocalFederation) -> None:
+    declared = vector("has-gap", 3, 0, 10, fractional_bits=8)
     with fed4.local_client("alice") as alice, pytest.raises(InvalidInput) as caught:
-        alice.submit("has-gap", [1.0, math.nan, 2.0])
+        alice.submit("has-gap", [1.0, math.nan, 2.0], declared)
     assert caught.value.status == "INVALID_ARGUMENT"
     message = caught.value.message
     assert "NaN" in message
@@ -266,27 +270,39 @@ def test_nan_input_is_refused_at_submission(fed4: LocalFederation) -> None:
         assert "has-gap" not in [i.dataset for i in alice.inputs()]
 
 
-def test_out_of_bounds_input_with_reject_policy_fails_naming_the_party(
+def test_out_of_domain_input_is_refused_at_submission_to_its_owner_only(
     fed4: LocalFederation,
 ) -> None:
-    submit_all(fed4, "bounds-reject", {"alice": 100, "bob": 200, "carlos": 12_000, "david": 300})
-    spec = _scalar_spec("rejecting", "bounds-reject", on_out_of_bounds=BoundsPolicy.REJECT)
-    with fed4.analyst() as analyst, pytest.raises(PreconditionFailed) as caught:
-        analyst.run(spec)
-    reason = caught.value.message
-    assert "carlos" in reason
-    assert "INVALID_ARGUMENT" in reason
-    assert "above spec.upper 10000" in reason
-    assert "clip" in reason  # the way out: ask for a clipping spec
-    assert "12000" not in reason  # the input value itself never leaves the node
-
-
-def test_out_of_bounds_input_with_clip_policy_is_clipped(fed4: LocalFederation) -> None:
-    submit_all(fed4, "bounds-clip", {"alice": 100, "bob": 200, "carlos": 12_000, "david": -5})
-    spec = _scalar_spec("clipping", "bounds-clip", on_out_of_bounds=BoundsPolicy.CLIP)
+    declared = scalar("out-of-domain", upper=10_000)
+    submit_all(fed4, "out-of-domain", {"alice": 100, "bob": 200, "david": 300}, declared)
+    for value, where in ((12_000, "above the declared upper 10000"), (-5, "below the declared")):
+        with fed4.local_client("carlos") as carlos, pytest.raises(InvalidInput) as caught:
+            carlos.submit("out-of-domain", value, declared)
+        assert caught.value.status == "INVALID_ARGUMENT"
+        message = caught.value.message
+        assert "carlos" in message
+        assert where in message
+        assert "index 0" in message
+        assert str(value) not in message  # it says where, never what
+    with fed4.local_client("carlos") as carlos:
+        assert "out-of-domain" not in [i.dataset for i in carlos.inputs()]
+        carlos.submit("out-of-domain", 10_000)  # the stored declaration applies; in domain
     with fed4.analyst() as analyst:
-        result = analyst.run(spec)
-    assert result.outputs["sum"].tolist() == [100 + 200 + 10_000 + 0]
+        result = analyst.run(_scalar_spec("in domain", "out-of-domain"))
+    assert result.outputs["sum"].tolist() == [100 + 200 + 10_000 + 300]
+
+
+def test_a_refused_submission_changes_nothing_on_the_node(fed4: LocalFederation) -> None:
+    # A submit that carries a new period and values out of the domain is refused; the
+    # period it asked for must not start either, nor the old input be dropped.
+    declared = scalar("atomic", upper=10)
+    with fed4.local_client("alice") as alice:
+        alice.submit("atomic", 7, declared)
+        with pytest.raises(InvalidInput, match="above the declared upper 10"):
+            alice.submit("atomic", 11, declared, period="next")
+        (held,) = [i for i in alice.inputs() if i.dataset == "atomic"]
+    assert held.period == "1"
+    assert held.length == 1
 
 
 # -- specs and policy ------------------------------------------------------------------------------
@@ -321,44 +337,175 @@ def test_fewer_parties_than_min_parties_is_refused(fed4: LocalFederation) -> Non
     assert "min_parties = 5" in message
 
 
-def test_input_reuse_with_another_participant_set_is_refused(fed4: LocalFederation) -> None:
-    submit_all(fed4, "salaries-once", {"alice": 10, "bob": 20, "carlos": 30, "david": 40})
-    spec = _scalar_spec("salaries-once", "salaries-once")
-    with fed4.analyst() as analyst:
-        first = analyst.run(spec)
-        assert first.outputs["sum"].tolist() == [100]
-        # The same query without david would difference out david's input.
-        with pytest.raises(PreconditionFailed) as caught:
-            analyst.run(spec, parties=("alice", "bob", "carlos"))
+# -- specs must conform to the owner's declaration, whatever the stored values --------------------
+def test_a_spec_that_differs_from_the_declaration_fails_naming_the_declaration(
+    fed4: LocalFederation,
+) -> None:
+    declared = scalar("conform", upper=10_000)
+    submit_all(fed4, "conform", dict(zip(PARTIES, (100, 200, 300, 400), strict=True)), declared)
+    with fed4.analyst() as analyst, pytest.raises(PreconditionFailed) as caught:
+        analyst.run(_scalar_spec("wider", "conform", upper=12_000))
     reason = caught.value.message
-    assert caught.value.status == "FAILED_PRECONDITION"
     assert "phase prepare" in reason
     assert "FAILED_PRECONDITION" in reason
-    assert "reuse" in reason
-    assert "submit a new input" in reason
+    assert "does not conform to dataset 'conform' as its owner declared it" in reason
+    assert declared.describe() in reason  # shape, domain, unit and fingerprint prefix
+    assert "spec.upper is '12000.0', the declaration says '10000.0'" in reason
     for party in PARTIES:
         with fed4.local_client(party) as node:
-            releases = node.releases("salaries-once")
-        assert len(releases) == 1
-        assert releases[0].round_id == first.round_id
+            assert node.releases("conform") == []
 
 
-def test_same_participants_policy_allows_a_rerun_but_not_a_smaller_set(
+def test_a_spec_may_not_ask_a_node_to_clip(fed4: LocalFederation, raw_dataset: str) -> None:
+    spec = _scalar_spec("clip", raw_dataset, length=ROUND_LENGTH, upper=100)
+    request = PreparedRound(spec, ("alice", "bob", "carlos")).request()
+    request.spec.on_out_of_bounds = types_pb2.BOUNDS_POLICY_CLIP
+    with node_channel(fed4, "bob", coordinator_tls(fed4)) as channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            node_pb2_grpc.RoundControlStub(channel).Prepare(request, timeout=RPC_TIMEOUT)
+    assert _status(caught.value) == "INVALID_ARGUMENT"
+    assert "clip" in _details(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "differs"),
+    [
+        ({"upper": 5000}, "spec.upper is '5000.0', the declaration says '10000.0'"),
+        ({"length": 2}, "spec.length is '2', the declaration says '1'"),
+    ],
+)
+def test_a_prepare_refusal_is_the_same_whatever_the_stored_value(
+    fed4: LocalFederation, change: dict[str, object], differs: str
+) -> None:
+    dataset = f"blind-{next(iter(change))}"
+    with fed4.local_client("bob") as bob:
+        bob.submit(dataset, 100, scalar(dataset, upper=10_000))
+    participants = ("alice", "bob", "carlos")
+    refusals = []
+    for value in (100, 9000, 10_000, 0):  # within spec.upper 5000 or not: it must not matter
+        with fed4.local_client("bob") as bob:
+            bob.submit(dataset, value)
+        prepared = PreparedRound(_scalar_spec("probe", dataset, **change), participants)
+        with pytest.raises(grpc.RpcError) as caught:
+            prepare(fed4, "bob", prepared, coordinator_tls(fed4))
+        refusals.append((_status(caught.value), _details(caught.value)))
+        # The conforming spec is accepted whatever the value, too.
+        conforming = PreparedRound(_scalar_spec("probe", dataset), participants)
+        prepare(fed4, "bob", conforming, coordinator_tls(fed4))
+        abort(fed4, "bob", conforming.header)
+    assert len(set(refusals)) == 1, refusals
+    status, details = refusals[0]
+    assert status == "FAILED_PRECONDITION"
+    assert differs in details
+    assert f"dataset '{dataset}' as its owner declared it" in details
+
+
+# -- one ledger per dataset-period ------------------------------------------------------------------
+def test_an_exact_release_repeats_over_the_same_parties_but_not_another_set(
     fed5: LocalFederation,
 ) -> None:
     everyone = ("alice", "bob", "carlos", "david", "erin")
-    submit_all(fed5, "bonus", dict(zip(everyone, (1, 2, 3, 4, 5), strict=True)))
+    submit_all(fed5, "bonus", dict(zip(everyone, (1, 2, 3, 4, 5), strict=True)), scalar("bonus"))
     spec = _scalar_spec("bonus", "bonus")
     with fed5.analyst() as analyst:
         first = analyst.run(spec)
         second = analyst.run(spec)  # the same five: nothing can be differenced out
+        mean = analyst.run(_scalar_spec("mean bonus", "bonus", kind=Kind.MEAN))  # one function
+        # Without erin, the difference of two exact sums would be erin's input.
         with pytest.raises(PreconditionFailed) as caught:
-            analyst.run(spec, parties=("alice", "bob", "carlos", "david"))
+            analyst.run(spec, parties=everyone[:4])
     assert first.outputs["sum"].tolist() == second.outputs["sum"].tolist() == [15]
+    assert mean.outputs["mean"].tolist() == [3.0]
     reason = caught.value.message
+    assert "phase prepare" in reason
     assert "FAILED_PRECONDITION" in reason
-    assert "reuse" in reason
-    assert "different participant set" in reason
-    with fed5.local_client("alice") as alice:
-        releases = alice.releases("bonus")
-    assert [r.round_id for r in releases] == [first.round_id, second.round_id]
+    assert "exact release refused by the ledger of bonus@1" in reason
+    assert "another participant set" in reason
+    assert "new period" in reason
+    for party in everyone:
+        with fed5.local_client(party) as node:
+            releases = node.releases("bonus")
+        assert [r.round_id for r in releases] == [first.round_id, second.round_id, mean.round_id]
+        assert {(r.period, r.participants, r.function) for r in releases} == {
+            ("1", everyone, releases[0].function)
+        }
+
+
+def _cli_submit(fed: LocalFederation, party: str, *args: str) -> str:
+    hr = fed.tls(party, f"{party}-hr")
+    connection = [
+        f"--node=127.0.0.1:{fed.ports[party]}",
+        f"--party={party}",
+        f"--cert={hr.cert}",
+        f"--key={hr.key}",
+        f"--ca={hr.ca}",
+    ]
+    result = CliRunner().invoke(cli, ["submit", *connection, *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_resubmitting_does_not_lift_the_ledger_but_a_new_period_does(
+    fed4: LocalFederation,
+) -> None:
+    salaries = dict(zip(PARTIES, (10, 20, 30, 40), strict=True))
+    declared = scalar("salaries", upper=1000)
+    submit_all(fed4, "salaries", salaries, declared)
+    spec = _scalar_spec("salaries", "salaries", upper=1000)
+    three = ("alice", "bob", "carlos")
+    with fed4.analyst() as analyst:
+        first = analyst.run(spec)
+        assert first.outputs["sum"].tolist() == [100]
+        with pytest.raises(PreconditionFailed, match="ledger of salaries@1"):
+            analyst.run(spec, parties=three)
+    # The same values again, even under a fresh input id after a delete: still refused.
+    with fed4.local_client("david") as david:
+        david.delete("salaries")
+    submit_all(fed4, "salaries", salaries, declared)
+    with fed4.analyst() as analyst, pytest.raises(PreconditionFailed) as again:
+        analyst.run(spec, parties=three)
+    assert "exact release refused by the ledger of salaries@1" in again.value.message
+    assert "another participant set" in again.value.message
+    # Other values in the same period would reveal the change by difference: refused.
+    with fed4.local_client("bob") as bob, pytest.raises(PreconditionFailed) as changed:
+        bob.submit("salaries", 25)
+    assert changed.value.status == "FAILED_PRECONDITION"
+    assert "already released exactly" in changed.value.message
+    assert "new period" in changed.value.message
+    # The owners start a new period (new data): a fresh ledger, the old input left behind.
+    printed = _cli_submit(fed4, "alice", "--dataset=salaries", "--new-period", "11")
+    assert "period 2" in printed
+    submit_all(fed4, "salaries", {"bob": 25, "carlos": 33}, declared, period="next")
+    with fed4.analyst() as analyst:
+        fresh = analyst.run(spec, parties=three)
+    assert fresh.outputs["sum"].tolist() == [11 + 25 + 33]
+    with fed4.local_client("bob") as bob:
+        releases = bob.releases("salaries")
+        rows = bob.budgets("salaries")
+        (current,) = [i for i in bob.inputs() if i.dataset == "salaries"]
+    assert [(r.round_id, r.period) for r in releases] == [
+        (first.round_id, "1"),
+        (fresh.round_id, "2"),
+    ]
+    assert releases[1].participants == three
+    assert {r.dataset for r in rows} == {"salaries@2"}
+    assert (current.period, current.releases) == ("2", 1)
+    with fed4.local_client("david") as david:  # david's node stays in period 1
+        assert {r.dataset for r in david.budgets("salaries")} == {"salaries@1"}
+
+
+def test_a_sum_and_a_histogram_of_one_binned_vector_are_one_function(
+    fed4: LocalFederation,
+) -> None:
+    bins = ("junior", "senior", "lead")
+    declared = vector("per-level", len(bins), 0, 100, bins=bins)
+    counts = {p: [i, 2 * i, 3 * i] for i, p in enumerate(PARTIES, start=1)}
+    submit_all(fed4, "per-level", counts, declared)
+    totals = _scalar_spec("by level", "per-level", length=len(bins), upper=100)
+    tally = _scalar_spec(
+        "tally by level", "per-level", kind=Kind.HISTOGRAM, length=len(bins), upper=100, bins=bins
+    )
+    with fed4.analyst() as analyst:
+        first = analyst.run(totals)
+        second = analyst.run(tally)  # the same encoded per-bin sum over the same four parties
+    assert first.outputs["sum"].tolist() == second.outputs["counts"].tolist() == [10, 20, 30]
