@@ -75,12 +75,12 @@ def _number(x: float) -> str:
     if not (x > 0 and math.isfinite(x)):
         return f"{x:.6g}"
     exponent = math.log2(x)
-    if exponent.is_integer() and abs(exponent) >= 10:
+    if exponent.is_integer() and abs(exponent) >= 10 and x == 2.0**exponent:
         return f"2^{exponent:.0f}"
     if 0 < 1 - x < 2**-20:  # would print as 1
         return f"1 - {_number(1 - x)}"
     if x >= 1024 or x < 2**-10:
-        return f"{x:.6g} (2^{exponent:.1f})"
+        return f"{x:.6g} (2^{exponent:.2f})"
     return f"{x:.6g}"
 
 

@@ -292,17 +292,25 @@ def test_out_of_domain_input_is_refused_at_submission_to_its_owner_only(
     assert result.outputs["sum"].tolist() == [100 + 200 + 10_000 + 300]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: NodeStore.put_input (mpcnode/node/store.py) re-declares the dataset "
+    "(and starts the requested period, deleting the old input) before validating the values, "
+    "so a refused submit still changes the declaration or the period; a narrower declaration "
+    "is then stored over an input outside its domain",
+)
 def test_a_refused_submission_changes_nothing_on_the_node(fed4: LocalFederation) -> None:
-    # A submit that carries a new period and values out of the domain is refused; the
-    # period it asked for must not start either, nor the old input be dropped.
     declared = scalar("atomic", upper=10)
     with fed4.local_client("alice") as alice:
         alice.submit("atomic", 7, declared)
+        # A new period with values out of the domain: refused, so no new period either.
         with pytest.raises(InvalidInput, match="above the declared upper 10"):
             alice.submit("atomic", 11, declared, period="next")
-        (held,) = [i for i in alice.inputs() if i.dataset == "atomic"]
-    assert held.period == "1"
-    assert held.length == 1
+        # A narrower domain that the values do not fit: refused, so the old declaration stays.
+        with pytest.raises(InvalidInput, match="above the declared upper 5"):
+            alice.submit("atomic", 7, scalar("atomic", upper=5))
+        held = [i for i in alice.inputs() if i.dataset == "atomic"]
+    assert [(i.period, i.declaration_fingerprint) for i in held] == [("1", declared.fingerprint)]
 
 
 # -- specs and policy ------------------------------------------------------------------------------
@@ -494,6 +502,13 @@ def test_resubmitting_does_not_lift_the_ledger_but_a_new_period_does(
         assert {r.dataset for r in david.budgets("salaries")} == {"salaries@1"}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: node_function (mpcnode/core/declaration.py) hashes spec.bins, which "
+    "is () for a sum and the bin names for a histogram of the same binned vector, so the "
+    "ledger refuses the second as 'another function' though the nodes release the same "
+    "encoded per-bin sum (both specs conform to the declaration)",
+)
 def test_a_sum_and_a_histogram_of_one_binned_vector_are_one_function(
     fed4: LocalFederation,
 ) -> None:
