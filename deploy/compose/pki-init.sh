@@ -18,16 +18,16 @@
 # points of fresh volumes root-owned; it hands every volume but the CA's to the daemons' user.
 #
 # Environment: PARTIES (alice bob carlos david), FEDERATION (compose-demo), NODE_PORT (7001),
-# COORDINATOR_PORT (7000), INPUT_REUSE (same-participants), MIN_PARTIES (3), OWNER (10001:10001).
+# COORDINATOR_PORT (7000), RAISES_PERIOD (1), MIN_PARTIES (3), OWNER (10001:10001).
 set -euo pipefail
 
 PARTIES=${PARTIES:-alice bob carlos david}
 FEDERATION=${FEDERATION:-compose-demo}
 NODE_PORT=${NODE_PORT:-7001}
 COORDINATOR_PORT=${COORDINATOR_PORT:-7000}
-# The demo runs a sum and then a mean over the same inputs and the same parties:
-# "same-participants" allows exactly that, and still refuses a release to a smaller set.
-INPUT_REUSE=${INPUT_REUSE:-same-participants}
+# The period of the demo's dataset: a fifth party joins for the next period, since an exact
+# sum over five parties after one over four would reveal the fifth's raise (README).
+RAISES_PERIOD=${RAISES_PERIOD:-1}
 MIN_PARTIES=${MIN_PARTIES:-3}
 OWNER=${OWNER:-10001:10001}
 PKI=/pki
@@ -112,7 +112,19 @@ pin = "$coordinator_pin"
 
 [policy]
 min_parties = $MIN_PARTIES
-input_reuse = "$INPUT_REUSE"
+
+# The organization's own declarations of its datasets (README: "Datasets").
+[datasets.raises]
+shape = "scalar"
+lower = 0
+upper = 10000
+period = "$RAISES_PERIOD"
+
+[datasets.lunch]
+shape = "vote"
+upper = 1
+length = 3
+bins = ["pizza", "sushi", "tacos"]
 EOF
   install -m 0644 "$roster" "$PKI/$party/roster.toml"
 done

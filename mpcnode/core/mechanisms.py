@@ -257,7 +257,9 @@ def _check_noise_fits(plan: NoisePlan, max_parties: int) -> None:
     largest = max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper)))
     inputs = max_parties * math.ceil(largest * (1 << spec.fractional_bits))
     margin = tail_halfwidth(total_noise_law(plan, max_parties), OVERFLOW_MISS)
-    if inputs + margin >= RING_HALF:
+    # Exact first: bounds that alone overflow (refused by spec.check too) would overflow the
+    # float sum with the margin.
+    if inputs >= RING_HALF or inputs + margin >= RING_HALF:
         noise = f"2^{math.log2(margin):.1f}" if 0 < margin < math.inf else "beyond any bound"
         raise InvalidInput(
             f"overflow: the inputs can reach 2^{log2_of(max(inputs, 1)):.1f} and the noise "

@@ -106,9 +106,8 @@ def impostor_tls(fed: LocalFederation, role: Role, name: str, org: str | None = 
     if not (folder / f"{identity.file_stem}.crt").exists():
         hosts = ("localhost", "127.0.0.1") if role.serves else ()
         issue(fed.ca_dir, folder, identity, hosts)
-    return TlsFiles(
-        folder / f"{identity.file_stem}.crt", folder / f"{identity.file_stem}.key", folder / "ca.crt"
-    )
+    stem = folder / identity.file_stem
+    return TlsFiles(stem.with_suffix(".crt"), stem.with_suffix(".key"), folder / "ca.crt")
 
 
 # -- channels --------------------------------------------------------------------------------
@@ -356,16 +355,22 @@ class Ledgers:
         return len(self.releases[party])
 
 
-def ledgers(fed: LocalFederation, datasets: Iterable[str]) -> Ledgers:
-    """A snapshot of every node's releases and budgets of `datasets`."""
-    names = tuple(datasets)
+def ledgers(fed: LocalFederation, datasets: Iterable[str] = ()) -> Ledgers:
+    """A snapshot of every node's releases and budgets (of `datasets`, or of all)."""
+    names = set(datasets)
     releases, budgets = {}, {}
     for party in fed.parties:
+        with channel_to(fed, party, hr_tls(fed, party)) as channel:
+            stub = node_pb2_grpc.LocalStub(channel)
+            listed = stub.ListReleases(node_pb2.ListReleasesRequest(), timeout=RPC_TIMEOUT)
+            rows = stub.ListBudgets(node_pb2.ListBudgetsRequest(), timeout=RPC_TIMEOUT)
         releases[party] = tuple(
-            r.SerializeToString() for d in names for r in list_releases(fed, party, d)
+            r.SerializeToString() for r in listed.releases if not names or r.dataset in names
         )
         budgets[party] = tuple(
-            b.SerializeToString() for d in names for b in list_budgets(fed, party, d)
+            b.SerializeToString()
+            for b in rows.budgets
+            if not names or b.dataset.rsplit("@", 1)[0] in names
         )
     return Ledgers(releases, budgets)
 
@@ -390,7 +395,7 @@ class Computation:
 
     @property
     def state(self) -> str:
-        """"refused" when CreateComputation failed, else the final state's short name."""
+        """ "refused" when CreateComputation failed, else the final state's short name."""
         if self.status is None:
             return "refused"
         return pb.ComputationState.Name(self.status.state).removeprefix("COMPUTATION_STATE_")

@@ -47,14 +47,16 @@ import sys
 from pathlib import Path
 import numpy as np
 from mpcnode.client import LocalClient
+from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.tls import TlsFiles
 
 dataset, length, parties = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+declared = Declaration(dataset, Shape.VECTOR, 0, 4000, length=length)
 for i, party in enumerate(parties):
     hr = Path(f"/pki/{party}-hr")
     files = TlsFiles(hr / f"{party}-hr.crt", hr / f"{party}-hr.key", hr / "ca.crt")
     with LocalClient(f"{party}:7001", party, files) as node:
-        node.submit(dataset, np.arange(length, dtype=np.int64) % 1000 + 1000 * i)
+        node.submit(dataset, np.arange(length, dtype=np.int64) % 1000 + 1000 * i, declared)
 """
 
 # Run inside the `analyst` container: prints the analyst's certificate, key and the CA, so the

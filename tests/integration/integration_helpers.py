@@ -50,9 +50,7 @@ def scalar(dataset: str, upper: float = 10_000, lower: float = 0, **more: object
     return Declaration(dataset, Shape.SCALAR, lower, upper, **more)  # type: ignore[arg-type]
 
 
-def vector(
-    dataset: str, length: int, lower: float, upper: float, **more: object
-) -> Declaration:
+def vector(dataset: str, length: int, lower: float, upper: float, **more: object) -> Declaration:
     """The declaration of a dataset of `length` numbers per organization in [lower, upper]."""
     return Declaration(dataset, Shape.VECTOR, lower, upper, length, **more)  # type: ignore[arg-type]
 

@@ -155,7 +155,9 @@ ROUND_LENGTH = 4
 @pytest.fixture(scope="module")
 def raw_dataset(fed4: LocalFederation) -> str:
     """bob's input for the hand-prepared rounds below (only bob is ever prepared)."""
-    submit_all(fed4, "raw-rounds", {"bob": [1, 2, 3, 4]}, vector("raw-rounds", ROUND_LENGTH, 0, 100))
+    submit_all(
+        fed4, "raw-rounds", {"bob": [1, 2, 3, 4]}, vector("raw-rounds", ROUND_LENGTH, 0, 100)
+    )
     return "raw-rounds"
 
 
@@ -244,7 +246,7 @@ def test_share_with_another_transcript_is_refused(
     assert "transcript hash" in _details(caught.value)
 
 
-# -- inputs: checked against the owner's declaration when submitted ------------------------------
+# -- inputs: checked against the owner's declaration when submitted ---------------------------
 def test_input_of_the_wrong_length_is_refused_at_submission(fed4: LocalFederation) -> None:
     declared = vector("short-vector", 4, 0, 10)
     with fed4.local_client("alice") as alice, pytest.raises(InvalidInput) as caught:
@@ -345,7 +347,7 @@ def test_fewer_parties_than_min_parties_is_refused(fed4: LocalFederation) -> Non
     assert "min_parties = 5" in message
 
 
-# -- specs must conform to the owner's declaration, whatever the stored values --------------------
+# -- specs must conform to the owner's declaration, whatever the stored values -----------------
 def test_a_spec_that_differs_from_the_declaration_fails_naming_the_declaration(
     fed4: LocalFederation,
 ) -> None:
@@ -368,9 +370,11 @@ def test_a_spec_may_not_ask_a_node_to_clip(fed4: LocalFederation, raw_dataset: s
     spec = _scalar_spec("clip", raw_dataset, length=ROUND_LENGTH, upper=100)
     request = PreparedRound(spec, ("alice", "bob", "carlos")).request()
     request.spec.on_out_of_bounds = types_pb2.BOUNDS_POLICY_CLIP
-    with node_channel(fed4, "bob", coordinator_tls(fed4)) as channel:
-        with pytest.raises(grpc.RpcError) as caught:
-            node_pb2_grpc.RoundControlStub(channel).Prepare(request, timeout=RPC_TIMEOUT)
+    with (
+        node_channel(fed4, "bob", coordinator_tls(fed4)) as channel,
+        pytest.raises(grpc.RpcError) as caught,
+    ):
+        node_pb2_grpc.RoundControlStub(channel).Prepare(request, timeout=RPC_TIMEOUT)
     assert _status(caught.value) == "INVALID_ARGUMENT"
     assert "clip" in _details(caught.value)
 
@@ -408,7 +412,7 @@ def test_a_prepare_refusal_is_the_same_whatever_the_stored_value(
     assert f"dataset '{dataset}' as its owner declared it" in details
 
 
-# -- one ledger per dataset-period ------------------------------------------------------------------
+# -- one ledger per dataset-period ------------------------------------------------------------
 def test_an_exact_release_repeats_over_the_same_parties_but_not_another_set(
     fed5: LocalFederation,
 ) -> None:
