@@ -143,6 +143,7 @@ def guard_handler(handler: Any, method: str) -> Any:
     return grpc.unary_unary_rpc_method_handler(behavior, tolerant, serializer)
 
 
+# The stubs make ServerInterceptor generic; at run time it is not, so it cannot be subscripted.
 class MalformedRequests(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Server interceptor: every method's undecodable request becomes INVALID_ARGUMENT.
 

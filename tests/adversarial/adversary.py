@@ -41,7 +41,7 @@ from mpcnode.federation import LocalFederation
 from mpcnode.pki import Identity, Role, issue
 from mpcnode.tls import TlsFiles, channel_credentials, channel_options
 from mpcnode.wire.specs import spec_to_proto
-from mpcnode.wire.tensors import iter_chunks
+from mpcnode.wire.tensors import ChunkAssembler, iter_chunks
 
 RPC_TIMEOUT = 20.0
 PARTIES4 = ("alice", "bob", "carlos", "david")
@@ -292,6 +292,17 @@ def collect(
     with controlling(fed, node) as stub:
         request = node_pb2.CollectPartialRequest(header=header)
         return streamed(stub.CollectPartial, request, timeout)
+
+
+def reconstruct(partials: Iterable[Reply], length: int = 1) -> npt.NDArray[np.int64]:
+    """What a coordinator holding every partial learns: their sum, as signed integers."""
+    total = np.zeros(length, dtype=np.uint64)
+    for reply in partials:
+        assembler = ChunkAssembler(length, np.dtype(np.uint64))
+        for body in reply.body:
+            assembler.add(node_pb2.PartialChunk.FromString(body).chunk)
+        total += assembler.result()
+    return total.view(np.int64)
 
 
 def abort(fed: LocalFederation, node: str, header: pb.RoundHeader) -> Reply:

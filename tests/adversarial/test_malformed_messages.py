@@ -87,14 +87,15 @@ def _channel(fed: LocalFederation, daemon: str, tls: TlsFiles) -> Iterator[grpc.
 
 def _call_raw(channel: grpc.Channel, method: Method, data: bytes) -> None:
     """Send `data` as the (only) request message of `method`, with no serializer at all."""
+    raw = {"request_serializer": None, "response_deserializer": None}  # bytes as they are
     if method.client_streaming and method.server_streaming:
-        list(channel.stream_stream(method.path)(iter([data]), timeout=TIMEOUT))
+        list(channel.stream_stream(method.path, **raw)(iter([data]), timeout=TIMEOUT))
     elif method.client_streaming:
-        channel.stream_unary(method.path)(iter([data]), timeout=TIMEOUT)
+        channel.stream_unary(method.path, **raw)(iter([data]), timeout=TIMEOUT)
     elif method.server_streaming:
-        list(channel.unary_stream(method.path)(data, timeout=TIMEOUT))
+        list(channel.unary_stream(method.path, **raw)(data, timeout=TIMEOUT))
     else:
-        channel.unary_unary(method.path)(data, timeout=TIMEOUT)
+        channel.unary_unary(method.path, **raw)(data, timeout=TIMEOUT)
 
 
 def _refusal(fed: LocalFederation, service: str, method: Method, data: bytes) -> grpc.RpcError:

@@ -15,6 +15,7 @@ and each test asserts that the attacker gets nothing:
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -285,32 +286,31 @@ def test_vector_probes_leak_no_count_or_index(twins: Twins, probe: str) -> None:
 def test_mpcnode_releases_lists_no_probe(twins: Twins) -> None:
     for fed in twins.both:
         tls = hr_tls(fed, VICTIM)
-        for dataset in PROBED:
-            listing = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "mpcnode",
-                    "releases",
-                    "--node",
-                    f"127.0.0.1:{fed.ports[VICTIM]}",
-                    "--party",
-                    VICTIM,
-                    "--cert",
-                    str(tls.cert),
-                    "--key",
-                    str(tls.key),
-                    "--ca",
-                    str(tls.ca),
-                    "--dataset",
-                    dataset,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=True,
-            )
-            assert listing.stdout.strip() == "no releases", listing.stdout
+        listing = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mpcnode",
+                "releases",
+                "--json",
+                "--node",
+                f"127.0.0.1:{fed.ports[VICTIM]}",
+                "--party",
+                VICTIM,
+                "--cert",
+                str(tls.cert),
+                "--key",
+                str(tls.key),
+                "--ca",
+                str(tls.ca),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        released = {row["dataset"] for row in json.loads(listing.stdout)}
+        assert released <= {DP}, f"probes were released: {released}"
 
 
 def test_the_twins_really_differ(twins: Twins) -> None:

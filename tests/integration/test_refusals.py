@@ -1,8 +1,11 @@
 """Refusals on real daemons: each with its gRPC status and a message a person can act on.
 
 TLS refusals happen in the handshake (UNAVAILABLE at the client, no RPC runs); identity and
-role refusals are PERMISSION_DENIED; protocol refusals on shares follow the Peer contract;
-input and spec refusals fail the computation with a reason naming the party and phase.
+role refusals are PERMISSION_DENIED; protocol refusals on shares follow the Peer contract.
+Values are checked against their owner's declaration when submitted (INVALID_ARGUMENT, to the
+owner only); a spec that does not conform to the declaration, or that the dataset-period's
+ledger forbids, fails the computation at Prepare with a reason naming the party, the phase
+and the rule, and never depends on a stored value.
 """
 
 from __future__ import annotations
