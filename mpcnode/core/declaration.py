@@ -346,8 +346,7 @@ def node_function(spec: ComputationSpec) -> str:
     coordinator only post-processes. The name, readers, min_parties and privacy settings
     are left out (privacy is recorded as placement and cost beside it).
     """
-    doc = {
-        "bins": list(spec.bins),
+    doc = {  # bins are labels of the elements: a histogram of a binned vector is its sum
         "dataset": spec.dataset,
         "fractional_bits": spec.fractional_bits,
         "length": spec.length,

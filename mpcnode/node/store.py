@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from mpcnode.node.ledger import ReleaseRecord
 from mpcnode.node.migrations import MIGRATIONS
 from mpcnode.sqlite import Database
 
+log = logging.getLogger(__name__)
 FIRST_PERIOD = "1"
 NEXT_PERIOD = "next"  # a period request meaning "the one after the current"
 
@@ -114,8 +117,10 @@ class NodeStore:
                 new = DatasetRecord(decl, label, source, int(time.time() * 1000))
                 self._write_dataset(conn, new, insert=True)
                 return new
-            if old.source == "config" and source == "owner" and (
-                old.declaration != decl or period is not None
+            if (
+                old.source == "config"
+                and source == "owner"
+                and (old.declaration != decl or period is not None)
             ):
                 raise PreconditionFailed(
                     f"dataset {shown(decl.dataset)} is declared in this node's config file; "
@@ -140,9 +145,26 @@ class NodeStore:
                 )
             new = DatasetRecord(decl, label, source, int(time.time() * 1000))
             self._write_dataset(conn, new, insert=False)
-            if label != old.period:  # new period, new data: the old input stays behind
+            if label != old.period or not self._input_fits(conn, decl):
+                # New period, new data; or a narrowed declaration the stored input no longer
+                # fits (a config change): the input stays behind and must be submitted again.
                 conn.execute("DELETE FROM inputs WHERE dataset = ?", (decl.dataset,))
             return new
+
+    @staticmethod
+    def _input_fits(conn: sqlite3.Connection, decl: Declaration) -> bool:
+        row = conn.execute(
+            "SELECT dtype, data FROM inputs WHERE dataset = ?", (decl.dataset,)
+        ).fetchone()
+        if row is None:
+            return True
+        values = np.frombuffer(row[1], dtype=np.dtype(row[0]).newbyteorder("<")).astype(row[0])
+        try:
+            decl.validate(values)
+        except InvalidInput:
+            log.warning("the stored input of %r does not fit its new declaration", decl.dataset)
+            return False
+        return True
 
     @staticmethod
     def _check_label(label: str) -> None:
@@ -151,8 +173,8 @@ class NodeStore:
                 f"period {shown(label)} must be 1-32 letters, digits, '.' or '-' (e.g. 2027)"
             )
 
-    def _write_dataset(self, conn: object, record: DatasetRecord, insert: bool) -> None:
-        db = conn  # an sqlite3.Connection inside a transaction
+    def _write_dataset(self, conn: sqlite3.Connection, record: DatasetRecord, insert: bool) -> None:
+        db = conn
         doc = json.dumps(declaration_to_doc(record.declaration), sort_keys=True)
         params = (
             doc,
@@ -163,23 +185,23 @@ class NodeStore:
             record.declaration.dataset,
         )
         if insert:
-            db.execute(  # type: ignore[attr-defined]
+            db.execute(
                 "INSERT INTO datasets (declaration, fingerprint, period, source, declared_ms, "
                 "dataset) VALUES (?, ?, ?, ?, ?, ?)",
                 params,
             )
         else:
-            db.execute(  # type: ignore[attr-defined]
+            db.execute(
                 "UPDATE datasets SET declaration = ?, fingerprint = ?, period = ?, source = ?, "
                 "declared_ms = ?, sealed = CASE WHEN period = ? THEN sealed ELSE NULL END "
                 "WHERE dataset = ?",
                 (*params[:5], record.period, record.declaration.dataset),
             )
-        ledger.start_period(db, record.declaration.dataset, record.period, record.key)  # type: ignore[arg-type]
+        ledger.start_period(db, record.declaration.dataset, record.period, record.key)
 
     @staticmethod
-    def _dataset(conn: object, name: str) -> DatasetRecord | None:
-        row = conn.execute(  # type: ignore[attr-defined]
+    def _dataset(conn: sqlite3.Connection, name: str) -> DatasetRecord | None:
+        row = conn.execute(
             "SELECT declaration, period, source, declared_ms FROM datasets WHERE dataset = ?",
             (name,),
         ).fetchone()
@@ -220,11 +242,13 @@ class NodeStore:
         """
         if declaration is not None and declaration.dataset != dataset:
             raise InvalidInput("the declaration names another dataset than the input")
+        target = declaration or self.dataset(dataset).declaration
+        target.check()
+        # Checked before anything changes: a refused submit leaves the node as it was.
+        checked = target.validate(values)
         if declaration is not None or period is not None:
-            current = self.dataset(dataset) if declaration is None else None
-            self.declare(declaration or current.declaration, period)  # type: ignore[union-attr]
+            self.declare(target, period)
         record = self.dataset(dataset)
-        checked = record.declaration.validate(values)
         input_id = os.urandom(8).hex()
         now = int(time.time() * 1000)
         digest = _values_hash(checked)
@@ -246,8 +270,16 @@ class NodeStore:
                 "SET input_id = excluded.input_id, dtype = excluded.dtype, length = "
                 "excluded.length, data = excluded.data, submitted_ms = excluded.submitted_ms, "
                 "period = excluded.period, hash = excluded.hash",
-                (dataset, input_id, checked.dtype.name, len(checked), data, now, record.period,
-                 digest),
+                (
+                    dataset,
+                    input_id,
+                    checked.dtype.name,
+                    len(checked),
+                    data,
+                    now,
+                    record.period,
+                    digest,
+                ),
             )
             releases = ledger.summary(conn, record.key).releases
         return StoredInput(

@@ -29,6 +29,7 @@ from adversary import (
     PARTIES4,
     RAISES,
     PreparedRound,
+    Reply,
     abort,
     collect,
     declare_all,
@@ -38,6 +39,7 @@ from adversary import (
     list_releases,
     prepare,
     probe_prepare,
+    reconstruct,
     record_laplace,
     run,
     running_federation,
@@ -47,9 +49,10 @@ from adversary import (
 )
 
 from mpcnode.api.v1 import types_pb2 as pb
-from mpcnode.core.privacy import Placement, Unit
+from mpcnode.core.declaration import ReleasePolicy, Shape
+from mpcnode.core.privacy import Neighbouring, Placement, Unit
 from mpcnode.core.spec import Kind
-from mpcnode.errors import PreconditionFailed
+from mpcnode.errors import InvalidInput, PreconditionFailed
 from mpcnode.federation import LocalFederation
 
 pytestmark = pytest.mark.integration
@@ -269,3 +272,128 @@ def test_concurrent_noisy_rounds_cannot_overspend(fed: LocalFederation) -> None:
     third = PreparedRound(spec(dataset, name="c", privacy=laplace(0.6)), THREE)
     assert probe_prepare(fed, "alice", third).ok
     assert ledgers(fed, [dataset]) == before
+
+
+# -- races between a round held open and its owner's changes ---------------------------------
+def _finish(fed: LocalFederation, prepared: PreparedRound) -> list[Reply]:
+    """Share and collect a prepared round at every participant; every reply, in order."""
+    replies = [share(fed, p, prepared.header) for p in prepared.participants]
+    if all(r.ok for r in replies):
+        replies += [collect(fed, p, prepared.header) for p in prepared.participants]
+    for party in prepared.participants:
+        abort(fed, party, prepared.header)
+    return replies
+
+
+SEAL_RACE = (
+    "store.NodeStore.record_release seals a period's input only `WHERE sealed IS NULL` with "
+    "the values hash read at Prepare, and nothing compares an existing seal with the values "
+    "a later exact round releases; put_input checks the seal only once it is set. So values "
+    "resubmitted between an exact round's Prepare and its release are never sealed out: the "
+    "next identical exact round releases them, and the two sums differ by the victim's "
+    "change (observed: 12986 - 12686 = alice's +300)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=SEAL_RACE)
+def test_resubmission_while_an_exact_round_is_open_cannot_be_differenced(
+    fed: LocalFederation,
+) -> None:
+    dataset = "seal-race"
+    declare_all(fed, scalar(dataset), RAISES)
+    first = PreparedRound(spec(dataset, name="first"), PARTIES4)
+    assert all(prepare(fed, p, first).ok for p in PARTIES4)  # held open by the coordinator
+    with fed.local_client("alice") as alice:
+        alice.submit(dataset, RAISES["alice"] + 300)  # nothing released yet: allowed
+    released = _finish(fed, first)
+    assert all(r.ok for r in released)
+    assert reconstruct(released[len(PARTIES4) :]).tolist() == [sum(RAISES.values())]
+    second = PreparedRound(spec(dataset, name="second"), PARTIES4)  # the identical function
+    prepared = [prepare(fed, p, second) for p in PARTIES4]
+    if not all(r.ok for r in prepared):
+        return  # refused: nothing to difference
+    again = _finish(fed, second)
+    if all(r.ok for r in again):
+        difference = reconstruct(again[len(PARTIES4) :]) - reconstruct(released[len(PARTIES4) :])
+        assert difference.tolist() == [0], "two exact releases differ by alice's change"
+
+
+CAP_RACE = (
+    "RoundBook.release_partial passes caps_for(state.dataset.declaration), the declaration "
+    "read at Prepare, to NodeStore.record_release, so ledger.record's re-check ('a cap "
+    "lowered since Prepare still refuses here') never sees a cap the owner lowered by "
+    "re-declaring the dataset while the round was open (allowed: nothing released yet). "
+    "Observed: cap lowered to epsilon 0.5, a held 0.6 released anyway, spent 3/5 > cap 1/2"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=CAP_RACE)
+def test_a_cap_lowered_while_a_round_is_open_still_refuses_its_release(
+    fed: LocalFederation,
+) -> None:
+    dataset = "cap-race"
+    declare_all(fed, scalar(dataset), RAISES)
+    held = PreparedRound(spec(dataset, name="held", privacy=laplace(0.6)), PARTIES4)
+    assert all(prepare(fed, p, held).ok for p in PARTIES4)
+    lowered = scalar(dataset, policy=ReleasePolicy(epsilon_cap=0.5))
+    with fed.local_client("alice") as alice:
+        try:
+            alice.submit(dataset, RAISES["alice"], declaration=lowered)
+        except PreconditionFailed:
+            _finish(fed, held)  # the owner may not change it while a round is open: fine
+            return
+    replies = _finish(fed, held)
+    spent_now, _ = _budget(fed, "alice", dataset, ORG_UNIT)
+    assert spent_now <= Fraction(1, 2), f"alice spent {spent_now} of a cap of 1/2"
+    assert not all(r.ok for r in replies)
+
+
+# -- the analyst cannot choose the sensitivity -----------------------------------------------
+NEIGHBOURING = (
+    "mpcnode.core.mechanisms.sensitivity lets the analyst's spec.privacy.neighbouring = "
+    "ADD_REMOVE size organization-level noise from max(|lower|, |upper|) instead of "
+    "upper - lower, and Declaration.conform does not check it, while the ledger charges the "
+    "same epsilon: on a domain [-10000, 10000] the noise halves (noise_scale 81650 vs "
+    "163299 at epsilon 0.2) for the same charge, so replacing one organization's value "
+    "costs 2 epsilon against the owner's cap (the participant set is public, so add/remove "
+    "is not the neighbouring relation of an organization-level sum)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=NEIGHBOURING)
+def test_the_analyst_cannot_halve_the_sensitivity_by_choosing_add_remove(
+    fed: LocalFederation,
+) -> None:
+    dataset = "symmetric"
+    declare_all(fed, scalar(dataset, lower=-10_000), RAISES)
+    epsilon = 0.2
+    with fed.analyst() as analyst:
+        replace = analyst.run(spec(dataset, name="replace", lower=-10_000, privacy=laplace(0.2)))
+        spent_before, _ = _budget(fed, "alice", dataset, ORG_UNIT)
+        chosen = laplace(epsilon, neighbouring=Neighbouring.ADD_REMOVE)
+        try:
+            add_remove = analyst.run(
+                spec(dataset, name="add-remove", lower=-10_000, privacy=chosen)
+            )
+        except (PreconditionFailed, InvalidInput):
+            return  # refused: the analyst does not choose the neighbouring relation
+    charged = _budget(fed, "alice", dataset, ORG_UNIT)[0] - spent_before
+    # Replacing one organization's value costs epsilon * (noise of replace / noise given).
+    needed = (
+        Fraction(epsilon)
+        * Fraction(replace.privacy.noise_scale)
+        / Fraction(add_remove.privacy.noise_scale)
+    )
+    assert charged >= needed * Fraction(999, 1000), f"charged {charged}, it costs {needed}"
+
+
+# -- the exact rule refuses what could be differenced, not more ------------------------------
+def test_sum_then_histogram_over_a_binned_vector_is_one_function(fed: LocalFederation) -> None:
+    """Bins only name the elements: a histogram of a binned vector is its (same) sum."""
+    dataset = "binned"
+    bins = ("low", "mid", "high")
+    binned = scalar(dataset, shape=Shape.VECTOR, upper=100, length=3, bins=bins)
+    declare_all(fed, binned, {p: [1, 2, 3] for p in PARTIES4})
+    assert run(fed, spec(dataset, upper=100, length=3)).state == "PUBLISHED"
+    histogram = run(fed, spec(dataset, upper=100, length=3, kind=Kind.HISTOGRAM, bins=bins))
+    assert histogram.state == "PUBLISHED", histogram.reason

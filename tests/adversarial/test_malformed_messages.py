@@ -138,6 +138,12 @@ def test_daemons_keep_serving_and_log_no_traceback(fed2: LocalFederation) -> Non
             health_pb2.HealthCheckRequest(service=""), timeout=TIMEOUT
         )
         assert health.status == health_pb2.HealthCheckResponse.SERVING
+        # Watch writes through its context instead of yielding: the guard keeps that kind.
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), timeout=TIMEOUT
+        )
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        watch.cancel()
         node_pb2_grpc.LocalStub(channel).ListInputs(node_pb2.ListInputsRequest(), timeout=TIMEOUT)
     with _channel(fed2, "coordinator", fed2.tls("analyst", "analyst")) as channel:
         coordinator_pb2_grpc.CoordinatorStub(channel).ListComputations(

@@ -291,19 +291,13 @@ def test_out_of_domain_input_is_refused_at_submission_to_its_owner_only(
         assert str(value) not in message  # it says where, never what
     with fed4.local_client("carlos") as carlos:
         assert "out-of-domain" not in [i.dataset for i in carlos.inputs()]
-        carlos.submit("out-of-domain", 10_000)  # the stored declaration applies; in domain
+        # A refused submit changed nothing, not even the declaration: it comes again.
+        carlos.submit("out-of-domain", 10_000, declared)
     with fed4.analyst() as analyst:
         result = analyst.run(_scalar_spec("in domain", "out-of-domain"))
     assert result.outputs["sum"].tolist() == [100 + 200 + 10_000 + 300]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: NodeStore.put_input (mpcnode/node/store.py) re-declares the dataset "
-    "(and starts the requested period, deleting the old input) before validating the values, "
-    "so a refused submit still changes the declaration or the period; a narrower declaration "
-    "is then stored over an input outside its domain",
-)
 def test_a_refused_submission_changes_nothing_on_the_node(fed4: LocalFederation) -> None:
     declared = scalar("atomic", upper=10)
     with fed4.local_client("alice") as alice:
@@ -509,13 +503,6 @@ def test_resubmitting_does_not_lift_the_ledger_but_a_new_period_does(
         assert {r.dataset for r in david.budgets("salaries")} == {"salaries@1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: node_function (mpcnode/core/declaration.py) hashes spec.bins, which "
-    "is () for a sum and the bin names for a histogram of the same binned vector, so the "
-    "ledger refuses the second as 'another function' though the nodes release the same "
-    "encoded per-bin sum (both specs conform to the declaration)",
-)
 def test_a_sum_and_a_histogram_of_one_binned_vector_are_one_function(
     fed4: LocalFederation,
 ) -> None:
