@@ -39,7 +39,7 @@ from mpcnode.core.sharing import reconstruct
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.core.vector_samplers import VectorNoise
-from mpcnode.errors import InvalidInput, MpcError, PreconditionFailed
+from mpcnode.errors import InvalidInput, MpcError, PreconditionFailed, shown
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -97,7 +97,9 @@ class Sequencer:
         invited = parties or self._roster.ids
         unknown = [p for p in invited if self._roster.get(p) is None]
         if unknown:
-            raise InvalidInput(f"not on the coordinator's roster: {', '.join(unknown)}")
+            raise InvalidInput(
+                "not on the coordinator's roster: " + ", ".join(shown(p) for p in unknown[:5])
+            )
         if len(set(invited)) != len(invited):
             raise InvalidInput("a party is invited twice")
         spec.check(max(len(invited), 2))

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mpcnode.core.spec import ComputationSpec, spec_from_canonical
-from mpcnode.errors import NotFound, PreconditionFailed
+from mpcnode.errors import NotFound, PreconditionFailed, shown
 from mpcnode.sqlite import Database
 
 MIGRATIONS = (
@@ -144,7 +144,7 @@ class CoordinatorStore:
                 (cid,),
             ).fetchone()
         if row is None:
-            raise NotFound(f"no computation {cid!r} on this coordinator")
+            raise NotFound(f"no computation {shown(cid)} on this coordinator")
         return _computation(row)
 
     def recent(self, limit: int) -> list[Computation]:

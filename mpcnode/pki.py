@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mpcnode.errors import InvalidInput, PermissionDenied, PreconditionFailed
+from mpcnode.errors import InvalidInput, PermissionDenied, PreconditionFailed, shown
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 URI_SCHEME = "mpc://"
@@ -110,17 +110,17 @@ class Identity:
     def parse_uri(cls, uri: str) -> Identity:
         """Parse `mpc://<role>/<name>` or `mpc://client/<org>/<name>`; InvalidInput if malformed."""
         if not uri.startswith(URI_SCHEME):
-            raise InvalidInput(f"identity URI {uri!r} does not start with {URI_SCHEME}")
+            raise InvalidInput(f"identity URI {shown(uri)} does not start with {URI_SCHEME}")
         parts = uri[len(URI_SCHEME) :].split("/")
         try:
             role = Role(parts[0])
         except ValueError:
             roles = ", ".join(r.value for r in Role)
-            raise InvalidInput(f"identity URI {uri!r} has an unknown role; use {roles}") from None
+            raise InvalidInput(f"identity URI {shown(uri)} has an unknown role; use {roles}") from None
         expected = 3 if role is Role.CLIENT else 2
         if len(parts) != expected:
             shape = "mpc://client/<org>/<name>" if role is Role.CLIENT else "mpc://<role>/<name>"
-            raise InvalidInput(f"identity URI {uri!r} is not of the form {shape}")
+            raise InvalidInput(f"identity URI {shown(uri)} is not of the form {shape}")
         return cls(role, parts[-1], parts[1] if role is Role.CLIENT else None)
 
 

@@ -21,6 +21,7 @@ from mpcnode.errors import InvalidInput, shown
 MAX_LENGTH = 1 << 26  # 67 million elements: 512 MiB per share vector, above the 10^7 target
 MAX_FRACTIONAL_BITS = 52  # beyond a double's mantissa, more bits add no precision
 MAX_PARTIES = 1000
+_READER_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
@@ -64,6 +65,11 @@ class ComputationSpec:
         if not self.name or len(self.name) > 128:
             raise InvalidInput("spec.name must be 1 to 128 characters")
         check_dataset_name(self.dataset)
+        if len(self.readers) > 100 or not all(_READER_RE.fullmatch(r) for r in self.readers):
+            raise InvalidInput(
+                "spec.readers holds at most 100 analyst names of 1-63 characters (a-z, 0-9, "
+                "'-'), as their certificates name them"
+            )
         self._check_shape()
         self._check_bounds()
         if self.min_parties < 2:
@@ -108,6 +114,8 @@ class ComputationSpec:
         if self.kind is Kind.HISTOGRAM:
             if not self.bins:
                 raise InvalidInput("a histogram needs spec.bins, the names of its options")
+            if any(not 1 <= len(b) <= 64 for b in self.bins):
+                raise InvalidInput("every name in spec.bins must be 1 to 64 characters")
             if len(set(self.bins)) != len(self.bins):
                 raise InvalidInput("spec.bins has a repeated name; each option must be unique")
             if self.length != len(self.bins):

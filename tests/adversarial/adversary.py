@@ -40,6 +40,7 @@ from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.federation import LocalFederation
 from mpcnode.pki import Identity, Role, issue
 from mpcnode.tls import TlsFiles, channel_credentials, channel_options
+from mpcnode.wire.declarations import declaration_to_proto
 from mpcnode.wire.specs import spec_to_proto
 from mpcnode.wire.tensors import ChunkAssembler, iter_chunks
 
@@ -489,3 +490,25 @@ def create_raw(
     """CreateComputation with a hand-made request and any certificate."""
     with channel_to(fed, "coordinator", tls) as channel:
         return unary(coordinator_pb2_grpc.CoordinatorStub(channel).CreateComputation, request)
+
+
+# -- the local API, raw ----------------------------------------------------------------------
+def local_call(fed: LocalFederation, node: str, tls: TlsFiles, method: str, request: Any) -> Reply:
+    """Call Local.<method> on `node` with any certificate (an iterator for SubmitInput)."""
+    with channel_to(fed, node, tls) as channel:
+        return unary(getattr(node_pb2_grpc.LocalStub(channel), method), request)
+
+
+def submit_chunks(
+    dataset: str, values: npt.ArrayLike, declaration: Declaration | None = None
+) -> Iterator[node_pb2.SubmitInputChunk]:
+    """The SubmitInput stream of `values` (int64) for `dataset`, declaring it if given."""
+    array = np.atleast_1d(np.asarray(values, dtype=np.int64))
+    for index, chunk in enumerate(iter_chunks(array)):
+        first = index == 0 and declaration is not None
+        yield node_pb2.SubmitInputChunk(
+            dataset=dataset,
+            total_length=len(array),
+            chunk=chunk,
+            declaration=declaration_to_proto(declaration) if first else None,  # type: ignore[arg-type]
+        )
