@@ -125,7 +125,9 @@ def test_values_are_checked_against_the_declaration_at_submit(tmp_path: Path) ->
         store.put_input("raises", np.array([1], dtype=np.int64))
     with pytest.raises(InvalidInput, match="above the declared upper 10000"):
         store.put_input("raises", np.array([10_001], dtype=np.int64), RAISES)
-    assert store.put_input("raises", np.array([3800], dtype=np.int64)).period == "1"
+    with pytest.raises(NotFound, match="not declared"):  # a refused submit declared nothing
+        store.put_input("raises", np.array([3800], dtype=np.int64))
+    assert store.put_input("raises", np.array([3800], dtype=np.int64), RAISES).period == "1"
 
 
 def test_an_exact_release_seals_the_input_of_its_period(tmp_path: Path) -> None:

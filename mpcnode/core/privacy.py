@@ -149,8 +149,8 @@ class Privacy:
                 )
         if not self.delta < 1:
             raise InvalidInput("spec.privacy.delta must be below 1")
-        # The result states epsilon at delta through ln(1/delta); below about 5e-309 that
-        # 1/delta is infinite, and the statement with it. A round limit well above that.
+        # The result states epsilon at delta through ln(1/delta); below about 5e-309, 1/delta
+        # is infinite and so is the statement. MIN_DELTA is a round number well above that.
         if 0 < self.delta < MIN_DELTA:
             raise InvalidInput(
                 f"spec.privacy.delta = {self.delta:g} is too small: use 0 (the default) or "

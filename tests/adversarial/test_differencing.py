@@ -384,7 +384,8 @@ def test_the_analyst_cannot_halve_the_sensitivity_by_choosing_add_remove(
         * Fraction(replace.privacy.noise_scale)
         / Fraction(add_remove.privacy.noise_scale)
     )
-    assert charged >= needed * Fraction(999, 1000), f"charged {charged}, it costs {needed}"
+    costs = f"charged epsilon {charged}, replacing one organization costs {float(needed):.4g}"
+    assert charged >= needed * Fraction(999, 1000), costs
 
 
 # -- the exact rule refuses what could be differenced, not more ------------------------------

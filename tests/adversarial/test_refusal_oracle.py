@@ -282,6 +282,50 @@ def test_vector_probes_leak_no_count_or_index(twins: Twins, probe: str) -> None:
         assert "values" not in text.lower()
 
 
+# -- the owner narrows a config-declared domain ----------------------------------------------
+CONFIGURED = "oracle-cfg"
+NARROWED_ORACLE = (
+    "mpcnode/node/store.py NodeStore._declare keeps or drops the stored input depending on "
+    "whether its VALUES fit a changed declaration (`_input_fits`, which calls "
+    "Declaration.validate on the stored values): after the owner narrows a config-declared "
+    "domain to [0, 5000] and restarts, a Prepare conforming to it is accepted when the "
+    "victim holds 3800 and NOT_FOUND ('this node holds no input') when it holds 9000, so "
+    "the coordinator (and the analyst, in the failure reason) learns whether the value fits "
+    "the new bound: one bit per narrowing, a binary search over owner config changes. A "
+    "changed domain should drop (or keep) the input whatever its values"
+)
+
+
+def _configure(fed: LocalFederation, upper: int) -> None:
+    """alice declares CONFIGURED in her node's config with [0, upper], and restarts."""
+    config = fed.root / VICTIM / "node.toml"
+    text = config.read_text().split("\n[datasets." + CONFIGURED + "]")[0].rstrip("\n")
+    table = f'[datasets.{CONFIGURED}]\nshape = "scalar"\nupper = {upper}\n'
+    config.write_text(f"{text}\n\n{table}")
+    fed.stop_daemon(VICTIM)
+    fed.start_daemon(VICTIM)
+    fed.wait_ready(VICTIM)
+
+
+@pytest.mark.xfail(strict=True, reason=NARROWED_ORACLE)
+def test_narrowing_a_configured_domain_does_not_tell_whether_the_value_fits(
+    twins: Twins,
+) -> None:
+    narrowed = spec(CONFIGURED, upper=5000)
+    for fed, which in ((twins.low, "low"), (twins.high, "high")):
+        _configure(fed, 10_000)
+        with fed.local_client(VICTIM) as alice:
+            alice.submit(CONFIGURED, VALUES[which])  # the config declares it
+        others = {p: v for p, v in RAISES.items() if p != VICTIM}
+        declare_all(fed, scalar(CONFIGURED, upper=5000), others)
+        _configure(fed, 5000)  # nothing released yet: the owner may narrow it
+    prepared = PreparedRound(narrowed, PARTIES4)
+    low, high = (probe_prepare(fed, VICTIM, prepared) for fed in twins.both)
+    _assert_same_reply(low, high, "Prepare after the owner narrowed the domain")
+    analyst = [run(fed, spec(CONFIGURED, name="after", upper=5000)) for fed in twins.both]
+    assert analyst[0].observed() == analyst[1].observed()
+
+
 # -- the owner's audit trail -----------------------------------------------------------------
 def test_mpcnode_releases_lists_no_probe(twins: Twins) -> None:
     for fed in twins.both:
