@@ -10,17 +10,17 @@ from typing import Any, TypeVar
 
 import click
 
-from mpcnode.cli import (
+from mpcnode.client import CoordinatorClient, Progress
+from mpcnode.commands.options import (
     apply_options,
     friendly_errors,
     serve_options,
     setup_logging,
     tls_options,
 )
-from mpcnode.client import CoordinatorClient, Progress
+from mpcnode.commands.render import result_json, result_table
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
 from mpcnode.core.spec import ComputationSpec, Kind
-from mpcnode.render import result_json, result_table
 from mpcnode.tls import TlsFiles
 
 _F = TypeVar("_F", bound=Callable[..., Any])

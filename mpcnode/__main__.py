@@ -1,5 +1,5 @@
 """`python -m mpcnode` is the `mpcnode` command."""
 
-from mpcnode.cli import main
+from mpcnode.commands.node import main
 
 main()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
+from mpcnode.commands.render import result_table
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.federation import DEMO_PARTIES, LocalFederation
-from mpcnode.render import result_table
 
 RAISES = {"alice": 3800, "bob": 2514, "carlos": 2982, "david": 3390}
 # Each organization declares the dataset on its own node: one whole number in [0, 10000].

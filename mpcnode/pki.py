@@ -116,7 +116,9 @@ class Identity:
             role = Role(parts[0])
         except ValueError:
             roles = ", ".join(r.value for r in Role)
-            raise InvalidInput(f"identity URI {shown(uri)} has an unknown role; use {roles}") from None
+            raise InvalidInput(
+                f"identity URI {shown(uri)} has an unknown role; use {roles}"
+            ) from None
         expected = 3 if role is Role.CLIENT else 2
         if len(parts) != expected:
             shape = "mpc://client/<org>/<name>" if role is Role.CLIENT else "mpc://<role>/<name>"

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mpcnode import pki
+from mpcnode.commands.pki import pki as pki_group
 from mpcnode.errors import InvalidInput, PermissionDenied, PreconditionFailed
 from mpcnode.pki import Identity, Role
-from mpcnode.pki_cli import pki as pki_group
 
 ALICE = Identity(Role.PARTY, "alice")
 COORDINATOR = Identity(Role.COORDINATOR, "coordinator")

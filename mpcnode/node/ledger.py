@@ -99,9 +99,7 @@ def _costs_text(costs: dict[str, Cost]) -> str:
 
 
 def _costs_of(text: str) -> dict[str, Cost]:
-    return {
-        u: Cost(parse_fraction(e), parse_fraction(r)) for u, (e, r) in json.loads(text).items()
-    }
+    return {u: Cost(parse_fraction(e), parse_fraction(r)) for u, (e, r) in json.loads(text).items()}
 
 
 def _summary_text(summary: PeriodSummary) -> str:

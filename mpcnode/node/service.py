@@ -217,9 +217,7 @@ class LocalService(node_pb2_grpc.LocalServicer):
     ) -> node_pb2.ListBudgetsReply:
         """Each dataset's privacy budget: cap, spent, held by open rounds."""
         self._access.local(context)
-        rows = await asyncio.to_thread(
-            self._store.budgets, self._budget.caps_for, request.dataset
-        )
+        rows = await asyncio.to_thread(self._store.budgets, self._budget.caps_for, request.dataset)
         return node_pb2.ListBudgetsReply(
             budgets=[budget_to_proto(r, self._budget.delta) for r in rows]
         )

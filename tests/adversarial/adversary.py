@@ -362,10 +362,6 @@ class Ledgers:
     releases: dict[str, tuple[bytes, ...]]
     budgets: dict[str, tuple[bytes, ...]]
 
-    def release_count(self, party: str) -> int:
-        """How many releases `party`'s node listed."""
-        return len(self.releases[party])
-
 
 def ledgers(fed: LocalFederation, datasets: Iterable[str] = ()) -> Ledgers:
     """A snapshot of every node's releases and budgets (of `datasets`, or of all)."""
@@ -385,14 +381,6 @@ def ledgers(fed: LocalFederation, datasets: Iterable[str] = ()) -> Ledgers:
             if not names or b.dataset.rsplit("@", 1)[0] in names
         )
     return Ledgers(releases, budgets)
-
-
-def spent(fed: LocalFederation, party: str, dataset: str, unit: int) -> tuple[str, str, str]:
-    """(epsilon spent, epsilon held, releases) of one unit's budget of a dataset's period."""
-    for budget in list_budgets(fed, party, dataset):
-        if budget.unit == unit:
-            return budget.epsilon_spent, budget.epsilon_held, str(budget.releases)
-    raise AssertionError(f"{party} lists no budget of {dataset} for unit {unit}")
 
 
 # -- the analyst's view ----------------------------------------------------------------------

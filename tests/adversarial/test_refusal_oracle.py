@@ -357,11 +357,34 @@ def test_mpcnode_releases_lists_no_probe(twins: Twins) -> None:
         assert released <= {DP}, f"probes were released: {released}"
 
 
-def test_the_twins_really_differ(twins: Twins) -> None:
-    """The set-up's sanity check, run last: a legitimate exact sum tells the twins apart."""
+def test_after_an_exact_release_differencing_probes_learn_nothing(twins: Twins) -> None:
+    """Run last: a legitimate exact sum (it tells the twins apart), then the differencing.
+
+    Each probe, answered, would give an equation in alice's value; refused, its refusal is
+    the same whatever alice holds.
+    """
     sums = []
     for fed in twins.both:
         with fed.analyst() as analyst:
             sums.append(int(analyst.run(spec(EXACT, name="legitimate")).outputs["sum"][0]))
     others = sum(v for p, v in RAISES.items() if p != VICTIM)
     assert sums == [others + VALUES["low"], others + VALUES["high"]]
+    after = [ledgers(fed, (*PROBED, DP)) for fed in twins.both]
+    probes = {
+        "without alice": (spec(EXACT, name="diff"), ("bob", "carlos", "david"), "bob"),
+        "without david": (spec(EXACT, name="diff"), ("alice", "bob", "carlos"), VICTIM),
+        "another function": (spec(EXACT, name="diff", upper=20_000), PARTIES4, VICTIM),
+        "central dp without alice": (
+            spec(EXACT, name="diff", privacy=laplace(0.5, Placement.CENTRAL)),
+            ("bob", "carlos", "david"),
+            "bob",
+        ),
+    }
+    for what, (probe_spec, parties, node) in probes.items():
+        low, high = (run(fed, probe_spec, parties) for fed in twins.both)
+        _assert_nothing_learned(low, high, what)
+        prepared = PreparedRound(probe_spec, parties)
+        direct = [probe_prepare(fed, node, prepared) for fed in twins.both]
+        _assert_same_reply(*direct, what)
+        assert direct[0].code == "FAILED_PRECONDITION", str(direct[0])
+    assert [ledgers(fed, (*PROBED, DP)) for fed in twins.both] == after

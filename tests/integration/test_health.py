@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from coordinator.cli import cli as coordinator_cli
-from mpcnode import health_cli
-from mpcnode.cli import cli
+from mpcnode.commands import health as health_cli
+from mpcnode.commands.health import dial_address, target_from_config
+from mpcnode.commands.node import cli
 from mpcnode.federation import LocalFederation, free_port
-from mpcnode.health_cli import dial_address, target_from_config
 from mpcnode.pki import Identity, Role, create_ca, issue
 
 pytestmark = pytest.mark.integration

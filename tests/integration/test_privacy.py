@@ -23,13 +23,13 @@ from integration_helpers import (
     vector,
 )
 
+from mpcnode.commands.render import result_table
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.noise_bounds import PolyaDifference, lattice_pmf
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput, PreconditionFailed
 from mpcnode.federation import LocalFederation
-from mpcnode.render import result_table
 
 PARTIES = ("alice", "bob", "carlos", "david", "erin")
 RAISES = {"alice": 3800, "bob": 2514, "carlos": 2982, "david": 3390}

@@ -34,8 +34,8 @@ from integration_helpers import (
 )
 
 from mpcnode.api.v1 import node_pb2_grpc, types_pb2
-from mpcnode.cli import cli
 from mpcnode.client import LocalClient
+from mpcnode.commands.node import cli
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput, PreconditionFailed, Unavailable
 from mpcnode.federation import LocalFederation

@@ -1,0 +1,109 @@
+"""What every command of both CLIs shares: logging, error display, TLS and serve options."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from mpcnode.errors import MpcError
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def setup_logging(level: str) -> None:
+    """Log lines to stderr with time, level and source (never data: see STYLE 11)."""
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def friendly_errors(fn: _F) -> _F:
+    """Show an MpcError as one readable line with its status, not a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MpcError as err:
+            raise click.ClickException(f"{err.status}: {err.message}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def apply_options(fn: _F, options: list[Callable[[_F], _F]]) -> _F:
+    """Apply click options so they appear in `--help` in the order given."""
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def tls_options(cert_help: str, env_prefix: str | None = None) -> list[Callable[[_F], _F]]:
+    """--cert/--key/--ca: the caller's certificate, its key, the federation CA.
+
+    With `env_prefix`, each can also come from the environment as `<env_prefix>_CERT` etc.:
+    one name for every command of a CLI (click's automatic names differ per command).
+    """
+    path = click.Path(exists=True, path_type=Path)
+
+    def env(name: str) -> str | None:
+        return f"{env_prefix}_{name}" if env_prefix else None
+
+    return [
+        click.option(
+            "--cert",
+            type=path,
+            required=True,
+            help=cert_help,
+            envvar=env("CERT"),
+            show_envvar=env_prefix is not None,
+        ),
+        click.option(
+            "--key",
+            type=path,
+            required=True,
+            help="Its private key.",
+            envvar=env("KEY"),
+            show_envvar=env_prefix is not None,
+        ),
+        click.option(
+            "--ca",
+            type=path,
+            required=True,
+            help="The federation CA certificate.",
+            envvar=env("CA"),
+            show_envvar=env_prefix is not None,
+        ),
+    ]
+
+
+def serve_options(config_help: str) -> Callable[[_F], _F]:
+    """--config and --ready-file of a daemon's `serve` command."""
+
+    def decorate(fn: _F) -> _F:
+        return apply_options(
+            fn,
+            [
+                click.option(
+                    "--config",
+                    "config_path",
+                    required=True,
+                    help=config_help,
+                    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                ),
+                click.option(
+                    "--ready-file",
+                    type=click.Path(dir_okay=False, path_type=Path),
+                    help="Write the bound port here once serving.",
+                ),
+            ],
+        )
+
+    return decorate
