@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mpcnode.core.conformance import conform, node_function
 from mpcnode.core.declaration import (
     Declaration,
     ReleasePolicy,
     Shape,
     declaration_from_doc,
     declaration_to_doc,
-    node_function,
 )
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
 from mpcnode.core.spec import ComputationSpec, Kind, check_dataset_name
@@ -159,7 +159,7 @@ def test_a_spec_that_does_not_match_is_refused_naming_the_declaration(
     spec: ComputationSpec, message: str
 ) -> None:
     with pytest.raises(PreconditionFailed, match=message) as refused:
-        RAISES.conform(spec)
+        conform(RAISES, spec)
     assert "scalar in [0, 10000]" in refused.value.message
     assert RAISES.fingerprint[:12] in refused.value.message
 
@@ -169,12 +169,12 @@ def test_record_level_needs_exactly_the_declared_bound() -> None:
         "s", Kind.SUM, "salaries", 0, 1e6, length=3, fractional_bits=8,
         privacy=Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1, unit=Unit.RECORD, record_bound=5000),
     )  # fmt: skip
-    SALARIES.conform(spec)
+    conform(SALARIES, spec)
     tiny = dataclasses.replace(spec.privacy, record_bound=1e-5)
     with pytest.raises(
         PreconditionFailed, match="record_bound is 1e-05, the declaration says 5000"
     ):
-        SALARIES.conform(dataclasses.replace(spec, privacy=tiny))
+        conform(SALARIES, dataclasses.replace(spec, privacy=tiny))
 
 
 def test_the_release_policy_is_the_owners() -> None:
@@ -189,27 +189,27 @@ def test_the_release_policy_is_the_owners() -> None:
         (Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=0.5), "min_parties 5"),
     ):
         with pytest.raises(PreconditionFailed, match=message):
-            private.conform(dataclasses.replace(SUM, privacy=privacy))
+            conform(private, dataclasses.replace(SUM, privacy=privacy))
     required = dataclasses.replace(RAISES, policy=ReleasePolicy(require_dp=True))
     with pytest.raises(PreconditionFailed, match="requires differential privacy"):
-        required.conform(SUM)
-    required.conform(dataclasses.replace(SUM, privacy=central))
+        conform(required, SUM)
+    conform(required, dataclasses.replace(SUM, privacy=central))
 
 
 def test_votes_and_polls_take_histograms_and_polls_alone_take_randomized_response() -> None:
     vote = ComputationSpec("v", Kind.HISTOGRAM, "lunch", 0, 1, length=3, bins=LUNCH.bins)
-    LUNCH.conform(vote)
+    conform(LUNCH, vote)
     rr = Privacy(Mechanism.RANDOMIZED_RESPONSE, Placement.LOCAL, epsilon=1, unit=Unit.RECORD)
     with pytest.raises(PreconditionFailed, match="does not conform"):
-        LUNCH.conform(dataclasses.replace(vote, privacy=rr))
+        conform(LUNCH, dataclasses.replace(vote, privacy=rr))
     counts = dataclasses.replace(SALARIES, bins=("a", "b", "c"), fractional_bits=0, record_bound=1)
     histogram = ComputationSpec("h", Kind.HISTOGRAM, "salaries", 0, 1e6, length=3, bins=counts.bins)
-    counts.conform(histogram)
+    conform(counts, histogram)
     with pytest.raises(PreconditionFailed, match="randomized response is for datasets"):
-        counts.conform(dataclasses.replace(histogram, privacy=rr))
+        conform(counts, dataclasses.replace(histogram, privacy=rr))
     poll = ComputationSpec("p", Kind.HISTOGRAM, "poll", 0, 100, length=2, bins=("no", "yes"))
-    POLL.conform(poll)
-    POLL.conform(dataclasses.replace(poll, privacy=rr))
+    conform(POLL, poll)
+    conform(POLL, dataclasses.replace(poll, privacy=rr))
 
 
 def test_sum_mean_and_count_are_one_node_side_function() -> None:

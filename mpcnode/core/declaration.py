@@ -6,9 +6,8 @@ node. An analyst's spec must conform to the declaration; it can never redefine i
 
 - `Declaration.validate` runs when the organization submits values. Its errors go back to
   the organization's own system only, so they may say how many values are wrong and where.
-- `Declaration.conform` runs at Prepare. It looks at the spec and the declaration only,
-  never at stored values, so a refusal cannot be an oracle: whatever the stored values, the
-  same spec gets the same answer, byte for byte (tests/test_value_blind.py proves it).
+- `conform` (`mpcnode.core.conformance`) runs at Prepare. It looks at the spec
+  and the declaration only, never at stored values, so a refusal cannot be an oracle.
 
 Pure: no I/O, no gRPC. Values are numpy arrays; refusals are `mpcnode.errors` types.
 """
@@ -25,10 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mpcnode.core.privacy import Mechanism, Placement, Unit
-from mpcnode.core.spec import MAX_FRACTIONAL_BITS, MAX_LENGTH, ComputationSpec, Kind
+from mpcnode.core.privacy import Unit
+from mpcnode.core.spec import MAX_FRACTIONAL_BITS, MAX_LENGTH, Kind
 from mpcnode.core.spec import check_dataset_name as _check_name
-from mpcnode.errors import InvalidInput, PreconditionFailed, shown
+from mpcnode.errors import InvalidInput, shown
 
 Values = npt.NDArray[np.int64] | npt.NDArray[np.float64]
 
@@ -264,99 +263,6 @@ class Declaration:
             return checked.astype(np.int64)
         return checked
 
-    # -- Prepare: the analyst's spec ----------------------------------------------------------
-    def conform(self, spec: ComputationSpec) -> None:
-        """Refuse a spec that does not match this declaration, looking at nothing else.
-
-        The message names the declaration (its public description), never a stored value.
-        """
-        problem = (
-            self._shape_mismatch(spec) or self._privacy_mismatch(spec) or self._policy_refusal(spec)
-        )
-        if problem:
-            raise PreconditionFailed(
-                f"the spec does not conform to dataset {shown(self.dataset)} as its owner "
-                f"declared it ({self.describe()}): {problem}"
-            )
-
-    def _shape_mismatch(self, spec: ComputationSpec) -> str:
-        if spec.kind not in SHAPE_KINDS[self.shape] and not (
-            spec.kind is Kind.HISTOGRAM and self.shape is Shape.VECTOR and self.bins
-        ):
-            allowed = ", ".join(k.value for k in SHAPE_KINDS[self.shape])
-            return f"kind {spec.kind.value} is not one of {allowed}"
-        checks: list[tuple[str, Any, Any]] = [
-            ("length", spec.length, self.contribution_length),
-            ("fractional_bits", spec.fractional_bits, self.fractional_bits),
-            ("lower", float(spec.lower), float(0 if self.shape is Shape.POLL else self.lower)),
-            ("upper", float(spec.upper), float(self.upper)),
-            ("bins", spec.bins, self.bins if spec.kind is Kind.HISTOGRAM else ()),
-        ]
-        for name, got, want in checks:
-            if got != want:
-                return f"spec.{name} is {shown(got)}, the declaration says {shown(want)}"
-        return ""
-
-    def _privacy_mismatch(self, spec: ComputationSpec) -> str:
-        privacy = spec.privacy
-        if privacy.enabled and privacy.unit is Unit.RECORD:
-            if self.unit is not Unit.RECORD:
-                return "unit=record needs a dataset declared with a per-record bound"
-            declared = 1.0 if self.shape is Shape.POLL else self.record_bound
-            if float(privacy.record_bound or 1.0) != declared and not (
-                self.shape is Shape.POLL and privacy.record_bound in (0.0, 1.0)
-            ):
-                return (
-                    f"spec.privacy.record_bound is {privacy.record_bound:g}, the declaration "
-                    f"says {declared:g}"
-                )
-        if (privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE) != (self.shape is Shape.POLL):
-            if self.shape is Shape.POLL and not privacy.enabled:
-                return ""  # an exact count of a poll's answers is a histogram too
-            return "randomized response is for datasets declared as polls, and only for them"
-        return ""
-
-    def _policy_refusal(self, spec: ComputationSpec) -> str:
-        policy, privacy = self.policy, spec.privacy
-        exact_to_coordinator = not privacy.enabled or privacy.placement is Placement.CENTRAL
-        if exact_to_coordinator and not policy.allow_exact:
-            return (
-                "its owner allows no exact release (central noise is exact to the "
-                "coordinator); ask for distributed or local noise"
-            )
-        if not privacy.enabled and policy.require_dp:
-            return "its owner requires differential privacy"
-        if policy.max_epsilon and privacy.epsilon > policy.max_epsilon:
-            return f"epsilon {privacy.epsilon:g} is above the per-release {policy.max_epsilon:g}"
-        if policy.max_rho and privacy.rho > policy.max_rho:
-            return f"rho {privacy.rho:g} is above the per-release {policy.max_rho:g}"
-        if policy.min_parties and spec.min_parties < policy.min_parties:
-            return (
-                f"spec.min_parties {spec.min_parties} is below the dataset's "
-                f"min_parties {policy.min_parties}"
-            )
-        return ""
-
-
-def node_function(spec: ComputationSpec) -> str:
-    """The function a node computes for `spec`: its fingerprint without name and post-steps.
-
-    Sum, mean and count (and a histogram, a per-bin sum) over the same dataset, shape and
-    encoding are one function: each node releases a share of the same encoded sum, and the
-    coordinator only post-processes. The name, readers, min_parties and privacy settings
-    are left out (privacy is recorded as placement and cost beside it).
-    """
-    doc = {  # bins are labels of the elements: a histogram of a binned vector is its sum
-        "dataset": spec.dataset,
-        "fractional_bits": spec.fractional_bits,
-        "length": spec.length,
-        "lower": float(spec.lower).hex(),
-        "sum": "encoded-sum-v1",
-        "upper": float(spec.upper).hex(),
-    }
-    raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(raw).hexdigest()
-
 
 def _refuse(mask: npt.NDArray[np.bool_], where: str, what: str) -> None:
     if mask.any():
@@ -404,5 +310,4 @@ __all__ = [
     "Values",
     "declaration_from_doc",
     "declaration_to_doc",
-    "node_function",
 ]

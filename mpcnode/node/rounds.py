@@ -35,18 +35,14 @@ import numpy.typing as npt
 
 from mpcnode import failpoints
 from mpcnode.config import NodePolicy, Roster
-from mpcnode.core.declaration import Shape, node_function
-from mpcnode.core.encoding import encode
+from mpcnode.core.conformance import conform, node_function
 from mpcnode.core.mechanisms import (
     NoisePlan,
-    add_noise,
     check_contributors,
-    draw_noise,
     plan_noise,
-    randomized_response,
 )
-from mpcnode.core.privacy import Mechanism, Placement
-from mpcnode.core.randomness import RandomSource, UniformInts
+from mpcnode.core.privacy import Placement
+from mpcnode.core.randomness import RandomSource
 from mpcnode.core.release_cost import release_costs
 from mpcnode.core.release_rules import PlannedRelease
 from mpcnode.core.sharing import split
@@ -57,14 +53,14 @@ from mpcnode.errors import (
     AlreadyExists,
     DeadlineExceeded,
     InvalidInput,
-    MpcError,
     NotFound,
     PermissionDenied,
     PreconditionFailed,
     shown,
 )
+from mpcnode.node.contribution import contribution
 from mpcnode.node.ledger import ReleaseRecord
-from mpcnode.node.store import DatasetRecord, NodeStore, StoredInput
+from mpcnode.node.store import DatasetRecord, NodeStore
 
 log = logging.getLogger(__name__)
 U64 = npt.NDArray[np.uint64]
@@ -171,7 +167,7 @@ class RoundBook:
             raise AlreadyExists(f"round {round_id.hex()} already ended; a new round needs a new id")
         self._check_round(round_id, transcript, spec, participants, deadline_ms)
         dataset = await asyncio.to_thread(self._store.dataset, spec.dataset)
-        dataset.declaration.conform(spec)
+        conform(dataset.declaration, spec)
         self._check_min_parties(spec, participants, dataset)
         plan = plan_noise(spec, len(participants))
         if plan is not None:
@@ -191,7 +187,10 @@ class RoundBook:
         try:
             # Only now, with the round accepted, are the values read.
             stored = await asyncio.to_thread(self._store.get_input, spec.dataset)
-            state.encoded = await asyncio.to_thread(self._contribution, state, stored)
+            contributed = await asyncio.to_thread(
+                contribution, state.label, spec, plan, stored, self._rng, self._vector_noise
+            )
+            state.encoded, state.sampler = contributed.encoded, contributed.sampler
         except BaseException:
             await asyncio.to_thread(self._store.drop_hold, round_id)
             raise
@@ -208,37 +207,6 @@ class RoundBook:
             ",".join(participants),
         )
         return state
-
-    def _contribution(self, state: NodeRound, stored: StoredInput) -> U64:
-        """The encoded value this node shares, with its noise (blocking: run in a thread).
-
-        The values were validated against the declaration at submit time and the spec was
-        checked against the declaration at Prepare, so nothing here can fail because of a
-        value; if it fails anyway, the caller sees an error that says nothing about it.
-        """
-        spec, plan, values = state.spec, state.plan, stored.values
-        try:
-            if stored.declaration.shape is Shape.POLL:
-                answers = values.astype(np.int64)
-                if plan is not None and plan.mechanism is Mechanism.RANDOMIZED_RESPONSE:
-                    counts = randomized_response(answers, spec.privacy.epsilon_exact, self._u())
-                    state.sampler = plan.sampler
-                else:
-                    yes = int(answers.sum())
-                    counts = np.array([len(answers) - yes, yes], dtype=np.int64)
-                encoded = encode(counts, 0)
-            else:
-                encoded = encode(values, spec.fractional_bits)
-            if plan is None or not plan.distributed or state.sampler:
-                return encoded
-            state.sampler = plan.sampler
-            return add_noise(encoded, draw_noise(plan, self._u(), self._vector_noise))
-        except MpcError:
-            log.exception("round %s: encoding a validated input failed", state.label)
-            raise MpcError("this node could not encode its input; see its log") from None
-
-    def _u(self) -> UniformInts:
-        return UniformInts(self._rng)
 
     def _check_min_parties(
         self, spec: ComputationSpec, participants: tuple[str, ...], dataset: DatasetRecord

@@ -384,7 +384,7 @@ def test_different_participant_sets_to_different_nodes_release_no_partial(
     fed: LocalFederation,
 ) -> None:
     """alice and carlos are told {alice, bob, carlos}; bob and david are told all four."""
-    small = PreparedRound(spec(DATASET, name="story"), THREE, deadline_s=4)
+    small = PreparedRound(spec(DATASET, name="story"), THREE, deadline_s=5)
     same = {"round_id": small.round_id, "deadline_ms": small.deadline_ms}
     large = PreparedRound(spec(DATASET, name="story"), PARTIES4, **same)
     told = {"alice": small, "carlos": small, "bob": large, "david": large}
