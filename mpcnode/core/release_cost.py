@@ -15,6 +15,9 @@ squared L2 sensitivity, Bun-Steinke 2016, Prop. 1.6):
 - randomized response: an organization is at most `upper` respondents, each one answer, so it
   pays epsilon * upper.
 
+Costs are stated under replace-one neighbouring at both levels: a release calibrated to the
+analyst's add-remove relation is judged at the replace-one sensitivity, by the same ratios.
+
 Pure arithmetic on exact rationals; no I/O.
 """
 
@@ -25,33 +28,55 @@ import math
 from fractions import Fraction
 
 from mpcnode.core.accounting import Cost
-from mpcnode.core.mechanisms import NoisePlan, sensitivity, skellam_rho
-from mpcnode.core.privacy import Mechanism, Unit
+from mpcnode.core.mechanisms import NoisePlan, Sensitivity, sensitivity, skellam_rho
+from mpcnode.core.privacy import Mechanism, Neighbouring, Unit
+from mpcnode.core.spec import ComputationSpec
 
 
 def release_costs(plan: NoisePlan | None) -> dict[str, Cost]:
-    """The cost of a release per unit ("organization", "record"); empty for an exact one."""
+    """The cost of a release per unit ("organization", "record"); empty for an exact one.
+
+    Both are stated under replace-one neighbouring, the relation the ledgers add up: an
+    analyst's `add_remove` (a smaller sensitivity on a domain around zero) buys no cheaper
+    release.
+    """
     if plan is None:
         return {}
     spec = plan.spec
+    org = _charge(plan, _sensitivity_of(spec, Unit.ORGANIZATION))
     if spec.privacy.unit is Unit.ORGANIZATION:
-        return {"organization": plan.cost, "record": plan.cost}
-    whole = dataclasses.replace(
-        spec,
-        privacy=dataclasses.replace(spec.privacy, unit=Unit.ORGANIZATION, record_bound=0.0),
+        return {"organization": org, "record": org}
+    record = _charge(plan, _sensitivity_of(spec, Unit.RECORD))
+    if plan.mechanism is Mechanism.RANDOMIZED_RESPONSE:
+        scale = Fraction(max(1, math.ceil(spec.upper)))
+        org = Cost(epsilon=plan.cost.epsilon * scale)
+    return {"organization": max_cost(org, record), "record": record}
+
+
+def _sensitivity_of(spec: ComputationSpec, unit: Unit) -> Sensitivity:
+    """The replace-one sensitivity of `spec`'s sum for `unit`."""
+    privacy = dataclasses.replace(
+        spec.privacy,
+        unit=unit,
+        neighbouring=Neighbouring.REPLACE_ONE,
+        record_bound=spec.privacy.record_bound if unit is Unit.RECORD else 0.0,
     )
-    org, rec = sensitivity(whole), plan.sensitivity
+    return sensitivity(dataclasses.replace(spec, privacy=privacy))
+
+
+def _charge(plan: NoisePlan, target: Sensitivity) -> Cost:
+    """The plan's noise judged at sensitivity `target` (never less than the plan's cost)."""
+    rec = plan.sensitivity
     mechanism = plan.mechanism
     if mechanism is Mechanism.RANDOMIZED_RESPONSE:
-        scale = Fraction(max(1, math.ceil(spec.upper)))
-        org_cost = Cost(epsilon=plan.cost.epsilon * scale)
+        cost = plan.cost  # each answer is randomized alone: one answer is one record
     elif mechanism is Mechanism.DISCRETE_LAPLACE:
-        org_cost = Cost(epsilon=plan.cost.epsilon * Fraction(org.l1, rec.l1))
+        cost = Cost(epsilon=plan.cost.epsilon * Fraction(target.l1, rec.l1))
     elif mechanism is Mechanism.SKELLAM:
-        org_cost = Cost(rho=max(plan.cost.rho, skellam_rho(org, int(plan.variance))))
+        cost = Cost(rho=skellam_rho(target, int(plan.variance)))
     else:
-        org_cost = Cost(rho=plan.cost.rho * Fraction(org.l2_squared, rec.l2_squared))
-    return {"organization": max_cost(org_cost, plan.cost), "record": plan.cost}
+        cost = Cost(rho=plan.cost.rho * Fraction(target.l2_squared, rec.l2_squared))
+    return max_cost(cost, plan.cost)
 
 
 def max_cost(a: Cost, b: Cost) -> Cost:

@@ -360,11 +360,13 @@ class RoundBook:
             self._now_ms(),
         )
         try:
+            # The caps in force now, not at Prepare: a cap the owner lowered meanwhile holds.
+            current = await asyncio.to_thread(self._store.dataset, state.spec.dataset)
             await asyncio.to_thread(
                 self._store.record_release,
                 record,
                 state.release,
-                self._policy.budget.caps_for(state.dataset.declaration),
+                self._policy.budget.caps_for(current.declaration),
                 state.values_hash,
             )
         except BaseException:

@@ -145,26 +145,12 @@ class NodeStore:
                 )
             new = DatasetRecord(decl, label, source, int(time.time() * 1000))
             self._write_dataset(conn, new, insert=False)
-            if label != old.period or not self._input_fits(conn, decl):
-                # New period, new data; or a narrowed declaration the stored input no longer
-                # fits (a config change): the input stays behind and must be submitted again.
+            if label != old.period or decl != old.declaration:
+                # New period, new data; a changed declaration, new data too. Dropped whether
+                # or not the stored values would fit it: keeping them only when they fit
+                # would make the next Prepare's answer depend on them (an oracle).
                 conn.execute("DELETE FROM inputs WHERE dataset = ?", (decl.dataset,))
             return new
-
-    @staticmethod
-    def _input_fits(conn: sqlite3.Connection, decl: Declaration) -> bool:
-        row = conn.execute(
-            "SELECT dtype, data FROM inputs WHERE dataset = ?", (decl.dataset,)
-        ).fetchone()
-        if row is None:
-            return True
-        values = np.frombuffer(row[1], dtype=np.dtype(row[0]).newbyteorder("<")).astype(row[0])
-        try:
-            decl.validate(values)
-        except InvalidInput:
-            log.warning("the stored input of %r does not fit its new declaration", decl.dataset)
-            return False
-        return True
 
     @staticmethod
     def _check_label(label: str) -> None:
@@ -341,13 +327,36 @@ class NodeStore:
         An exact release seals the period's input (`values_hash`, the values it used).
         """
         with self._db.transaction("record release") as conn:
-            ledger.record(conn, entry, release, caps)
             if release.exact_to_coordinator:
-                conn.execute(
-                    "UPDATE datasets SET sealed = ? WHERE dataset = ? AND period = ? "
-                    "AND sealed IS NULL",
-                    (values_hash, entry.dataset, entry.period),
-                )
+                self._seal(conn, entry, values_hash)
+            ledger.record(conn, entry, release, caps)
+
+    @staticmethod
+    def _seal(conn: sqlite3.Connection, entry: ReleaseRecord, values_hash: str) -> None:
+        """Seal the period's input with the values its first exact release used.
+
+        A later exact release of other values is refused: the owner may have resubmitted
+        between a round's Prepare and its release, and two exact sums of one function over
+        one participant set, of different values, would reveal the change.
+        """
+        row = conn.execute(
+            "SELECT sealed, period FROM datasets WHERE dataset = ?", (entry.dataset,)
+        ).fetchone()
+        if row is None or row[1] != entry.period:
+            raise PreconditionFailed(
+                f"dataset {shown(entry.dataset)} moved to a new period during this round; "
+                "its release is refused"
+            )
+        if row[0] is not None and row[0] != values_hash:
+            raise PreconditionFailed(
+                f"exact release refused: the values of dataset {shown(entry.dataset)} changed "
+                f"since period {entry.period}'s first exact release, and releasing them exactly "
+                "would reveal the change; only its owner can start a new period"
+            )
+        conn.execute(
+            "UPDATE datasets SET sealed = ? WHERE dataset = ? AND sealed IS NULL",
+            (values_hash, entry.dataset),
+        )
 
     def list_releases(self, dataset: str = "") -> list[ReleaseRecord]:
         """Every release with what it spent, oldest first, optionally of one dataset."""
