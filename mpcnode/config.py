@@ -7,6 +7,7 @@ against the config file's folder, and key material is named by path, never inlin
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from fractions import Fraction
@@ -16,7 +17,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mpcnode.core.accounting import Cost
-from mpcnode.core.declaration import Declaration, declaration_from_doc
+from mpcnode.core.declaration import Declaration, ReleasePolicy, declaration_from_doc
 from mpcnode.core.privacy import exact_decimal
 from mpcnode.errors import InvalidInput
 
@@ -197,17 +198,7 @@ class DatasetConfig(_Strict):
         return decl
 
 
-_POLICY_KEYS = {
-    "allow_exact",
-    "require_dp",
-    "min_parties",
-    "max_epsilon",
-    "max_rho",
-    "epsilon_cap",
-    "rho_cap",
-    "organization_epsilon_cap",
-    "organization_rho_cap",
-}
+_POLICY_KEYS = {f.name for f in dataclasses.fields(ReleasePolicy)}
 
 
 class NodeConfig(_Strict):

@@ -74,15 +74,9 @@ class ReleasePolicy:
         """Raise InvalidInput naming the first setting that is out of range."""
         if not 0 <= self.min_parties <= 1000:
             raise InvalidInput("policy.min_parties must be 0 (the node's) to 1000")
-        for name in (
-            "max_epsilon",
-            "max_rho",
-            "epsilon_cap",
-            "rho_cap",
-            "organization_epsilon_cap",
-            "organization_rho_cap",
-        ):
-            value = getattr(self, name)
+        for name, value in self.__dict__.items():
+            if isinstance(value, bool) or name == "min_parties":
+                continue
             if value is not None and not (math.isfinite(value) and value >= 0):
                 raise InvalidInput(f"policy.{name} must be a finite number >= 0")
 
