@@ -235,3 +235,16 @@ def test_the_summary_adds_up_many_releases(tmp_path: Path) -> None:
         Fraction(1, 1000),
         2000,
     )
+
+
+def test_a_declared_dataset_is_listed_before_its_first_input(tmp_path: Path) -> None:
+    store = NodeStore(tmp_path, [(RAISES, "2026")])
+    (listed,) = store.list_inputs()
+    assert (listed.dataset, listed.period, listed.input_id, len(listed.values)) == (
+        "raises",
+        "2026",
+        "",
+        0,
+    )
+    store.put_input("raises", np.array([3800], dtype=np.int64))
+    assert store.list_inputs()[0].input_id != ""

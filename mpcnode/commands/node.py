@@ -183,9 +183,14 @@ def inputs(node: str, party: str, cert: Path, key: Path, ca: Path, as_json: bool
     if not rows:
         click.echo("no inputs")
     for r in rows:
+        held = (
+            f"{r.dtype}, {r.length} element(s), input {r.input_id}"
+            if r.input_id
+            else "declared, no input yet"
+        )
         click.echo(
-            f"{r.dataset}@{r.period}  {r.dtype}, {r.length} element(s), {r.releases} "
-            f"release(s) this period, input {r.input_id}\n    {r.declaration}"
+            f"{r.dataset}@{r.period}  {held}; {r.releases} release(s) this period\n"
+            f"    {r.declaration}"
         )
 
 

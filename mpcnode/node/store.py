@@ -293,13 +293,19 @@ class NodeStore:
         )
 
     def list_inputs(self) -> list[StoredInput]:
-        """Every current input (values included; callers drop them before answering)."""
+        """Every declared dataset with its current input (values included; callers drop them).
+
+        A dataset declared without an input yet is listed with an empty input id, so an
+        owner sees what its config declared before it submits anything.
+        """
         found = []
         for record in self.datasets():
             try:
                 found.append(self.get_input(record.declaration.dataset))
             except NotFound:
-                continue
+                empty = np.zeros(0, dtype=np.int64)
+                name = record.declaration.dataset
+                found.append(StoredInput(name, "", empty, 0, 0, record.declaration, record.period))
         return found
 
     def delete_input(self, dataset: str) -> StoredInput:
