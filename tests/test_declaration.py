@@ -205,8 +205,19 @@ def test_votes_and_polls_take_histograms_and_polls_alone_take_randomized_respons
     counts = dataclasses.replace(SALARIES, bins=("a", "b", "c"), fractional_bits=0, record_bound=1)
     histogram = ComputationSpec("h", Kind.HISTOGRAM, "salaries", 0, 1e6, length=3, bins=counts.bins)
     conform(counts, histogram)
-    with pytest.raises(PreconditionFailed, match="randomized response is for datasets"):
+    # A vector's record may touch every bin: record-level histograms are for polls only.
+    with pytest.raises(PreconditionFailed, match="a record-level histogram is for polls"):
         conform(counts, dataclasses.replace(histogram, privacy=rr))
+    laplace = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1, unit=Unit.RECORD, record_bound=1)
+    with pytest.raises(PreconditionFailed, match="a record-level histogram is for polls"):
+        conform(counts, dataclasses.replace(histogram, privacy=laplace))
+    organization = dataclasses.replace(laplace, unit=Unit.ORGANIZATION, record_bound=0)
+    conform(counts, dataclasses.replace(histogram, privacy=organization))
+    with pytest.raises(PreconditionFailed, match="randomized response is for datasets"):
+        conform(
+            counts,
+            dataclasses.replace(histogram, privacy=dataclasses.replace(rr, unit=Unit.ORGANIZATION)),
+        )
     poll = ComputationSpec("p", Kind.HISTOGRAM, "poll", 0, 100, length=2, bins=("no", "yes"))
     conform(POLL, poll)
     conform(POLL, dataclasses.replace(poll, privacy=rr))

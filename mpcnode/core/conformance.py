@@ -14,8 +14,9 @@ import hashlib
 import json
 from typing import Any
 
+from mpcnode.core.accounting import Cost
 from mpcnode.core.declaration import SHAPE_KINDS, Declaration, Shape
-from mpcnode.core.privacy import Mechanism, Placement, Unit
+from mpcnode.core.privacy import Mechanism, Placement, Unit, exact_decimal
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import PreconditionFailed, shown
 
@@ -59,6 +60,10 @@ def _privacy_mismatch(decl: Declaration, spec: ComputationSpec) -> str:
     if privacy.enabled and privacy.unit is Unit.RECORD:
         if decl.unit is not Unit.RECORD:
             return "unit=record needs a dataset declared with a per-record bound"
+        if spec.kind is Kind.HISTOGRAM and decl.shape is not Shape.POLL:
+            # Sized as "one record moves between two bins", which only a poll's node
+            # enforces (one 0/1 answer per record); a vector's record may touch every bin.
+            return "a record-level histogram is for polls; ask for a record-level sum"
         declared = 1.0 if decl.shape is Shape.POLL else decl.record_bound
         if float(privacy.record_bound or 1.0) != declared and not (
             decl.shape is Shape.POLL and privacy.record_bound in (0.0, 1.0)
@@ -94,6 +99,26 @@ def _policy_refusal(decl: Declaration, spec: ComputationSpec) -> str:
             f"min_parties {policy.min_parties}"
         )
     return ""
+
+
+def check_ceilings(decl: Declaration, spec: ComputationSpec, costs: dict[str, Cost]) -> None:
+    """Refuse a release whose charged cost passes the owner's per-release ceiling.
+
+    The charge, not the analyst's epsilon: a release under add-remove neighbouring, say, is
+    charged what it costs at replace-one, and that is what the ceiling bounds.
+    """
+    policy = decl.policy
+    charged = costs.get(spec.privacy.unit.value, Cost())
+    for name, ceiling, amount in (
+        ("epsilon", policy.max_epsilon, charged.epsilon),
+        ("rho", policy.max_rho, charged.rho),
+    ):
+        if ceiling and amount > exact_decimal(ceiling):
+            raise PreconditionFailed(
+                f"the spec does not conform to dataset {shown(decl.dataset)} as its owner "
+                f"declared it ({decl.describe()}): this release would be charged {name} "
+                f"{float(amount):.6g}, above the per-release {ceiling:g}"
+            )
 
 
 def node_function(spec: ComputationSpec) -> str:

@@ -106,17 +106,24 @@ class NoisePlan:
 
 
 def sensitivity(spec: ComputationSpec) -> Sensitivity:
-    """The encoded-unit sensitivity of the sum, from the declared bounds and privacy unit."""
+    """The encoded-unit sensitivity of the sum, from the declared bounds and privacy unit.
+
+    Record-level histograms ("a record moves between two bins") are sized so only for
+    datasets whose node enforces it, which `conformance` checks (polls: one 0/1 answer).
+    """
     privacy = spec.privacy
     scale = 1 << spec.fractional_bits
     replace = privacy.neighbouring is Neighbouring.REPLACE_ONE
+    # Widths are of the *encoded* values: round(v * 2^f) lies in [floor, ceil] of v * 2^f, so
+    # a change of d in a real value moves its encoding by up to ceil(d * 2^f) + 1.
+    rounding = 1 if spec.fractional_bits else 0
     if privacy.unit is Unit.RECORD:
-        width = math.ceil(Fraction(privacy.record_bound or 1) * scale)
+        width = math.ceil(Fraction(privacy.record_bound or 1) * scale) + rounding
         if spec.kind is Kind.HISTOGRAM:  # a record is `width` items moved between two bins
             moved = 2 if replace else 1
             return Sensitivity(moved * width, moved * width * width, width)
     elif replace:
-        width = math.ceil((Fraction(spec.upper) - Fraction(spec.lower)) * scale)
+        width = math.ceil(Fraction(spec.upper) * scale) - math.floor(Fraction(spec.lower) * scale)
     else:
         width = math.ceil(max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper))) * scale)
     width = max(width, 1)

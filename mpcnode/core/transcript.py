@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from mpcnode.core.spec import ComputationSpec
-from mpcnode.errors import InvalidInput
+from mpcnode.errors import InvalidInput, shown
 
 TRANSCRIPT_TAG = b"mpc.v1/transcript\x00"
 ROUND_ID_BYTES = 16
@@ -84,7 +84,8 @@ def _encode_participants(participants: Sequence[str]) -> list[bytes]:
             raise InvalidInput("participant ids must be valid Unicode text") from None
     if len(set(encoded)) != len(encoded):
         dupes = sorted(pid for pid, times in Counter(participants).items() if times > 1)
-        raise InvalidInput(f"participants must be distinct; listed more than once: {dupes}")
+        shown_dupes = ", ".join(shown(d) for d in dupes[:5])
+        raise InvalidInput(f"participants must be distinct; listed more than once: {shown_dupes}")
     return sorted(encoded)
 
 

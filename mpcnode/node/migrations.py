@@ -3,9 +3,10 @@
 1 and 2 are the schema of version 0.1 (inputs keyed by dataset, releases and budget spends
 keyed by input id). 3 moves to owner-declared datasets and one ledger per dataset-period
 (DESIGN 4.5). Data of 0.1 is carried over conservatively: every old release lands in period
-"1" of its dataset, with its budget spent; an old exact release fixes that period's exact
-participant set, and, because 0.1 recorded no function, a function no new spec can match,
-so a dataset released exactly under 0.1 takes exact releases again only in a new period.
+"1" of its dataset, with its budget spent at both levels; an old exact, central-DP,
+randomized-response or record-level release fixes that period's exact participant set, and,
+because 0.1 recorded no function, a function no new spec can match, so such a dataset takes
+exact releases again only in a new period.
 Old inputs have no declaration; they are dropped, and their owners submit them again
 with a declaration.
 """
@@ -110,12 +111,22 @@ def _to_v3(conn: sqlite3.Connection) -> None:
         key = ledger_key(dataset, "1")
         ledger.start_period(conn, dataset, "1", key)
         cost = Cost(Fraction(row[8]), Fraction(row[9])) if row[7] else Cost()
-        costs = {"record": cost} if row[7] == "record" else {"organization": cost, "record": cost}
-        release = PlannedRelease(key, LEGACY_FUNCTION, participants, row[7] is None, costs)
+        # Both units are charged: 0.1 charged record-level releases to the record budget
+        # only, and their organization-level cost cannot be known without a declaration.
+        costs = {"organization": cost, "record": cost} if row[7] else {}
+        # Exact to the coordinator, conservatively: exact releases, central DP (0.1 wrote
+        # no sampler for central noise; discrete Gaussian was central only), randomized
+        # response (exact respondent counts) and every record-level release, whose tiny
+        # noise an analyst chose. The period then takes exact releases over that set only.
+        exact = row[7] is None or row[11] == "" or row[10] == "randomized_response"
+        release = PlannedRelease(
+            key, LEGACY_FUNCTION, participants, exact or row[7] == "record", costs
+        )
         summaries[key] = summaries.get(key, PeriodSummary(key)).after(release)
         entry = ledger.ReleaseRecord(
             row[0], row[1], dataset, "1", row[3], "", row[4], participants, LEGACY_FUNCTION,
-            "none" if row[7] is None else "distributed", row[10] or "none",
+            "none" if row[7] is None else ("central" if row[11] == "" else "distributed"),
+            row[10] or "none",
             row[7] or "organization", row[11] or "", costs if row[7] else {}, row[6],
         )  # fmt: skip
         ledger.insert_history(conn, key, entry)

@@ -35,19 +35,18 @@ import numpy.typing as npt
 
 from mpcnode import failpoints
 from mpcnode.config import NodePolicy, Roster
-from mpcnode.core.conformance import conform, node_function
+from mpcnode.core.conformance import check_ceilings, conform, node_function
 from mpcnode.core.mechanisms import (
     NoisePlan,
     check_contributors,
     plan_noise,
 )
-from mpcnode.core.privacy import Placement
+from mpcnode.core.privacy import Mechanism, Placement
 from mpcnode.core.randomness import RandomSource
 from mpcnode.core.release_cost import release_costs
 from mpcnode.core.release_rules import PlannedRelease
 from mpcnode.core.sharing import split
 from mpcnode.core.spec import ComputationSpec
-from mpcnode.core.transcript import transcript_hash
 from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import (
     AlreadyExists,
@@ -56,8 +55,8 @@ from mpcnode.errors import (
     NotFound,
     PermissionDenied,
     PreconditionFailed,
-    shown,
 )
+from mpcnode.node.admission import check_min_parties, check_round, check_round_id, same_dataset
 from mpcnode.node.contribution import contribution
 from mpcnode.node.ledger import ReleaseRecord
 from mpcnode.node.store import DatasetRecord, NodeStore
@@ -127,6 +126,7 @@ class RoundBook:
 
     def get(self, round_id: bytes, transcript: bytes) -> NodeRound:
         """The live round, or NotFound / FAILED_PRECONDITION saying why it is not usable."""
+        check_round_id(round_id)
         state = self._rounds.get(round_id)
         if state is None:
             if round_id in self._ended:
@@ -155,6 +155,7 @@ class RoundBook:
         deadline_ms: int,
     ) -> NodeRound:
         """Check a round against policy and input, then hold it (DESIGN 4.1 step 2)."""
+        check_round_id(round_id)
         existing = self._rounds.get(round_id)
         if existing is not None:
             if existing.transcript != transcript:
@@ -165,19 +166,28 @@ class RoundBook:
             return existing  # identical repeat: harmless
         if round_id in self._ended:
             raise AlreadyExists(f"round {round_id.hex()} already ended; a new round needs a new id")
-        self._check_round(round_id, transcript, spec, participants, deadline_ms)
+        check_round(
+            self.party_id, self._roster, self._policy, self._now_ms(),
+            round_id, transcript, spec, participants, deadline_ms,
+        )  # fmt: skip
         dataset = await asyncio.to_thread(self._store.dataset, spec.dataset)
         conform(dataset.declaration, spec)
-        self._check_min_parties(spec, participants, dataset)
+        check_min_parties(self._policy, spec, participants, dataset)
         plan = plan_noise(spec, len(participants))
         if plan is not None:
             check_contributors(plan, len(participants))
+        costs = release_costs(plan)
+        check_ceilings(dataset.declaration, spec, costs)
         release = PlannedRelease(
             dataset.key,
             node_function(spec),
             tuple(sorted(participants)),
-            plan is None or spec.privacy.placement is Placement.CENTRAL,
-            release_costs(plan),
+            # Central noise is the coordinator's, and randomized response leaves each
+            # organization's number of answers exact: both are exact to the coordinator.
+            plan is None
+            or spec.privacy.placement is Placement.CENTRAL
+            or plan.mechanism is Mechanism.RANDOMIZED_RESPONSE,
+            costs,
         )
         caps = self._policy.budget.caps_for(dataset.declaration)
         await asyncio.to_thread(self._store.hold, round_id, release, caps)
@@ -187,10 +197,13 @@ class RoundBook:
         try:
             # Only now, with the round accepted, are the values read.
             stored = await asyncio.to_thread(self._store.get_input, spec.dataset)
+            same_dataset(dataset, stored.declaration, stored.period)
             contributed = await asyncio.to_thread(
                 contribution, state.label, spec, plan, stored, self._rng, self._vector_noise
             )
             state.encoded, state.sampler = contributed.encoded, contributed.sampler
+            if round_id in self._ended:  # aborted while this node drew its noise
+                raise PreconditionFailed(f"round {state.label} ended while it was prepared")
         except BaseException:
             await asyncio.to_thread(self._store.drop_hold, round_id)
             raise
@@ -207,55 +220,6 @@ class RoundBook:
             ",".join(participants),
         )
         return state
-
-    def _check_min_parties(
-        self, spec: ComputationSpec, participants: tuple[str, ...], dataset: DatasetRecord
-    ) -> None:
-        declared = dataset.declaration.policy.min_parties
-        needed = max(spec.min_parties, self._policy.min_parties, declared)
-        if len(participants) < needed:
-            raise PreconditionFailed(
-                f"{len(participants)} participants is below the minimum of {needed} "
-                f"(spec min_parties {spec.min_parties}, this node's policy.min_parties "
-                f"{self._policy.min_parties}, the declaration of {dataset.key}: {declared})"
-            )
-
-    def _check_round(
-        self,
-        round_id: bytes,
-        transcript: bytes,
-        spec: ComputationSpec,
-        participants: tuple[str, ...],
-        deadline_ms: int,
-    ) -> None:
-        if len(round_id) != 16:
-            raise InvalidInput(f"round_id must be 16 bytes, not {len(round_id)}")
-        if transcript != transcript_hash(round_id, spec, participants, deadline_ms):
-            raise InvalidInput(
-                "transcript_hash does not match the round id, spec, participants and deadline "
-                "of this Prepare; the coordinator and this node disagree on the hash layout"
-            )
-        spec.check(len(participants))
-        if self.party_id not in participants:
-            raise InvalidInput(f"this node ({self.party_id}) is not among the participants")
-        unknown = [p for p in participants if self._roster.get(p) is None]
-        if unknown:
-            raise PermissionDenied(
-                "participants not on this node's roster: "
-                + ", ".join(shown(p) for p in unknown[:5])
-                + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-            )
-        if spec.kind.value not in self._policy.allowed_kinds:
-            raise PreconditionFailed(
-                f"this node's policy does not allow {spec.kind.value} computations "
-                f"(policy.allowed_kinds = {list(self._policy.allowed_kinds)})"
-            )
-        now = self._now_ms()
-        if not now < deadline_ms <= now + self._policy.max_round_seconds * 1000:
-            raise InvalidInput(
-                f"deadline is {(deadline_ms - now) / 1000:.0f} s away; it must be in the future "
-                f"and at most policy.max_round_seconds = {self._policy.max_round_seconds} s away"
-            )
 
     def shares_to_send(self, round_id: bytes, transcript: bytes) -> list[tuple[str, U64]]:
         """Split the encoded input: one share per other participant, this node's own kept.
@@ -360,8 +324,10 @@ class RoundBook:
             self._now_ms(),
         )
         try:
-            # The caps in force now, not at Prepare: a cap the owner lowered meanwhile holds.
+            # The declaration in force now, not at Prepare: what the owner changed meanwhile
+            # (a lowered cap, exact releases forbidden, a new period) holds.
             current = await asyncio.to_thread(self._store.dataset, state.spec.dataset)
+            same_dataset(state.dataset, current.declaration, current.period)
             await asyncio.to_thread(
                 self._store.record_release,
                 record,
@@ -381,6 +347,7 @@ class RoundBook:
 
     def end(self, round_id: bytes, why: str) -> None:
         """Drop a round's state (abort or forget); later messages of it are refused."""
+        check_round_id(round_id)  # never remember (or echo) an id no round can have
         state = self._rounds.pop(round_id, None)
         if state is not None:
             log.info("round %s ended: %s", round_id.hex(), why)
