@@ -7,8 +7,8 @@ import numpy.typing as npt
 
 from coordinator.store import Output
 from mpcnode.core.encoding import decode
-from mpcnode.core.mechanisms import debias_poll
 from mpcnode.core.privacy import Mechanism
+from mpcnode.core.randomized_response import debias_poll
 from mpcnode.core.spec import ComputationSpec, Kind
 
 

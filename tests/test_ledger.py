@@ -248,3 +248,15 @@ def test_a_declared_dataset_is_listed_before_its_first_input(tmp_path: Path) -> 
     )
     store.put_input("raises", np.array([3800], dtype=np.int64))
     assert store.list_inputs()[0].input_id != ""
+
+
+def test_holds_no_live_round_owns_are_freed_once_stale(tmp_path: Path) -> None:
+    """A Prepare cancelled while writing its hold leaves one; the expiry sweep frees it."""
+    store = NodeStore(tmp_path)
+    store.put_input("raises", np.array([1], dtype=np.int64), RAISES)
+    assert store.hold(b"o" * 16, noisy("0.6"), CAPS)
+    assert not store.hold(b"o" * 16, noisy("0.6"), CAPS)  # an identical Prepare writes none
+    assert store.drop_orphan_holds({b"o" * 16}, 2**62) == 0  # a live round keeps its hold
+    assert store.drop_orphan_holds(set(), 0) == 0  # not stale yet
+    assert store.drop_orphan_holds(set(), 2**62) == 1
+    store.hold(b"p" * 16, noisy("0.6"), CAPS)  # the budget is free again

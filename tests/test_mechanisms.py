@@ -14,11 +14,9 @@ from mpcnode.core.accounting import Cost, epsilon_at_delta
 from mpcnode.core.mechanisms import (
     NoisePlan,
     check_contributors,
-    debias_poll,
     draw_noise,
     noise_report,
     plan_noise,
-    randomized_response,
     sensitivity,
     skellam_rho,
 )
@@ -29,6 +27,7 @@ from mpcnode.core.noise_bounds import (
     tail_halfwidth,
 )
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
+from mpcnode.core.randomized_response import debias_poll, randomized_response
 from mpcnode.core.randomness import UniformInts
 from mpcnode.core.result_privacy import result_privacy
 from mpcnode.core.spec import ComputationSpec, Kind, spec_from_canonical

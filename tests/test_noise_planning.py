@@ -28,9 +28,9 @@ from mpcnode.core.mechanisms import (
     _work_per_element,
     draw_noise,
     plan_noise,
-    randomized_response,
 )
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
+from mpcnode.core.randomized_response import randomized_response
 from mpcnode.core.randomness import UniformInts
 from mpcnode.core.result_privacy import result_privacy
 from mpcnode.core.spec import MAX_LENGTH, ComputationSpec, Kind

@@ -17,8 +17,7 @@ Recipes:
   rho(V) = D2^2/(2V) + D2^2/(2V^2) + max(0, 6*D1 - D2^2)/(4V^2); V is the least integer
   with rho(V) <= the requested rho.
 - Discrete Gaussian (central only), sigma^2 = D2^2 / (2 rho), is rho-zCDP (CKS 2020, Thm 14).
-- Randomized response (local): each answer kept with probability e^eps / (1 + e^eps),
-  drawn exactly as a Bernoulli factory over Bernoulli(1/2) and Bernoulli(e^-eps).
+- Randomized response (local): `mpcnode.core.randomized_response`.
 
 With h >= t contributors the distributed noise is the sum of h shares: more than the target
 law, never less, so the stated epsilon (or rho) still holds; the reported scale is the
@@ -347,53 +346,3 @@ def noise_report(plan: NoisePlan, contributors: int, divisor: float = 1.0) -> No
         epsilon_at_delta=eps_delta,
         delta=delta if zcdp else 0.0,
     )
-
-
-def randomized_response(
-    answers: npt.NDArray[np.int64], epsilon: Fraction, u: UniformInts
-) -> npt.NDArray[np.int64]:
-    """Randomize each 0/1 answer; return the reported [no, yes] counts."""
-    if answers.size and not np.isin(answers, (0, 1)).all():
-        raise InvalidInput(
-            "a randomized-response input lists answers as 0 (first bin) or 1 (second bin); "
-            "this input has other values"
-        )
-    yes = 0
-    for answer in answers.tolist():
-        keep = _keep(epsilon, u)
-        yes += answer if keep else 1 - answer
-    return np.array([len(answers) - yes, yes], dtype=np.int64)
-
-
-def _keep(epsilon: Fraction, u: UniformInts) -> bool:
-    """Bernoulli(e^eps / (1 + e^eps)) = Bernoulli(1 / (1 + e^-eps)), exactly.
-
-    Bernoulli factory: repeat {with prob 1/2 return True if Bernoulli(1); else return False
-    if Bernoulli(e^-eps)}; it stops with True w.p. (1/2) / (1/2 + e^-eps / 2).
-    """
-    while True:
-        if u.below(2):
-            return True
-        if exact.bernoulli_exp(epsilon, u):
-            return False
-
-
-@dataclass(frozen=True)
-class PollEstimate:
-    """The debiased answer counts of a randomized-response poll and their standard error."""
-
-    estimate: npt.NDArray[np.float64]  # [no, yes]
-    stderr: float
-
-
-def debias_poll(reported: npt.NDArray[np.int64], epsilon: float) -> PollEstimate:
-    """Unbiased counts from reported [no, yes] counts (Warner 1965).
-
-    E[Y] = p*y + (1-p)*(n-y), so y_hat = (Y - (1-p) n) / (2p - 1); each reported answer
-    has variance p(1-p) whatever the truth, so SE = sqrt(n p (1-p)) / (2p - 1).
-    """
-    n = float(reported.sum())
-    p = 1 / (1 + math.exp(-epsilon))
-    yes = (float(reported[1]) - (1 - p) * n) / (2 * p - 1)
-    stderr = math.sqrt(n * p * (1 - p)) / (2 * p - 1)
-    return PollEstimate(np.array([n - yes, yes], dtype=np.float64), stderr)

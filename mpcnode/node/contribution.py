@@ -17,8 +17,9 @@ import numpy.typing as npt
 
 from mpcnode.core.declaration import Shape
 from mpcnode.core.encoding import encode
-from mpcnode.core.mechanisms import NoisePlan, add_noise, draw_noise, randomized_response
+from mpcnode.core.mechanisms import NoisePlan, add_noise, draw_noise
 from mpcnode.core.privacy import Mechanism
+from mpcnode.core.randomized_response import randomized_response
 from mpcnode.core.randomness import RandomSource, UniformInts
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.vector_samplers import VectorNoise
@@ -54,7 +55,9 @@ def contribution(
         if stored.declaration.shape is Shape.POLL:
             answers = stored.values.astype(np.int64)
             if plan is not None and plan.mechanism is Mechanism.RANDOMIZED_RESPONSE:
-                counts = randomized_response(answers, spec.privacy.epsilon_exact, UniformInts(rng))
+                draws = int(stored.declaration.upper)  # the work follows the declaration
+                epsilon = spec.privacy.epsilon_exact
+                counts = randomized_response(answers, epsilon, UniformInts(rng), draws)
                 return Contribution(encode(counts, 0), plan.sampler)
             yes = int(answers.sum())
             return Contribution(encode(np.array([len(answers) - yes, yes]), 0), "")

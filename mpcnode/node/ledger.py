@@ -165,16 +165,21 @@ def _held(conn: sqlite3.Connection, key: str, but: bytes = b"") -> dict[str, Cos
 
 def hold(
     conn: sqlite3.Connection, round_id: bytes, release: PlannedRelease, caps: dict[str, Cost]
-) -> None:
-    """At Prepare: check the rules and reserve the round's cost, or refuse."""
+) -> bool:
+    """At Prepare: check the rules and reserve the round's cost, or refuse.
+
+    Returns True when it wrote the hold, False when an identical Prepare already had.
+    """
     if conn.execute("SELECT 1 FROM ledger_holds WHERE round_id = ?", (round_id,)).fetchone():
-        return  # an identical repeated Prepare already holds it
+        return False  # an identical repeated Prepare already holds it
     check_release(summary(conn, release.key), _held(conn, release.key), release, caps)
-    if any(not c.is_free for c in release.costs.values()):
+    written = any(not c.is_free for c in release.costs.values())
+    if written:
         conn.execute(
             "INSERT INTO ledger_holds (round_id, ledger_key, costs, held_ms) VALUES (?, ?, ?, ?)",
             (round_id, release.key, _costs_text(release.costs), int(time.time() * 1000)),
         )
+    return written
 
 
 def record(
@@ -265,6 +270,17 @@ def releases(conn: sqlite3.Connection, dataset: str = "") -> list[ReleaseRecord]
 def drop_hold(conn: sqlite3.Connection, round_id: bytes) -> None:
     """Release a round's reservation (the round ended without releasing)."""
     conn.execute("DELETE FROM ledger_holds WHERE round_id = ?", (round_id,))
+
+
+def drop_orphan_holds(conn: sqlite3.Connection, live: set[bytes], older_than_ms: int) -> int:
+    """Drop holds of rounds not in `live` that were written before `older_than_ms`."""
+    rows = conn.execute(
+        "SELECT round_id FROM ledger_holds WHERE held_ms < ?", (older_than_ms,)
+    ).fetchall()
+    orphans = [r[0] for r in rows if r[0] not in live]
+    for round_id in orphans:
+        conn.execute("DELETE FROM ledger_holds WHERE round_id = ?", (round_id,))
+    return len(orphans)
 
 
 def drop_all_holds(conn: sqlite3.Connection) -> int:

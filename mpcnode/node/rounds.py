@@ -190,11 +190,12 @@ class RoundBook:
             costs,
         )
         caps = self._policy.budget.caps_for(dataset.declaration)
-        await asyncio.to_thread(self._store.hold, round_id, release, caps)
         state = NodeRound(
             round_id, transcript, spec, participants, deadline_ms, dataset, release, plan=plan
         )
+        held = False
         try:
+            held = await asyncio.to_thread(self._store.hold, round_id, release, caps)
             # Only now, with the round accepted, are the values read.
             stored = await asyncio.to_thread(self._store.get_input, spec.dataset)
             same_dataset(dataset, stored.declaration, stored.period)
@@ -205,7 +206,8 @@ class RoundBook:
             if round_id in self._ended:  # aborted while this node drew its noise
                 raise PreconditionFailed(f"round {state.label} ended while it was prepared")
         except BaseException:
-            await asyncio.to_thread(self._store.drop_hold, round_id)
+            if held:  # only this call's own hold: an identical Prepare may hold it too
+                await asyncio.to_thread(self._store.drop_hold, round_id)
             raise
         if round_id in self._rounds:  # a concurrent identical Prepare won the race
             return self.get(round_id, transcript)
@@ -351,9 +353,10 @@ class RoundBook:
         state = self._rounds.pop(round_id, None)
         if state is not None:
             log.info("round %s ended: %s", round_id.hex(), why)
-            if not state.released:
-                # A short local write; ending is rare and must not leave the budget held.
-                self._store.drop_hold(round_id)
+        # Always, even with no live round (a Prepare cancelled mid-hold) or one marked
+        # released (its write may have been refused): a recorded release has no hold left.
+        # A short local write; ending is rare and must not leave the budget held.
+        self._store.drop_hold(round_id)
         self._ended[round_id] = why
         while len(self._ended) > _ENDED_MEMORY:
             self._ended.popitem(last=False)
@@ -363,3 +366,6 @@ class RoundBook:
         now = self._now_ms()
         for round_id in [r for r, s in self._rounds.items() if s.deadline_ms < now]:
             self.end(round_id, "expired at its deadline")
+        # Holds no live round owns outlive no round's deadline (a cancelled Prepare's).
+        oldest = now - self._policy.max_round_seconds * 1000
+        self._store.drop_orphan_holds(set(self._rounds), oldest)

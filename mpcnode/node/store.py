@@ -13,7 +13,6 @@ same IMMEDIATE transaction that writes the release, before the partial leaves th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from mpcnode.errors import InvalidInput, NotFound, PreconditionFailed, shown
 from mpcnode.node import ledger
 from mpcnode.node.ledger import ReleaseRecord
 from mpcnode.node.migrations import MIGRATIONS
+from mpcnode.node.seal import seal, values_hash_of
 from mpcnode.sqlite import Database
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,7 @@ class StoredInput:
     @property
     def values_hash(self) -> str:
         """SHA-256 of the values' little-endian bytes (what a seal compares)."""
-        return _values_hash(self.values)
-
-
-def _values_hash(values: Values) -> str:
-    data = values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
-    return hashlib.sha256(values.dtype.name.encode() + b":" + data).hexdigest()
+        return values_hash_of(self.values)
 
 
 def _next_period(current: str, used: Sequence[str]) -> str:
@@ -237,7 +232,7 @@ class NodeStore:
         record = self.dataset(dataset)
         input_id = os.urandom(8).hex()
         now = int(time.time() * 1000)
-        digest = _values_hash(checked)
+        digest = values_hash_of(checked)
         data = checked.astype(checked.dtype.newbyteorder("<"), copy=False).tobytes()
         with self._db.transaction("put input") as conn:
             sealed = conn.execute(
@@ -274,8 +269,12 @@ class NodeStore:
 
     def get_input(self, dataset: str) -> StoredInput:
         """The input of a dataset's current period, or NotFound with how to submit one."""
-        record = self.dataset(dataset)
         with self._db.transaction("get input") as conn:
+            # The declaration, period and values are read together: a round never pairs
+            # one declaration with values submitted under another.
+            record = self._dataset(conn, dataset)
+            if record is None:
+                raise NotFound(f"dataset {shown(dataset)} is not declared on this node")
             row = conn.execute(
                 "SELECT input_id, dtype, data, submitted_ms FROM inputs "
                 "WHERE dataset = ? AND period = ?",
@@ -316,10 +315,21 @@ class NodeStore:
         return existing
 
     # -- the ledger ---------------------------------------------------------------------------
-    def hold(self, round_id: bytes, release: PlannedRelease, caps: dict[str, Cost]) -> None:
-        """At Prepare: apply the release rules and reserve the round's budget, or refuse."""
+    def hold(self, round_id: bytes, release: PlannedRelease, caps: dict[str, Cost]) -> bool:
+        """At Prepare: apply the release rules and reserve the round's budget, or refuse.
+
+        Returns True when this call wrote the hold (False: an identical Prepare had).
+        """
         with self._db.transaction("hold release") as conn:
-            ledger.hold(conn, round_id, release, caps)
+            return ledger.hold(conn, round_id, release, caps)
+
+    def drop_orphan_holds(self, live: set[bytes], older_than_ms: int) -> int:
+        """Free holds of rounds the book does not hold, written before `older_than_ms`.
+
+        A Prepare cancelled while its hold was being written leaves one behind.
+        """
+        with self._db.transaction("drop orphan holds") as conn:
+            return ledger.drop_orphan_holds(conn, live, older_than_ms)
 
     def record_release(
         self,
@@ -334,35 +344,8 @@ class NodeStore:
         """
         with self._db.transaction("record release") as conn:
             if release.exact_to_coordinator:
-                self._seal(conn, entry, values_hash)
+                seal(conn, entry, values_hash)
             ledger.record(conn, entry, release, caps)
-
-    @staticmethod
-    def _seal(conn: sqlite3.Connection, entry: ReleaseRecord, values_hash: str) -> None:
-        """Seal the period's input with the values its first exact release used.
-
-        A later exact release of other values is refused: the owner may have resubmitted
-        between a round's Prepare and its release, and two exact sums of one function over
-        one participant set, of different values, would reveal the change.
-        """
-        row = conn.execute(
-            "SELECT sealed, period FROM datasets WHERE dataset = ?", (entry.dataset,)
-        ).fetchone()
-        if row is None or row[1] != entry.period:
-            raise PreconditionFailed(
-                f"dataset {shown(entry.dataset)} moved to a new period during this round; "
-                "its release is refused"
-            )
-        if row[0] is not None and row[0] != values_hash:
-            raise PreconditionFailed(
-                f"exact release refused: the values of dataset {shown(entry.dataset)} changed "
-                f"since period {entry.period}'s first exact release, and releasing them exactly "
-                "would reveal the change; only its owner can start a new period"
-            )
-        conn.execute(
-            "UPDATE datasets SET sealed = ? WHERE dataset = ? AND sealed IS NULL",
-            (values_hash, entry.dataset),
-        )
 
     def list_releases(self, dataset: str = "") -> list[ReleaseRecord]:
         """Every release with what it spent, oldest first, optionally of one dataset."""
