@@ -27,6 +27,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"auto_envvar_prefix": "MPC", "help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mpcnode", message="%(prog)s %(version)s")
 def cli() -> None:
     """mpc-coordinator: sequence a federation's rounds and publish aggregates.
 

@@ -14,7 +14,9 @@ from coordinator.store import CoordinatorStore
 from mpcnode.api.v1 import coordinator_pb2, coordinator_pb2_grpc
 from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import load_roster
+from mpcnode.pki import Role
 from mpcnode.rpc.server import serve
+from mpcnode.startup import check_own_identity, hold_instance_lock
 from mpcnode.tls import TlsFiles
 
 
@@ -22,9 +24,12 @@ async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = N
     """Run the coordinator until SIGTERM; interrupted rounds are aborted and resumed at start.
 
     Refuses to start (PreconditionFailed) when data_dir or the TLS key is open to group or
-    others.
+    others, when its certificate is not a coordinator's, or when another copy serves from
+    the same data_dir.
     """
     check_daemon_at_rest(config.data_dir, config.tls.key)
+    check_own_identity(config.tls.cert, Role.COORDINATOR, None, "its role")
+    lock = hold_instance_lock(config.data_dir, "mpc-coordinator serve")
     roster = load_roster(config.roster_file)
     tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
     store = CoordinatorStore(config.data_dir)
@@ -43,3 +48,4 @@ async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = N
         await sequencer.close()
         await gateway.close()
         store.close()
+        lock.close()

@@ -66,6 +66,11 @@ class TlsFiles:
     ca: Path
     section: str = "tls"
 
+    def __post_init__(self) -> None:
+        # Callers write paths as strings as often as Paths; both are accepted.
+        for name in ("cert", "key", "ca"):
+            object.__setattr__(self, name, Path(getattr(self, name)))
+
     def load(self) -> TlsMaterial:
         """Read and check the three files; PreconditionFailed or InvalidInput naming the key.
 
@@ -161,6 +166,8 @@ def channel_options(server: Identity) -> list[tuple[str, Any]]:
 def server_options() -> list[tuple[str, Any]]:
     """gRPC server options that match `channel_options`: accept its keepalive pings, same sizes."""
     return [
+        # A second copy on the same port must fail to bind, not share the port's traffic.
+        ("grpc.so_reuseport", 0),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", MIN_PING_INTERVAL_MS),
         ("grpc.keepalive_permit_without_calls", 0),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

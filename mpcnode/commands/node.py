@@ -32,6 +32,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 @click.group(
     context_settings={"auto_envvar_prefix": "MPCNODE", "help_option_names": ["-h", "--help"]}
 )
+@click.version_option(package_name="mpcnode", message="%(prog)s %(version)s")
 def cli() -> None:
     """mpcnode: one organization's node in a secure-aggregation federation.
 

@@ -17,7 +17,9 @@ from mpcnode.node.peers import PeerChannels
 from mpcnode.node.rounds import RoundBook
 from mpcnode.node.service import LocalService, PeerService, RoundControlService
 from mpcnode.node.store import NodeStore
+from mpcnode.pki import Role
 from mpcnode.rpc.server import serve
+from mpcnode.startup import check_own_identity, hold_instance_lock
 from mpcnode.tls import TlsFiles
 
 log = logging.getLogger(__name__)
@@ -28,9 +30,12 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
     """Run one organization's node until SIGTERM; state outlives it in data_dir.
 
     Refuses to start (PreconditionFailed) when data_dir or the TLS key is open to group or
-    others; warns when no coordinator pin is set (the deployment docs require one).
+    others, when its certificate is not party `party_id`'s, or when another copy serves from
+    the same data_dir; warns when no coordinator pin is set (the deployment docs require one).
     """
     check_daemon_at_rest(config.data_dir, config.tls.key)
+    check_own_identity(config.tls.cert, Role.PARTY, config.party_id, "party_id")
+    lock = hold_instance_lock(config.data_dir, "mpcnode serve")
     if config.coordinator.pin is None:
         log.warning(
             "no coordinator.pin is set: any certificate the CA issues for %r can drive rounds "
@@ -75,3 +80,4 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
     finally:
         await peers.close()
         store.close()
+        lock.close()

@@ -22,6 +22,7 @@ import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from mpcnode.errors import PreconditionFailed
 from mpcnode.rpc.malformed import MalformedRequests
 from mpcnode.tls import TlsFiles, server_credentials, server_options
 
@@ -46,9 +47,15 @@ async def serve(
     services = register(server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    port = server.add_secure_port(listen, server_credentials(tls))
+    try:
+        port = server.add_secure_port(listen, server_credentials(tls))
+    except RuntimeError:  # grpc's "Failed to bind to address"
+        port = 0
     if port == 0:
-        raise OSError(f"{name}: could not listen on {listen}")
+        raise PreconditionFailed(
+            f"{name}: could not listen on {listen} (listen): the address is in use, perhaps by "
+            "another copy, or not an address of this machine"
+        )
     await server.start()
     for service in ["", *services]:
         await health.set(service, health_pb2.HealthCheckResponse.SERVING)
