@@ -196,8 +196,13 @@ def _privacy(
 @click.option("--bins", help="Histogram options, comma separated (sets --length).")
 @click.option("--min-parties", type=int, default=3, show_default=True)
 @click.option(
-    "--party", "parties", multiple=True, help="Invite only these parties (default: the roster)."
+    "--invite",
+    "parties",
+    multiple=True,
+    help="Invite only this party (repeat for more; default: every party on the roster).",
 )
+# The old name, kept working for scripts; `--party` means "your node" in `mpcnode`.
+@click.option("--party", "legacy_parties", multiple=True, hidden=True)
 @click.option(
     "--reader", "readers", multiple=True, help="Analysts allowed to read the result (default: all)."
 )
@@ -219,6 +224,7 @@ def run(
     bins: str | None,
     min_parties: int,
     parties: tuple[str, ...],
+    legacy_parties: tuple[str, ...],
     readers: tuple[str, ...],
     **privacy: Any,
 ) -> None:
@@ -250,7 +256,8 @@ def run(
         privacy=_privacy(**privacy),
     )
     with _client(address, cert, key, ca) as client:
-        result = client.run(spec, parties, on_progress=None if as_json else _progress)
+        invited = parties + legacy_parties
+        result = client.run(spec, invited, on_progress=None if as_json else _progress)
     click.echo(json.dumps(result_json(result)) if as_json else result_table(result))
 
 

@@ -269,8 +269,16 @@ def load_node_config(path: Path) -> NodeConfig:
     return load_config(path, NodeConfig)
 
 
-def load_roster(path: Path) -> Roster:
-    """Read and validate a roster file (`[[party]]` tables with id, address, pin)."""
+def load_roster(path: Path, key: str = "roster_file") -> Roster:
+    """Read and validate a roster file (`[[party]]` tables with id, address, pin).
+
+    `key` is the config key that names the file, so a missing file says what to fix.
+    """
+    if not path.is_file():
+        raise InvalidInput(
+            f"{key} = {path}: no such file; set {key} in the daemon's config to the "
+            "federation's roster (paths are relative to the config file)"
+        )
     try:
         return Roster.model_validate(read_toml(path))
     except ValidationError as exc:
