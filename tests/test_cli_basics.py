@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from coordinator.cli import cli as coordinator_cli
+from mpcnode.commands.node import cli as node_cli
 from mpcnode.config import load_roster
 from mpcnode.errors import InvalidInput
-from mpcnode.commands.node import cli as node_cli
 from mpcnode.tls import TlsFiles
 
 
