@@ -304,3 +304,20 @@ def test_poll_debiasing_is_unbiased_with_the_textbook_standard_error() -> None:
     poll = debias_poll(np.array([round(n - expected_reported), round(expected_reported)]), 1.0)
     assert poll.estimate[1] == pytest.approx(yes, abs=2)
     assert poll.stderr == pytest.approx(math.sqrt(n * p * (1 - p)) / (2 * p - 1))
+
+
+def test_a_result_says_when_more_contributors_than_t_made_the_noise_larger() -> None:
+    from mpcnode.core.result_privacy import result_privacy  # noqa: PLC0415
+
+    spec = ComputationSpec(
+        "s", Kind.SUM, "raises", 0, 10_000, min_parties=3,
+        privacy=Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1.0),
+    )  # fmt: skip
+    assert "sized for" not in result_privacy(spec, 3).summary()
+    four = result_privacy(spec, 4).summary()
+    assert "noise sized for 3 contributors; with 4 its sd is 1.15x" in four
+    assert "ask for threshold=4" in four
+    central = dataclasses.replace(spec.privacy, placement=Placement.CENTRAL)
+    assert (
+        "sized for" not in result_privacy(dataclasses.replace(spec, privacy=central), 4).summary()
+    )

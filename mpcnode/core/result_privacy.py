@@ -51,7 +51,18 @@ class ResultPrivacy:
             f"privacy: {self.mechanism.value}, {where}, {budget}, per {self.unit.value} "
             f"({self.neighbouring.value.replace('_', '-')}); noise sd {self.noise_scale:.6g}, "
             f"95% within +/-{self.ci95_halfwidth:.6g}; {self.contributors} contributors, "
-            f"t={self.threshold}; sampler {self.sampler}"
+            f"t={self.threshold}{self.excess_note()}; sampler {self.sampler}"
+        )
+
+    def excess_note(self) -> str:
+        """What more contributors than t cost in accuracy (distributed noise only), or ""."""
+        if self.placement is not Placement.DISTRIBUTED or self.contributors <= self.threshold:
+            return ""
+        # Each contributor adds a 1/t share of the target law: h of them, h/t of its variance.
+        factor = (self.contributors / self.threshold) ** 0.5
+        return (
+            f" (noise sized for {self.threshold} contributors; with {self.contributors} its sd "
+            f"is {factor:.3g}x what the guarantee needs: ask for threshold={self.contributors})"
         )
 
 
