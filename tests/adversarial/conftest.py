@@ -8,10 +8,12 @@ genuine federation certificate but send what no honest client would.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from mpcnode.federation import LocalFederation
+from mpcnode.node.store import NodeStore
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,13 @@ def fed2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
         yield fed
     finally:
         fed.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[NodeStore]:
+    """alice's node store for the in-process attacks (in_process.py), closed at the end."""
+    node = NodeStore(tmp_path / "alice")
+    try:
+        yield node
+    finally:
+        node.close()

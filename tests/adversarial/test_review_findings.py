@@ -14,21 +14,19 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+from in_process import ABC, LAPLACE, PARTIES, RAISES, book_of, held, spec_of
 
-from mpcnode.config import NodePolicy, Roster, RosterEntry
 from mpcnode.core.accounting import Cost
 from mpcnode.core.conformance import node_function
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.encoding import encode
 from mpcnode.core.mechanisms import plan_noise
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
-from mpcnode.core.randomness import SystemRandomSource
 from mpcnode.core.release_rules import PlannedRelease
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.core.transcript import new_round_id, transcript_hash
@@ -39,13 +37,6 @@ from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
 from mpcnode.sqlite import Database
 
-PARTIES = ("alice", "bob", "carlos", "david")
-ABC = PARTIES[:3]
-ROSTER = Roster(
-    party=tuple(RosterEntry(id=p, address=f"127.0.0.1:{7001 + i}") for i, p in enumerate(PARTIES))
-)
-RAISES = Declaration("raises", Shape.SCALAR, 0, 10_000)
-LAPLACE = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=0.5)
 CAPS = {
     "organization": Cost(Fraction(1), Fraction(1, 2)),
     "record": Cost(Fraction(1), Fraction(1, 2)),
@@ -53,35 +44,6 @@ CAPS = {
 
 
 # -- helpers ---------------------------------------------------------------------------------
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[NodeStore]:
-    """alice's node store, closed at the end."""
-    node = NodeStore(tmp_path / "alice")
-    try:
-        yield node
-    finally:
-        node.close()
-
-
-def book_of(store: NodeStore) -> RoundBook:
-    """alice's round book over `store`, with the default node policy (min_parties 3)."""
-    return RoundBook("alice", store, NodePolicy(), ROSTER, SystemRandomSource())
-
-
-def spec_of(decl: Declaration, kind: Kind = Kind.SUM, **fields: object) -> ComputationSpec:
-    """A spec that conforms to `decl` (its shape, domain, encoding), with `fields` on top."""
-    base: dict[str, object] = {
-        "name": "review",
-        "kind": kind,
-        "dataset": decl.dataset,
-        "lower": 0.0 if decl.shape is Shape.POLL else float(decl.lower),
-        "upper": float(decl.upper),
-        "length": decl.contribution_length,
-        "fractional_bits": decl.fractional_bits,
-        "bins": decl.bins if kind is Kind.HISTOGRAM else (),
-        "min_parties": 3,
-    }
-    return ComputationSpec(**{**base, **fields})  # type: ignore[arg-type]
 
 
 async def prepare(
@@ -100,12 +62,6 @@ async def release(book: RoundBook, state: NodeRound) -> None:
         book._accept(state, party, np.zeros(state.spec.length, dtype=np.uint64))
     await book.release_partial(state.round_id, state.transcript)
     book.end(state.round_id, "published")
-
-
-def held(store: NodeStore, dataset: str) -> Fraction:
-    """Epsilon held by open rounds on `dataset`'s current period, organization level."""
-    rows = store.budgets(NodePolicy().budget.caps_for, dataset)
-    return sum((r.held.epsilon for r in rows if r.unit == "organization"), Fraction(0))
 
 
 # -- 1. noise sized from the analyst's choice of kind ----------------------------------------

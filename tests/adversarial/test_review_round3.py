@@ -13,16 +13,14 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from in_process import ABC, LAPLACE, PARTIES, RAISES, book_of, held, spec_of
 
-from mpcnode.config import NodePolicy, Roster, RosterEntry
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
 from mpcnode.core.randomness import SystemRandomSource
@@ -32,46 +30,10 @@ from mpcnode.errors import NotFound, PreconditionFailed
 from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
 
-PARTIES = ("alice", "bob", "carlos", "david")
-ABC = PARTIES[:3]
-ROSTER = Roster(
-    party=tuple(RosterEntry(id=p, address=f"127.0.0.1:{7001 + i}") for i, p in enumerate(PARTIES))
-)
-RAISES = Declaration("raises", Shape.SCALAR, 0, 10_000)
-LAPLACE = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=0.5)
 CENTRAL = Privacy(Mechanism.DISCRETE_LAPLACE, Placement.CENTRAL, epsilon=0.5)
 
 
 # -- helpers (as in test_review_findings.py) -------------------------------------------------
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[NodeStore]:
-    """alice's node store, closed at the end."""
-    node = NodeStore(tmp_path / "alice")
-    try:
-        yield node
-    finally:
-        node.close()
-
-
-def book_of(store: NodeStore, rng: Any = None) -> RoundBook:
-    """alice's round book over `store`, with the default node policy (min_parties 3)."""
-    return RoundBook("alice", store, NodePolicy(), ROSTER, rng or SystemRandomSource())
-
-
-def spec_of(decl: Declaration, kind: Kind = Kind.SUM, **fields: object) -> ComputationSpec:
-    """A spec that conforms to `decl` (its shape, domain, encoding), with `fields` on top."""
-    base: dict[str, object] = {
-        "name": "review3",
-        "kind": kind,
-        "dataset": decl.dataset,
-        "lower": 0.0 if decl.shape is Shape.POLL else float(decl.lower),
-        "upper": float(decl.upper),
-        "length": decl.contribution_length,
-        "fractional_bits": decl.fractional_bits,
-        "bins": decl.bins if kind is Kind.HISTOGRAM else (),
-        "min_parties": 3,
-    }
-    return ComputationSpec(**{**base, **fields})  # type: ignore[arg-type]
 
 
 def round_args(
@@ -107,12 +69,6 @@ async def release(book: RoundBook, state: NodeRound) -> None:
     complete(book, state)
     await book.release_partial(state.round_id, state.transcript)
     book.end(state.round_id, "published")
-
-
-def held(store: NodeStore, dataset: str) -> Fraction:
-    """Epsilon held by open rounds on `dataset`'s current period, organization level."""
-    rows = store.budgets(NodePolicy().budget.caps_for, dataset)
-    return sum((r.held.epsilon for r in rows if r.unit == "organization"), Fraction(0))
 
 
 # -- 1. a seal taken from a stale Prepare read ----------------------------------------------

@@ -1,0 +1,54 @@
+"""What the in-process attacks share: alice's round book over a real store, and conforming specs.
+
+A real `RoundBook` over a real `NodeStore` (SQLite in a temporary folder), driven the way a
+(possibly malicious) coordinator would drive it, without a network: the reviews' findings are
+played this way (test_review_findings.py, test_review_round3.py).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from mpcnode.config import NodePolicy, Roster, RosterEntry
+from mpcnode.core.declaration import Declaration, Shape
+from mpcnode.core.privacy import Mechanism, Privacy
+from mpcnode.core.randomness import SystemRandomSource
+from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.node.rounds import RoundBook
+from mpcnode.node.store import NodeStore
+
+PARTIES = ("alice", "bob", "carlos", "david")
+ABC = PARTIES[:3]
+ROSTER = Roster(
+    party=tuple(RosterEntry(id=p, address=f"127.0.0.1:{7001 + i}") for i, p in enumerate(PARTIES))
+)
+RAISES = Declaration("raises", Shape.SCALAR, 0, 10_000)
+LAPLACE = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=0.5)
+
+
+def book_of(store: NodeStore, rng: Any = None) -> RoundBook:
+    """alice's round book over `store`, with the default node policy (min_parties 3)."""
+    return RoundBook("alice", store, NodePolicy(), ROSTER, rng or SystemRandomSource())
+
+
+def spec_of(decl: Declaration, kind: Kind = Kind.SUM, **fields: object) -> ComputationSpec:
+    """A spec that conforms to `decl` (its shape, domain, encoding), with `fields` on top."""
+    base: dict[str, object] = {
+        "name": "review",
+        "kind": kind,
+        "dataset": decl.dataset,
+        "lower": 0.0 if decl.shape is Shape.POLL else float(decl.lower),
+        "upper": float(decl.upper),
+        "length": decl.contribution_length,
+        "fractional_bits": decl.fractional_bits,
+        "bins": decl.bins if kind is Kind.HISTOGRAM else (),
+        "min_parties": 3,
+    }
+    return ComputationSpec(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def held(store: NodeStore, dataset: str) -> Fraction:
+    """Epsilon held by open rounds on `dataset`'s current period, organization level."""
+    rows = store.budgets(NodePolicy().budget.caps_for, dataset)
+    return sum((r.held.epsilon for r in rows if r.unit == "organization"), Fraction(0))
