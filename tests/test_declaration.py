@@ -228,3 +228,10 @@ def test_sum_mean_and_count_are_one_node_side_function() -> None:
     assert len(functions) == 1
     assert node_function(dataclasses.replace(SUM, name="other", min_parties=4)) in functions
     assert node_function(dataclasses.replace(SUM, upper=5000)) not in functions
+
+
+def test_a_poll_releases_its_answers_exact_or_randomized_only() -> None:
+    poll = ComputationSpec("p", Kind.HISTOGRAM, "poll", 0, 100, length=2, bins=("no", "yes"))
+    laplace = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1, unit=Unit.RECORD, record_bound=1)
+    with pytest.raises(PreconditionFailed, match="a poll takes an exact count or randomized"):
+        conform(POLL, dataclasses.replace(poll, privacy=laplace))

@@ -72,10 +72,12 @@ def _privacy_mismatch(decl: Declaration, spec: ComputationSpec) -> str:
                 f"spec.privacy.record_bound is {privacy.record_bound:g}, the declaration "
                 f"says {declared:g}"
             )
-    if (privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE) != (decl.shape is Shape.POLL):
-        if decl.shape is Shape.POLL and not privacy.enabled:
-            return ""  # an exact count of a poll's answers is a histogram too
-        return "randomized response is for datasets declared as polls, and only for them"
+    randomized = privacy.mechanism is Mechanism.RANDOMIZED_RESPONSE
+    if randomized and decl.shape is not Shape.POLL:
+        return "randomized response is for datasets declared as polls"
+    if decl.shape is Shape.POLL and privacy.enabled and not randomized:
+        # A poll's node holds answers, not counts: it releases them exact or randomized.
+        return "a poll takes an exact count or randomized response"
     return ""
 
 

@@ -9,19 +9,16 @@ serving honest callers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import grpc
 import pytest
+from adversary import channel_to
 from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mpcnode.api.v1 import coordinator_pb2, coordinator_pb2_grpc, node_pb2, node_pb2_grpc
 from mpcnode.federation import LocalFederation
-from mpcnode.pki import Identity, Role
-from mpcnode.tls import TlsFiles, channel_credentials, channel_options
 
 pytestmark = pytest.mark.integration
 
@@ -73,18 +70,6 @@ METHODS = [
 ]
 
 
-@contextmanager
-def _channel(fed: LocalFederation, daemon: str, tls: TlsFiles) -> Iterator[grpc.Channel]:
-    role = Role.COORDINATOR if daemon == "coordinator" else Role.PARTY
-    channel = grpc.secure_channel(
-        f"127.0.0.1:{fed.ports[daemon]}",
-        channel_credentials(tls),
-        options=channel_options(Identity(role, daemon)),
-    )
-    with channel:
-        yield channel
-
-
 def _call_raw(channel: grpc.Channel, method: Method, data: bytes) -> None:
     """Send `data` as the (only) request message of `method`, with no serializer at all."""
     raw = {"request_serializer": None, "response_deserializer": None}  # bytes as they are
@@ -101,7 +86,7 @@ def _call_raw(channel: grpc.Channel, method: Method, data: bytes) -> None:
 def _refusal(fed: LocalFederation, service: str, method: Method, data: bytes) -> grpc.RpcError:
     daemon, (folder, stem) = CALLERS[service]
     with (
-        _channel(fed, daemon, fed.tls(folder, stem)) as channel,
+        channel_to(fed, daemon, fed.tls(folder, stem)) as channel,
         pytest.raises(grpc.RpcError) as caught,
     ):
         _call_raw(channel, method, data)
@@ -133,7 +118,7 @@ def test_truncated_request_is_invalid_argument(fed2: LocalFederation, service: s
 def test_daemons_keep_serving_and_log_no_traceback(fed2: LocalFederation) -> None:
     for service, method in METHODS:  # every refusal first, so this test stands alone too
         _refusal(fed2, service, method, OVERLONG_VARINT)
-    with _channel(fed2, "alice", fed2.tls("alice", "alice-hr")) as channel:
+    with channel_to(fed2, "alice", fed2.tls("alice", "alice-hr")) as channel:
         health = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=""), timeout=TIMEOUT
         )
@@ -145,7 +130,7 @@ def test_daemons_keep_serving_and_log_no_traceback(fed2: LocalFederation) -> Non
         assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
         watch.cancel()
         node_pb2_grpc.LocalStub(channel).ListInputs(node_pb2.ListInputsRequest(), timeout=TIMEOUT)
-    with _channel(fed2, "coordinator", fed2.tls("analyst", "analyst")) as channel:
+    with channel_to(fed2, "coordinator", fed2.tls("analyst", "analyst")) as channel:
         coordinator_pb2_grpc.CoordinatorStub(channel).ListComputations(
             coordinator_pb2.ListComputationsRequest(), timeout=TIMEOUT
         )
