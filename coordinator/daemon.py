@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import grpc.aio
@@ -42,8 +43,13 @@ async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = N
         )
         return [s.full_name for s in coordinator_pb2.DESCRIPTOR.services_by_name.values()]
 
+    async def background() -> None:
+        # Warm channels to every node while interrupted computations resume: the first
+        # round then pays no TLS handshakes.
+        await asyncio.gather(gateway.warm(), sequencer.recover())
+
     try:
-        await serve("mpc-coordinator", config.listen, tls, register, ready_file, sequencer.recover)
+        await serve("mpc-coordinator", config.listen, tls, register, ready_file, background)
     finally:
         await sequencer.close()
         await gateway.close()

@@ -1,15 +1,18 @@
 """The coordinator's calls to nodes' RoundControl service (coordinator -> node, mutual TLS).
 
 Each failure comes back as an MpcError whose `party` names who is at fault: the node the
-call went to when it could not be reached, or the peer the node named (via the
-`mpc-party` trailer) when a share could not be delivered or did not arrive.
+call went to when it could not be reached or misbehaved, or the party the node named (via
+the `mpc-party` trailer), e.g. the sender of a seed that did not open.
+
+Channels are opened to every roster party in parallel when the daemon starts (`warm`) and
+kept open, so the first round pays no handshakes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import grpc
@@ -19,13 +22,14 @@ import numpy.typing as npt
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import Roster
+from mpcnode.core.sealing import RECEIPT_BYTES, SEALED_BYTES
 from mpcnode.core.spec import ComputationSpec
-from mpcnode.errors import MpcError
+from mpcnode.errors import MpcError, PermissionDenied
 from mpcnode.rpc.channels import open_party_channel
 from mpcnode.rpc.status import from_rpc_error
 from mpcnode.tls import TlsFiles
 from mpcnode.wire.specs import spec_to_proto
-from mpcnode.wire.tensors import ChunkAssembler
+from mpcnode.wire.tensors import ChunkAdder
 
 log = logging.getLogger(__name__)
 _UNREACHABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
@@ -38,19 +42,35 @@ class NodeGateway:
         self._roster = roster
         self._tls = tls
         self._stubs: dict[str, node_pb2_grpc.RoundControlAsyncStub] = {}
-        self._channels: list[grpc.aio.Channel] = []
-        self._lock = asyncio.Lock()
+        self._channel_of: dict[str, grpc.aio.Channel] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def _stub(self, party: str) -> node_pb2_grpc.RoundControlAsyncStub:
-        async with self._lock:
+        stub = self._stubs.get(party)
+        if stub is not None:
+            return stub
+        # One lock per party: opening one channel (a pin pre-flight) never waits for another.
+        async with self._locks.setdefault(party, asyncio.Lock()):
             if party not in self._stubs:
                 entry = self._roster.get(party)
                 if entry is None:
                     raise MpcError(f"{party} is not on the roster")
                 channel = await open_party_channel(entry, self._tls, 10.0)
-                self._channels.append(channel)
+                self._channel_of[party] = channel
                 self._stubs[party] = node_pb2_grpc.RoundControlStub(channel)
             return self._stubs[party]
+
+    async def warm(self) -> None:
+        """Open a channel to every roster party at once (best effort; failures are logged)."""
+
+        async def one(party: str) -> None:
+            try:
+                await self._stub(party)
+                await asyncio.wait_for(self._channel_of[party].channel_ready(), 10.0)
+            except Exception as exc:
+                log.info("channel to %s not ready yet: %s", party, exc)
+
+        await asyncio.gather(*(one(p) for p in self._roster.ids))
 
     async def _call(self, party: str, step: str, call: Awaitable[Any]) -> Any:
         try:
@@ -66,8 +86,12 @@ class NodeGateway:
         participants: tuple[str, ...],
         deadline_ms: int,
         timeout: float,
-    ) -> None:
-        """Ask one node to prepare; raises the node's refusal or unreachability."""
+    ) -> list[node_pb2.SealedSeed]:
+        """Ask one node to prepare; its sealed seeds, or its refusal or unreachability.
+
+        The seeds are checked against the contract: one per other participant, each from the
+        node, 80 sealed bytes and a 32-byte receipt; a node that breaks it is at fault.
+        """
         request = node_pb2.PrepareRequest(
             header=header,
             spec=spec_to_proto(spec),
@@ -78,31 +102,59 @@ class NodeGateway:
             stub = await self._stub(party)
         except MpcError as exc:
             raise _blame(exc, party) from None
-        await self._call(party, "prepare", stub.Prepare(request, timeout=timeout))
-
-    async def share(self, party: str, header: types_pb2.RoundHeader, timeout: float) -> None:
-        """Tell one node to push its shares; returns once they are delivered."""
-        stub = await self._stub(party)
-        request = node_pb2.ShareRequest(header=header)
-        await self._call(party, "share", stub.Share(request, timeout=timeout))
+        reply = await self._call(party, "prepare", stub.Prepare(request, timeout=timeout))
+        seeds = list(reply.seeds)
+        recipients = sorted(s.recipient for s in seeds)
+        others = sorted(p for p in participants if p != party)
+        malformed = [
+            s
+            for s in seeds
+            if s.sender != party or len(s.sealed) != SEALED_BYTES or len(s.receipt) != RECEIPT_BYTES
+        ]
+        if recipients != others or malformed:
+            raise MpcError(
+                f"{party} answered Prepare with {len(seeds)} seeds that are not one sealed seed "
+                f"with its receipt for each of {', '.join(others)}",
+                party=party,
+            )
+        return seeds
 
     async def collect(
-        self, party: str, header: types_pb2.RoundHeader, length: int, timeout: float
-    ) -> npt.NDArray[np.uint64]:
-        """Collect one node's partial sum (uint64 ring elements of the spec's length)."""
+        self,
+        party: str,
+        header: types_pb2.RoundHeader,
+        seeds: list[node_pb2.SealedSeed],
+        receipts: dict[str, bytes],
+        total: npt.NDArray[np.uint64],
+        timeout: float,
+    ) -> None:
+        """Hand one node its seeds and add its partial sum into `total` as it streams.
+
+        The node must first return, for each seed, the receipt its sender predicted: proof
+        that the node answering for `party` holds `party`'s seal key. Otherwise the round
+        fails naming `party` (PERMISSION_DENIED) before any of its partial is used.
+        """
         stub = await self._stub(party)
-        assembler = ChunkAssembler(length, np.dtype(np.uint64))
+        adder = ChunkAdder(total)
+        request = node_pb2.CollectPartialRequest(header=header, seeds=seeds)
         try:
-            stream = stub.CollectPartial(
-                node_pb2.CollectPartialRequest(header=header), timeout=timeout
-            )
+            stream = stub.CollectPartial(request, timeout=timeout)
+            first = True
             async for piece in stream:
-                if piece.total_length != length:
-                    raise MpcError(f"{party} sent a partial of length {piece.total_length}")
-                assembler.add(piece.chunk)
+                if piece.total_length != len(total):
+                    raise MpcError(
+                        f"{party} sent a partial of length {piece.total_length}", party=party
+                    )
+                if first:
+                    _check_receipts(party, piece.receipts, receipts)
+                    first = False
+                    continue
+                adder.add(piece.chunk)
         except grpc.RpcError as err:
             raise _blame(from_rpc_error(err, f"{party} (partial)"), party) from None
-        return assembler.result()
+        if first:
+            raise MpcError(f"{party} ended its partial stream before the receipts", party=party)
+        adder.finish()
 
     async def notify_end(self, party: str, header: types_pb2.RoundHeader, reason: str) -> None:
         """Best effort: tell a node to drop a round (Forget when published, else Abort)."""
@@ -119,8 +171,21 @@ class NodeGateway:
 
     async def close(self) -> None:
         """Close every channel."""
-        for channel in self._channels:
+        for channel in self._channel_of.values():
             await channel.close(None)
+
+
+def _check_receipts(
+    party: str, got: Sequence[node_pb2.SeedReceipt], expected: dict[str, bytes]
+) -> None:
+    answered = {r.sender: r.receipt for r in got}
+    if len(answered) != len(got) or answered != expected:
+        raise PermissionDenied(
+            f"the node answering for {party} did not return the receipts of the seeds sealed "
+            f"to {party}'s roster seal key: it does not hold that key (an impostor at "
+            f"{party}'s address, or a node started with another seal_key)",
+            party=party,
+        )
 
 
 def _blame(err: MpcError, callee: str) -> MpcError:

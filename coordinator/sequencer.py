@@ -1,8 +1,14 @@
 """The coordinator's round state machine (DESIGN 4.1), persisted at every transition.
 
-    create -> [round: prepare -> share -> partial -> published]
-                         \\--------\\---------\\--> aborted --(retry without unreachable
-                                                             parties, if min_parties holds)
+    create -> [round: prepare -> partial -> published]
+                         \\---------\\--> aborted --(retry without unreachable parties,
+                                                   if min_parties holds)
+
+Two fan-outs per round. Prepare's replies carry each node's seeds, sealed to their
+recipients' roster keys; the coordinator relays them, unopened, in CollectPartial, and adds
+the partials into one total as they stream in (DESIGN 4.2: it never holds a share it can
+read, nor n partial vectors). A node must return the receipt of every seed sealed to it, or
+the round fails naming it: whoever answers at a party's address must hold its seal key.
 
 A computation runs up to `max_attempts` rounds. Each round has a fresh 128-bit id, a fresh
 deadline and transcript; shares of two rounds never mix because nodes key everything by
@@ -29,13 +35,12 @@ from coordinator.config import RoundSettings
 from coordinator.nodes import NodeGateway, is_unreachable
 from coordinator.outputs import outputs_for
 from coordinator.reasons import MESSAGE_LIMIT, failure_reason, strip_caller
-from coordinator.store import Computation, CoordinatorStore, Event
-from mpcnode.api.v1 import types_pb2
+from coordinator.store import Computation, CoordinatorStore, Event, Output
+from mpcnode.api.v1 import node_pb2, types_pb2
 from mpcnode.config import Roster
 from mpcnode.core.mechanisms import add_noise, draw_noise, plan_noise
 from mpcnode.core.privacy import Placement
 from mpcnode.core.randomness import RandomSource, SystemRandomSource, UniformInts
-from mpcnode.core.sharing import reconstruct
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.core.vector_samplers import VectorNoise
@@ -183,7 +188,7 @@ class Sequencer:
         log.warning("computation %s failed: %s", cid, reason)
 
     async def _round(self, comp: Computation, attempt: int, participants: tuple[str, ...]) -> None:
-        """One round: prepare, share, partial, publish. Raises RoundFailure on abort."""
+        """One round: prepare, partial, publish. Raises RoundFailure on abort."""
         spec, cid = comp.spec, comp.id
         round_id = new_round_id()
         deadline_ms = int((self._clock() + self._settings.round_deadline_seconds) * 1000)
@@ -201,7 +206,7 @@ class Sequencer:
 
         try:
             await self._phase(cid, round_id, attempt, "prepare", participants)
-            await self._step(
+            sealed = await self._step(
                 "prepare",
                 participants,
                 lambda p: self._gateway.prepare(
@@ -213,16 +218,8 @@ class Sequencer:
                     self._settings.prepare_timeout_seconds,
                 ),
             )
-            await self._phase(cid, round_id, attempt, "share", participants)
-            await self._step(
-                "share", participants, lambda p: self._gateway.share(p, header, remaining())
-            )
             await self._phase(cid, round_id, attempt, "partial", participants)
-            partials = await self._step(
-                "partial",
-                participants,
-                lambda p: self._gateway.collect(p, header, spec.length, remaining()),
-            )
+            total = await self._collect(header, sealed, spec.length, remaining)
         except RoundFailure as failure:
             reason = failure.reason(label)
             await asyncio.to_thread(self._store.set_phase, round_id, "aborted", reason)
@@ -238,8 +235,8 @@ class Sequencer:
             )
             await self._tell_nodes(participants, header, reason)
             raise
-        total = await asyncio.to_thread(self._aggregate, spec, [partials[p] for p in participants])
-        outputs = outputs_for(spec, total, len(participants))
+        outputs = await asyncio.to_thread(self._outputs, spec, total, len(participants))
+        del total  # the published outputs replace it: never hold both with a 10^7 vector
         await asyncio.to_thread(self._store.publish, cid, round_id, outputs)
         await self._event(
             cid,
@@ -253,15 +250,31 @@ class Sequencer:
         )
         await self._tell_nodes(participants, header, "published")
 
-    def _aggregate(
-        self, spec: ComputationSpec, partials: list[npt.NDArray[np.uint64]]
+    async def _collect(
+        self,
+        header: types_pb2.RoundHeader,
+        sealed: dict[str, list[node_pb2.SealedSeed]],
+        length: int,
+        remaining: Callable[[], float],
     ) -> npt.NDArray[np.uint64]:
-        """Add up the partials; with central placement, add the noise here (blocking)."""
-        total = reconstruct(partials)
-        plan = plan_noise(spec, len(partials))
+        """Relay the seeds and add every partial into one total as it streams in."""
+        inbox, receipts = _route(sealed)
+        total = np.zeros(length, dtype=np.uint64)
+        await self._step(
+            "partial",
+            tuple(sealed),
+            lambda p: self._gateway.collect(p, header, inbox[p], receipts[p], total, remaining()),
+        )
+        return total
+
+    def _outputs(
+        self, spec: ComputationSpec, total: npt.NDArray[np.uint64], n: int
+    ) -> tuple[Output, ...]:
+        """Central noise (if the spec places it here), decoding, post-processing (blocking)."""
+        plan = plan_noise(spec, n)
         if plan is not None and spec.privacy.placement is Placement.CENTRAL:
             total = add_noise(total, draw_noise(plan, UniformInts(self._rng), VectorNoise))
-        return total
+        return outputs_for(spec, total, n)
 
     async def _tell_nodes(
         self, participants: tuple[str, ...], header: types_pb2.RoundHeader, reason: str
@@ -351,6 +364,21 @@ class Sequencer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _route(
+    sealed: dict[str, list[node_pb2.SealedSeed]],
+) -> tuple[dict[str, list[node_pb2.SealedSeed]], dict[str, dict[str, bytes]]]:
+    """Each participant's inbox of seeds (receipts stripped) and the receipts it must return."""
+    inbox: dict[str, list[node_pb2.SealedSeed]] = {p: [] for p in sealed}
+    receipts: dict[str, dict[str, bytes]] = {p: {} for p in sealed}
+    for sender, seeds in sealed.items():
+        for seed in seeds:
+            inbox[seed.recipient].append(
+                node_pb2.SealedSeed(sender=sender, recipient=seed.recipient, sealed=seed.sealed)
+            )
+            receipts[seed.recipient][sender] = seed.receipt
+    return inbox, receipts
 
 
 def _fewest(spec: ComputationSpec) -> tuple[int, str]:

@@ -67,7 +67,8 @@ def ensure_private_dir(path: Path) -> None:
     check_private(path, "data directory")
 
 
-def check_daemon_at_rest(data_dir: Path, key: Path) -> None:
-    """The start-up check of both daemons: the data directory (created if missing) and key."""
+def check_daemon_at_rest(data_dir: Path, *keys: Path) -> None:
+    """The start-up check of both daemons: the data directory (created if missing) and keys."""
     ensure_private_dir(data_dir)
-    check_private(key, "private key")
+    for key in keys:
+        check_private(key, "private key")

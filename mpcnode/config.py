@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mpcnode.core.accounting import Cost
 from mpcnode.core.declaration import Declaration, ReleasePolicy, declaration_from_doc
 from mpcnode.core.privacy import exact_decimal
+from mpcnode.core.sealing import parse_seal_key
 from mpcnode.errors import InvalidInput
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -48,16 +49,28 @@ class TlsConfig(_Strict):
     ca: Path
 
 
+def _check_seal_key(value: str) -> str:
+    try:
+        parse_seal_key(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+    return value
+
+
 class RosterEntry(_Strict):
-    """One party of the federation: its id (certificate name), address, optional key pin."""
+    """One party: its id (certificate name), address, seal key and optional TLS key pin."""
 
     id: PartyId
     address: str
+    # The public X25519 key every seed for this party is sealed to (`mpcnode pki seal-key`
+    # prints it): whoever answers at the address opens nothing without its private half.
+    seal_key: str
     # When set, a connection to or from this party is refused unless its certificate's
     # public key has this SHA-256 pin, so even the CA operator cannot impersonate it.
     pin: Pin | None = None
 
     _address = field_validator("address")(check_address)
+    _seal_key = field_validator("seal_key")(_check_seal_key)
 
 
 class Roster(_Strict):
@@ -210,6 +223,8 @@ class NodeConfig(_Strict):
     data_dir: Path
     roster_file: Path
     tls: TlsConfig
+    # This party's X25519 seal key (private, 0600); the roster carries its public half.
+    seal_key: Path
     coordinator: CoordinatorRef = CoordinatorRef()
     policy: NodePolicy = NodePolicy()
     # The organization's declared datasets, by name: [datasets.raises] ...
@@ -238,8 +253,8 @@ def read_toml(path: Path) -> dict[str, object]:
 
 
 def resolve_paths(doc: dict[str, object], base: Path) -> dict[str, object]:
-    """Make data_dir, roster_file and tls paths absolute, relative to the config's folder."""
-    _resolve(doc, base, ("data_dir", "roster_file"))
+    """Make data_dir, roster_file, seal_key and tls paths absolute, relative to the config."""
+    _resolve(doc, base, ("data_dir", "roster_file", "seal_key"))
     tls = doc.get("tls")
     if isinstance(tls, dict):
         _resolve(tls, base, ("cert", "key", "ca"))

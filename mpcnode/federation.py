@@ -22,6 +22,7 @@ from types import TracebackType
 from mpcnode.client import CoordinatorClient, LocalClient
 from mpcnode.errors import Unavailable
 from mpcnode.pki import Identity, Role, create_ca, issue, public_key_pin
+from mpcnode.seal_keys import create_seal_key, public_seal_key, seal_key_path
 from mpcnode.tls import TlsFiles
 
 DEMO_PARTIES = ("alice", "bob", "carlos", "david")
@@ -87,6 +88,7 @@ class LocalFederation:
         issue(self.ca_dir, self.root / "analyst", Identity(Role.ANALYST, "analyst"), ())
         for party in self.parties:
             issue(self.ca_dir, self.root / party, Identity(Role.PARTY, party), hosts)
+            create_seal_key(seal_key_path(self.root / party, party))
             issue(self.ca_dir, self.root / party, Identity(Role.CLIENT, "hr", org=party), ())
             self.ports[party] = free_port()
         self.ports["coordinator"] = free_port()
@@ -109,10 +111,12 @@ class LocalFederation:
         """Write roster.toml; `pins` overrides a party's pin (tests use a wrong one)."""
         lines = []
         for party in self.parties:
+            seal_key = public_seal_key(seal_key_path(self.root / party, party))
             lines += [
                 "[[party]]",
                 f"id = {_toml_value(party)}",
                 f'address = "127.0.0.1:{self.ports[party]}"',
+                f"seal_key = {_toml_value(seal_key)}",
             ]
             pin = (pins or {}).get(party)
             if pin is None and self._pin_keys:
@@ -137,6 +141,7 @@ class LocalFederation:
                 "data_dir": "data",
                 "roster_file": "../roster.toml",
                 "tls": {"cert": f"{party}.crt", "key": f"{party}.key", "ca": "ca.crt"},
+                "seal_key": seal_key_path(Path("."), party).name,
                 "coordinator": coordinator,
                 "policy": self._policy,
             },

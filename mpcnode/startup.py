@@ -3,6 +3,8 @@
 - **Its own identity.** A node serves under the party id of its config; its certificate must
   say so (role party, that name), and a coordinator's must say coordinator. Otherwise the
   daemon would log "mpcnode bob serving" while presenting alice's certificate.
+- **Its own seal key.** The roster carries every party's public seal key; a node whose
+  private key is another one could open no seed sealed to it, so it refuses to start.
 - **One instance per data directory.** Two copies of one node would split traffic between
   them and share one SQLite ledger: `serve` takes an exclusive lock on its data directory
   (a `daemon.lock` file holding its PID) and a second copy fails at once, naming the first.
@@ -16,6 +18,10 @@ import os
 from pathlib import Path
 from typing import IO
 
+from cryptography.hazmat.primitives.asymmetric import x25519
+
+from mpcnode.config import Roster
+from mpcnode.core.sealing import format_seal_key
 from mpcnode.errors import PreconditionFailed
 from mpcnode.pki import Identity, Role, identity_from_cert
 
@@ -34,6 +40,25 @@ def check_own_identity(cert_path: Path, role: Role, name: str | None, config_key
             f"tls.cert {cert_path} is the certificate of {ident.role.value} {ident.name!r}, "
             f"but {config_key} says this daemon is {wanted}; use the daemon's own "
             "certificate (and key), or fix the config"
+        )
+
+
+def check_own_seal_key(
+    key: x25519.X25519PrivateKey, roster: Roster, party_id: str, roster_file: Path
+) -> None:
+    """Refuse to serve unless the roster lists `party_id` with this seal key's public half."""
+    entry = roster.get(party_id)
+    if entry is None:
+        raise PreconditionFailed(
+            f"party {party_id} is not on its roster {roster_file}; add a [[party]] entry with "
+            "its id, address and seal_key"
+        )
+    public = format_seal_key(key.public_key())
+    if entry.seal_key != public:
+        raise PreconditionFailed(
+            f"seal_key is not the key roster {roster_file} lists for {party_id}: the roster "
+            f"says {entry.seal_key}, this node's key is {public}; put the roster's key file in "
+            "seal_key, or update the roster everywhere (`mpcnode pki seal-key FILE` prints it)"
         )
 
 

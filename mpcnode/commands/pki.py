@@ -15,6 +15,7 @@ import click
 from cryptography import x509
 
 from mpcnode import pki as pki_lib
+from mpcnode import seal_keys
 from mpcnode.errors import MpcError
 
 _CERT_ARG = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
@@ -53,6 +54,7 @@ def pki() -> None:
       mpcnode pki issue --ca-dir ca --out certs --role coordinator --name coordinator
       mpcnode pki issue --ca-dir ca --out certs --role analyst --name carol
       mpcnode pki pin certs/alice.crt
+      mpcnode pki seal-key certs/alice.seal.key
     """
 
 
@@ -114,7 +116,9 @@ def issue(
     """Issue a certificate and key binding a role and name (URI SAN mpc://ROLE/NAME).
 
     Servers also get the DNS name NAME.ROLE.mpc, which clients check. A client certificate
-    is mpc://client/ORG/NAME and is written as ORG-NAME.crt / ORG-NAME.key.
+    is mpc://client/ORG/NAME and is written as ORG-NAME.crt / ORG-NAME.key. A party also
+    gets its seal key NAME.seal.key (the X25519 key peers seal seeds to); the roster lists
+    its public half as seal_key, printed here.
 
     \b
     Examples:
@@ -126,13 +130,58 @@ def issue(
         identity = pki_lib.Identity(pki_lib.Role(role), name, org)
         if not hosts and identity.role.serves:
             hosts = pki_lib.DEFAULT_HOSTS
+        seal_path = seal_keys.seal_key_path(out_dir, name)
+        if identity.role is pki_lib.Role.PARTY and seal_path.exists() and not force:
+            raise click.ClickException(f"refusing to overwrite {seal_path} (use --force)")
         files = pki_lib.issue(ca_dir, out_dir, identity, hosts, force=force, days=days)
         pin = pki_lib.public_key_pin(files.cert.read_bytes())
+        seal = None
+        if identity.role is pki_lib.Role.PARTY:
+            seal = seal_keys.create_seal_key(seal_path, force=force)
     click.echo(f"issued {identity.uri}")
     click.echo(f"  certificate: {files.cert}")
     click.echo(f"  private key: {files.key} (mode 0600)")
     click.echo(f"  CA:          {files.ca}")
     click.echo(f"  pin:         {pin}")
+    if seal is not None:
+        click.echo(f"  seal key:    {seal_path} (mode 0600)")
+        click.echo(f"  seal_key:    {seal}")
+
+
+@pki.command("new-seal-key")
+@click.option("--out", "out_dir", type=_DIR, required=True, help="Directory for the key file.")
+@click.option("--name", required=True, help="The party id; the file is NAME.seal.key.")
+@_force_option
+def new_seal_key(out_dir: Path, name: str, force: bool) -> None:
+    """Create a party's seal key (X25519, 0600) and print its roster line.
+
+    Issuing a party certificate creates one; use this to rotate it. Every roster must then
+    list the new public key before the node restarts with it.
+
+    \b
+    Example:
+      mpcnode pki new-seal-key --out certs --name alice --force
+    """
+    with _readable_errors():
+        pki_lib.Identity(pki_lib.Role.PARTY, name)  # the same name rules as a certificate
+        path = seal_keys.seal_key_path(out_dir, name)
+        public = seal_keys.create_seal_key(path, force=force)
+    click.echo(f"created {path} (mode 0600)")
+    click.echo(f'seal_key = "{public}"')
+
+
+@pki.command("seal-key")
+@click.argument("key", type=_CERT_ARG)
+def seal_key(key: Path) -> None:
+    """Print the public half of a seal key, in the form the roster's seal_key takes.
+
+    \b
+    Example:
+      mpcnode pki seal-key certs/alice.seal.key
+      x25519:q3Vh...
+    """
+    with _readable_errors():
+        click.echo(seal_keys.public_seal_key(key))
 
 
 @pki.command("pin")

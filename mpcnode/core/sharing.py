@@ -1,19 +1,27 @@
-"""Additive secret sharing over the ring Z_(2^64) (DESIGN 2, 4.2 version 1).
+"""Additive secret sharing over Z_(2^64) with seed-expanded shares (DESIGN 2, 4.2).
 
-A secret vector x is split into n shares x_1..x_n with x_1 + ... + x_n = x (mod 2^64): the
-first n-1 are drawn uniformly at random, the last is x minus their sum. This is the additive
-n-out-of-n scheme used for secure summation since Benaloh, "Secret sharing homomorphisms:
-keeping shares of a secret secret" (CRYPTO '86); see also Cramer, Damgard and Nielsen,
-"Secure Multiparty Computation and Secret Sharing" (2015), section 3.
+Party i holds x_i. For every other participant j it draws a fresh 32-byte seed s_ij and
+hands it to j (sealed, `mpcnode.core.sealing`). The share of x_i that j holds is PRG(s_ij)
+(`mpcnode.core.prg`); the share i keeps is x_i - sum_j PRG(s_ij). So the n shares of x_i
+add up to x_i, and any n-1 of them are pseudorandom whatever x_i is. This is the additive
+n-out-of-n scheme of Benaloh ("Secret sharing homomorphisms: keeping shares of a secret
+secret", CRYPTO '86), with each random share compressed to the seed it expands from, as in
+SecAgg (Bonawitz et al., CCS '17); cf. Cramer, Damgard and Nielsen, "Secure Multiparty
+Computation and Secret Sharing" (2015), section 3.
 
-Invariant (privacy): any n-1 of the shares are independent and uniform over Z_(2^64)^L,
-whatever the secret, so a coalition of up to n-1 share holders learns nothing about x. This
-holds only if the random shares come from an unpredictable source (`SystemRandomSource` in
-production). All n shares together reveal x, by design.
+Party j's partial sum adds the share it kept and the shares it was sent:
 
-Invariant (correctness): sharing is linear, so the element-wise sum of several parties'
-shares is a sharing of the sum of their secrets. numpy uint64 arithmetic on arrays wraps
-modulo 2^64 without warnings, which is exactly the ring's addition.
+    P_j = x_j - sum_{k != j} PRG(s_jk) + sum_{i != j} PRG(s_ij)      (mod 2^64)
+
+and sum_j P_j = sum_j x_j, because every PRG(s_ij) enters once with + (at j) and once
+with - (at i). `partial_chunk` computes any slice of P_j from the seeds alone, so a node
+streams its partial without ever holding a share vector, let alone n-1 of them.
+
+Invariant (privacy): as long as one seed s_ij stays unknown to a coalition, P_i and P_j
+are masked by PRG(s_ij); a coalition of all parties but i learns nothing about x_i beyond
+the sum. The seeds must come from an unpredictable source (`SystemRandomSource`).
+
+Invariant (correctness): numpy uint64 arithmetic wraps modulo 2^64, which is the ring.
 """
 
 from __future__ import annotations
@@ -23,45 +31,67 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from mpcnode.core.prg import SEED_BYTES, expand_into, prg_key
 from mpcnode.core.randomness import RandomSource
 from mpcnode.errors import InvalidInput, MpcError
 
+U64 = npt.NDArray[np.uint64]
 
-def split(
-    secret: npt.NDArray[np.uint64], n: int, rng: RandomSource
-) -> list[npt.NDArray[np.uint64]]:
-    """Split `secret` (a 1-D uint64 ring vector) into `n` additive shares, n >= 2.
 
-    Returns n new arrays of the secret's length; shares[0..n-2] come straight from `rng`
-    and shares[n-1] = secret - sum(others) mod 2^64. Security assumption: `rng` is a CSPRNG
-    whose output no other party can predict. The secret is not modified.
+def draw_seed(rng: RandomSource) -> bytes:
+    """A fresh 32-byte seed from `rng` (a CSPRNG in production)."""
+    words = rng.uint64(SEED_BYTES // 8)
+    if not isinstance(words, np.ndarray) or words.dtype != np.uint64 or words.shape != (4,):
+        raise MpcError("the random source returned a malformed seed")
+    return words.astype("<u8").tobytes()
+
+
+class PartialStream:
+    """A party's partial sum P_j, computed slice by slice from its input and the seeds.
+
+    `own` is the party's encoded contribution x_j; `sent` the seeds it drew for the others
+    (subtracted), `received` the seeds the others drew for it (added).
     """
-    _check_vector(secret, "the secret")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise InvalidInput(
-            f"a secret must be split into at least 2 shares, not {n!r}; a single share "
-            "would be the secret itself"
-        )
-    length = secret.shape[0]
-    shares = [_draw(rng, length) for _ in range(n - 1)]
-    last = secret.copy()
-    for share in shares:
-        np.subtract(last, share, out=last)
-    shares.append(last)
-    return shares
+
+    def __init__(self, own: U64, sent: Sequence[bytes], received: Sequence[bytes]) -> None:
+        if not isinstance(own, np.ndarray) or own.dtype != np.uint64 or own.ndim != 1:
+            raise InvalidInput("a contribution is a 1-D uint64 array of ring elements")
+        self._own = own
+        self._minus = [prg_key(s) for s in sent]
+        self._plus = [prg_key(s) for s in received]
+
+    @property
+    def length(self) -> int:
+        """Elements of the partial sum."""
+        return int(self._own.shape[0])
+
+    def chunk(self, start: int, count: int) -> U64:
+        """P_j[start : start + count] as a new array (blocking; about 8 GB/s per seed)."""
+        if start < 0 or count < 0 or start + count > self.length:
+            raise InvalidInput(f"a slice [{start}, {start + count}) outside 0..{self.length}")
+        out = self._own[start : start + count].copy()
+        stream = np.empty(count, np.uint64)
+        for key in self._minus:
+            expand_into(key, start, stream)
+            np.subtract(out, stream, out=out)
+        for key in self._plus:
+            expand_into(key, start, stream)
+            np.add(out, stream, out=out)
+        return out
 
 
-def reconstruct(shares: Sequence[npt.NDArray[np.uint64]]) -> npt.NDArray[np.uint64]:
-    """Return the element-wise sum mod 2^64 of one or more equally long share vectors.
+def reconstruct(shares: Sequence[U64]) -> U64:
+    """Return the element-wise sum mod 2^64 of one or more equally long ring vectors.
 
-    Used both to recover a secret from all its shares and to add shares of different
-    secrets (a party's partial sum, the coordinator's total). Returns a new array; the
-    inputs are not modified. Raises InvalidInput if the shares differ in length or type.
+    Adds partial sums into a total (tests, and anyone checking a sharing by hand). Returns a
+    new array; the inputs are not modified. InvalidInput if the vectors differ in length or
+    type.
     """
     if len(shares) == 0:
         raise InvalidInput("reconstruct needs at least one share vector, got none")
     for i, share in enumerate(shares):
-        _check_vector(share, f"share {i}")
+        if not isinstance(share, np.ndarray) or share.dtype != np.uint64 or share.ndim != 1:
+            raise InvalidInput(f"share {i} must be a 1-D uint64 array of ring elements")
     lengths = {share.shape[0] for share in shares}
     if len(lengths) != 1:
         raise InvalidInput(
@@ -71,19 +101,3 @@ def reconstruct(shares: Sequence[npt.NDArray[np.uint64]]) -> npt.NDArray[np.uint
     for share in shares[1:]:
         np.add(total, share, out=total)
     return total
-
-
-def _check_vector(arr: npt.NDArray[np.uint64], what: str) -> None:
-    if not isinstance(arr, np.ndarray) or arr.dtype != np.uint64 or arr.ndim != 1:
-        shape = f"{arr.ndim}-D {arr.dtype} array" if isinstance(arr, np.ndarray) else "value"
-        raise InvalidInput(f"{what} must be a 1-D uint64 array of ring elements, got a {shape}")
-
-
-def _draw(rng: RandomSource, length: int) -> npt.NDArray[np.uint64]:
-    # A faulty source must not silently yield short or mistyped shares: that would break the
-    # sum invariant or broadcast one value over the vector. It is our fault, not the
-    # caller's, hence MpcError (INTERNAL) rather than InvalidInput.
-    share = rng.uint64(length)
-    if not isinstance(share, np.ndarray) or share.dtype != np.uint64 or share.shape != (length,):
-        raise MpcError(f"the random source returned a malformed vector for length {length}")
-    return share

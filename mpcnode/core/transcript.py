@@ -11,6 +11,7 @@ big-endian unsigned, i64be(x) = 8-byte big-endian two's complement):
 
     SHA-256(
         b"mpc.v1/transcript\\x00"                     # 18-byte domain-separation tag
+        || u64be(len(M)) || M                        # M = SHARE_MODE, how shares travel
         || u64be(len(round_id)) || round_id          # 16 bytes
         || u64be(len(S)) || S                        # S = spec.canonical_bytes()
         || u64be(k)                                  # k = number of participants
@@ -20,7 +21,9 @@ big-endian unsigned, i64be(x) = 8-byte big-endian two's complement):
 
 Every variable-length field is length-prefixed and the participant list is counted, so two
 different transcripts never produce the same byte string (the encoding is injective).
-Sorting makes the hash independent of the order in which participants are listed.
+Sorting makes the hash independent of the order in which participants are listed. The share
+mode is hashed in so that two nodes can never agree on a transcript while one expects shares
+in another form (there is one mode today: sealed seeds relayed by the coordinator, DESIGN 4.2).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from mpcnode.core.spec import ComputationSpec
 from mpcnode.errors import InvalidInput, shown
 
 TRANSCRIPT_TAG = b"mpc.v1/transcript\x00"
+SHARE_MODE = b"sealed-seeds/hpke-x25519-hkdf-sha256-aes128gcm/prg-aes256-ctr"
 ROUND_ID_BYTES = 16
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -64,6 +68,7 @@ def transcript_hash(
         raise InvalidInput("the deadline must fit a signed 64-bit count of milliseconds")
     ids = _encode_participants(participants)
     h = hashlib.sha256(TRANSCRIPT_TAG)
+    _put(h, SHARE_MODE)
     _put(h, round_id)
     _put(h, spec.canonical_bytes())
     h.update(len(ids).to_bytes(8, "big"))

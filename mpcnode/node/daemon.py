@@ -1,4 +1,4 @@
-"""The node daemon: wire the store, round book, peers and servicers, then serve."""
+"""The node daemon: wire the store, round book and servicers, then serve."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import NodeConfig, load_roster
 from mpcnode.core.randomness import SystemRandomSource
 from mpcnode.node.access import NodeAccess
-from mpcnode.node.peers import PeerChannels
 from mpcnode.node.rounds import RoundBook
-from mpcnode.node.service import LocalService, PeerService, RoundControlService
+from mpcnode.node.service import LocalService, RoundControlService
 from mpcnode.node.store import NodeStore
 from mpcnode.pki import Role
 from mpcnode.rpc.server import serve
-from mpcnode.startup import check_own_identity, hold_instance_lock
+from mpcnode.seal_keys import load_seal_key
+from mpcnode.startup import check_own_identity, check_own_seal_key, hold_instance_lock
 from mpcnode.tls import TlsFiles
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,12 @@ _EXPIRY_INTERVAL_S = 5.0
 async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
     """Run one organization's node until SIGTERM; state outlives it in data_dir.
 
-    Refuses to start (PreconditionFailed) when data_dir or the TLS key is open to group or
-    others, when its certificate is not party `party_id`'s, or when another copy serves from
+    Refuses to start (PreconditionFailed) when data_dir or a private key is open to group or
+    others, when its certificate is not party `party_id`'s, when its seal key is not the one
+    the roster carries for it, or when another copy serves from
     the same data_dir; warns when no coordinator pin is set (the deployment docs require one).
     """
-    check_daemon_at_rest(config.data_dir, config.tls.key)
+    check_daemon_at_rest(config.data_dir, config.tls.key, config.seal_key)
     check_own_identity(config.tls.cert, Role.PARTY, config.party_id, "party_id")
     lock = hold_instance_lock(config.data_dir, "mpcnode serve")
     if config.coordinator.pin is None:
@@ -44,8 +45,8 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
             config.coordinator.name,
         )
     roster = load_roster(config.roster_file)
-    if roster.get(config.party_id) is None:
-        log.warning("party %s is not on its own roster %s", config.party_id, config.roster_file)
+    seal_key = load_seal_key(config.seal_key)
+    check_own_seal_key(seal_key, roster, config.party_id, config.roster_file)
     tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
     store = NodeStore(
         config.data_dir,
@@ -54,15 +55,11 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
     dropped = store.drop_all_holds()
     if dropped:
         log.info("released %d budget holds of rounds that ended with the last run", dropped)
-    book = RoundBook(config.party_id, store, config.policy, roster, SystemRandomSource())
-    peers = PeerChannels(roster, tls)
+    book = RoundBook(config.party_id, store, config.policy, roster, SystemRandomSource(), seal_key)
     access = NodeAccess(config.party_id, config.coordinator, roster)
 
     def register(server: grpc.aio.Server) -> list[str]:
-        node_pb2_grpc.add_RoundControlServicer_to_server(
-            RoundControlService(book, peers, access), server
-        )
-        node_pb2_grpc.add_PeerServicer_to_server(PeerService(book, access), server)
+        node_pb2_grpc.add_RoundControlServicer_to_server(RoundControlService(book, access), server)
         node_pb2_grpc.add_LocalServicer_to_server(
             LocalService(store, access, config.policy.budget), server
         )
@@ -78,6 +75,5 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
             f"mpcnode {config.party_id}", config.listen, tls, register, ready_file, expire_rounds
         )
     finally:
-        await peers.close()
         store.close()
         lock.close()

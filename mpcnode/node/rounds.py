@@ -14,11 +14,13 @@ the answer. Every rule that protects the organization lives here:
   byte of any reply, depends on a value (tests/test_value_blind.py). The noise share is
   drawn here too, before the round opens, so no later response time depends on its size.
   A repeated identical Prepare is harmless.
-- Shares: one per participant, each from a distinct sender whose certificate says so,
-  all with this node's transcript hash; a second share from a sender is a replay.
-- Release: only when exactly the announced participants have shared, before the deadline,
-  once per round, and only after the release (and the budget it spends) is durably
-  recorded.
+  The accepting reply carries this node's seeds, one per other participant, each sealed
+  to the recipient's roster seal key and bound to the transcript (`seeding`).
+- Release: only with exactly one seed from every other announced participant, each opening
+  under this node's seal key for this transcript, sender and recipient (so a coordinator
+  that told nodes different stories is caught here), before the deadline, once per round,
+  and only after the release (and the budget it spends) is durably recorded. The partial is
+  then computed slice by slice as it streams (`PartialStream`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+from cryptography.hazmat.primitives.asymmetric import x25519
 
 from mpcnode import failpoints
 from mpcnode.config import NodePolicy, Roster
@@ -45,20 +48,20 @@ from mpcnode.core.privacy import Mechanism, Placement
 from mpcnode.core.randomness import RandomSource
 from mpcnode.core.release_cost import release_costs
 from mpcnode.core.release_rules import PlannedRelease
-from mpcnode.core.sharing import split
+from mpcnode.core.sealing import receipt, seal_context
+from mpcnode.core.sharing import PartialStream
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import (
     AlreadyExists,
     DeadlineExceeded,
-    InvalidInput,
     NotFound,
-    PermissionDenied,
     PreconditionFailed,
 )
 from mpcnode.node.admission import check_min_parties, check_round, check_round_id, same_dataset
 from mpcnode.node.contribution import contribution
 from mpcnode.node.ledger import ReleaseRecord
+from mpcnode.node.seeding import OutgoingSeed, draw_and_seal, open_all
 from mpcnode.node.store import DatasetRecord, NodeStore
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,7 @@ _ENDED_MEMORY = 10_000  # ended round ids kept to explain late messages
 
 @dataclass
 class NodeRound:
-    """One round as this node sees it. `encoded` is dropped once the shares are made."""
+    """One round as this node sees it. `encoded` is handed to the partial at release."""
 
     round_id: bytes
     transcript: bytes
@@ -82,20 +85,13 @@ class NodeRound:
     encoded: U64 | None = None
     plan: NoisePlan | None = None
     sampler: str = ""
-    received: dict[str, U64] = field(default_factory=dict)
-    receiving: set[str] = field(default_factory=set)
-    share_state: str = "pending"  # pending -> sending -> sent | failed
+    seeds: tuple[OutgoingSeed, ...] = field(default=(), repr=False)
     released: bool = False
-    complete: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def label(self) -> str:
         """The round id as logs and messages print it."""
         return self.round_id.hex()
-
-    def missing(self) -> list[str]:
-        """Participants whose share has not arrived yet."""
-        return [p for p in self.participants if p not in self.received]
 
 
 class RoundBook:
@@ -108,6 +104,7 @@ class RoundBook:
         policy: NodePolicy,
         roster: Roster,
         rng: RandomSource,
+        seal_key: x25519.X25519PrivateKey,
         clock: Callable[[], float] = time.time,
         vector_noise: Callable[[], VectorNoise] = VectorNoise,
     ) -> None:
@@ -116,6 +113,7 @@ class RoundBook:
         self._policy = policy
         self._roster = roster
         self._rng = rng
+        self._seal_key = seal_key
         self._clock = clock
         self._vector_noise = vector_noise
         self._rounds: dict[bytes, NodeRound] = {}
@@ -203,6 +201,9 @@ class RoundBook:
                 contribution, state.label, spec, plan, stored, self._rng, self._vector_noise
             )
             state.encoded, state.sampler = contributed.encoded, contributed.sampler
+            state.seeds = await asyncio.to_thread(
+                draw_and_seal, self.party_id, participants, transcript, self._roster, self._rng
+            )
             if round_id in self._ended:  # aborted while this node drew its noise
                 raise PreconditionFailed(f"round {state.label} ended while it was prepared")
         except BaseException:
@@ -223,94 +224,46 @@ class RoundBook:
         )
         return state
 
-    def shares_to_send(self, round_id: bytes, transcript: bytes) -> list[tuple[str, U64]]:
-        """Split the encoded input: one share per other participant, this node's own kept.
+    async def release_partial(
+        self, round_id: bytes, transcript: bytes, incoming: dict[str, bytes]
+    ) -> tuple[dict[str, bytes], PartialStream]:
+        """Open the seeds sent to this node, record the release durably, return the partial.
 
-        Returns [] when the shares were already sent (a repeated Share call). A failed
-        share phase cannot be resumed: fresh shares would conflict with delivered ones.
+        `incoming` maps each other participant to the seed it sealed to this node. Returns
+        the receipts (by sender) and the partial sum as a stream of slices.
         """
         state = self.get(round_id, transcript)
-        if state.share_state == "sent":
-            return []
-        if state.share_state != "pending" or state.encoded is None:
-            raise PreconditionFailed(
-                f"round {state.label}: the share phase already {state.share_state}; abort "
-                "the round and start a new one"
-            )
-        shares = split(state.encoded, len(state.participants), self._rng)
-        state.encoded = None
-        state.share_state = "sending"
-        outgoing: list[tuple[str, U64]] = []
-        for party, share in zip(state.participants, shares, strict=True):
-            if party == self.party_id:
-                self._accept(state, party, share)
-            else:
-                outgoing.append((party, share))
-        return outgoing
-
-    def share_phase_done(self, round_id: bytes, ok: bool) -> None:
-        """Record whether every outgoing share was delivered."""
-        state = self._rounds.get(round_id)
-        if state is not None:
-            state.share_state = "sent" if ok else "failed"
-
-    def begin_receive(
-        self, round_id: bytes, transcript: bytes, sender: str, length: int
-    ) -> NodeRound:
-        """Admit the start of a share from `sender` (its certificate's identity)."""
-        state = self.get(round_id, transcript)
-        if sender not in state.participants:
-            raise PermissionDenied(
-                f"round {state.label}: {sender} is not a participant "
-                f"({', '.join(state.participants)}); its share is refused"
-            )
-        if sender in state.received or sender in state.receiving:
-            raise AlreadyExists(
-                f"round {state.label}: a share from {sender} was already received; replays "
-                "are refused"
-            )
-        if length != state.spec.length:
-            raise InvalidInput(
-                f"round {state.label}: share from {sender} has length {length}, the spec "
-                f"says {state.spec.length}"
-            )
-        state.receiving.add(sender)
-        return state
-
-    def end_receive(self, state: NodeRound, sender: str, share: U64 | None) -> None:
-        """Finish (share given) or give up (None) a share begun with begin_receive."""
-        state.receiving.discard(sender)
-        if share is not None and self._rounds.get(state.round_id) is state:
-            self._accept(state, sender, share)
-
-    def _accept(self, state: NodeRound, sender: str, share: U64) -> None:
-        state.received[sender] = share
-        log.debug("round %s: share from %s accepted", state.label, sender)
-        if not state.missing():
-            state.complete.set()
-
-    async def release_partial(self, round_id: bytes, transcript: bytes) -> U64:
-        """Wait for every share, record the release durably, then return the partial sum."""
-        state = self.get(round_id, transcript)
-        timeout = max(0.0, state.deadline_ms / 1000 - self._clock())
-        try:
-            await asyncio.wait_for(state.complete.wait(), timeout)
-        except TimeoutError:
-            raise DeadlineExceeded(
-                f"round {state.label}: deadline passed without shares from "
-                f"{', '.join(state.missing())}",
-                party=state.missing()[0],
-            ) from None
-        state = self.get(round_id, transcript)  # it may have been aborted while we waited
         if state.released:
             raise AlreadyExists(f"round {state.label}: the partial was already released")
         if state.plan is not None:
-            check_contributors(state.plan, len(state.received))
-        state.released = True
+            check_contributors(state.plan, len(state.participants))
+        state.released = True  # before any await: a concurrent call is refused above
+        try:
+            opened = await asyncio.to_thread(
+                open_all, self.party_id, state.participants, transcript, incoming, self._seal_key
+            )
+            state = self.get(round_id, transcript)  # it may have been aborted meanwhile
+            await self._record_release(state)
+        except BaseException:
+            state.released = False
+            raise
+        failpoints.hit("after-release-recorded")
+        own, state.encoded = state.encoded, None  # the stream holds it; the round no longer
+        if own is None:  # prepare always sets it; only a programming error gets here
+            raise PreconditionFailed(f"round {state.label} has no contribution to release")
+        receipts = {
+            sender: receipt(seed, seal_context(transcript, sender, self.party_id))
+            for sender, seed in opened.items()
+        }
+        stream = PartialStream(own, [s.seed for s in state.seeds], list(opened.values()))
+        log.info("round %s: partial released", state.label)
+        return receipts, stream
+
+    async def _record_release(self, state: NodeRound) -> None:
         privacy = state.spec.privacy
         record = ReleaseRecord(
-            round_id,
-            transcript,
+            state.round_id,
+            state.transcript,
             state.spec.dataset,
             state.dataset.period,
             state.input_id,
@@ -325,27 +278,17 @@ class RoundBook:
             state.release.costs,
             self._now_ms(),
         )
-        try:
-            # The declaration in force now, not at Prepare: what the owner changed meanwhile
-            # (a lowered cap, exact releases forbidden, a new period) holds.
-            current = await asyncio.to_thread(self._store.dataset, state.spec.dataset)
-            same_dataset(state.dataset, current.declaration, current.period)
-            await asyncio.to_thread(
-                self._store.record_release,
-                record,
-                state.release,
-                self._policy.budget.caps_for(current.declaration),
-                state.values_hash,
-            )
-        except BaseException:
-            state.released = False
-            raise
-        failpoints.hit("after-release-recorded")
-        partial = np.zeros(state.spec.length, dtype=np.uint64)
-        for share in state.received.values():
-            partial += share
-        log.info("round %s: partial released", state.label)
-        return partial
+        # The declaration in force now, not at Prepare: what the owner changed meanwhile
+        # (a lowered cap, exact releases forbidden, a new period) holds.
+        current = await asyncio.to_thread(self._store.dataset, state.spec.dataset)
+        same_dataset(state.dataset, current.declaration, current.period)
+        await asyncio.to_thread(
+            self._store.record_release,
+            record,
+            state.release,
+            self._policy.budget.caps_for(current.declaration),
+            state.values_hash,
+        )
 
     def end(self, round_id: bytes, why: str) -> None:
         """Drop a round's state (abort or forget); later messages of it are refused."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc.aio
@@ -17,75 +17,80 @@ import numpy as np
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import BudgetPolicy
 from mpcnode.core.privacy import Mechanism, Placement, Unit
+from mpcnode.core.sealing import RECEIPT_BYTES, SEALED_BYTES
 from mpcnode.core.spec import MAX_LENGTH, check_dataset_name
-from mpcnode.errors import InvalidInput, Unimplemented
+from mpcnode.errors import InvalidInput, shown
 from mpcnode.node.access import NodeAccess
 from mpcnode.node.ledger import ReleaseRecord
-from mpcnode.node.peers import PeerChannels
 from mpcnode.node.rounds import RoundBook
 from mpcnode.node.store import NodeStore, StoredInput
 from mpcnode.rpc.status import rpc_method
 from mpcnode.wire.budgets import budget_to_proto
 from mpcnode.wire.declarations import declaration_from_proto, declaration_to_proto
 from mpcnode.wire.specs import MECHANISMS, PLACEMENTS, UNITS, key_of, spec_from_proto
-from mpcnode.wire.tensors import ChunkAssembler, iter_chunks
+from mpcnode.wire.tensors import CHUNK_ELEMENTS, ChunkAssembler, to_tensor
 
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 _DTYPES = {types_pb2.DTYPE_INT64: np.dtype(np.int64), types_pb2.DTYPE_FLOAT64: np.dtype(np.float64)}
+_INLINE_ELEMENTS = 4096  # smaller slices are computed on the event loop: a thread hop costs more
 
 
 class RoundControlService(node_pb2_grpc.RoundControlServicer):
-    """Coordinator -> node: prepare, share, collect the partial, abort, forget."""
+    """Coordinator -> node: prepare (answering with sealed seeds), collect, abort, forget."""
 
-    def __init__(self, book: RoundBook, peers: PeerChannels, access: NodeAccess) -> None:
+    def __init__(self, book: RoundBook, access: NodeAccess) -> None:
         self._book = book
-        self._peers = peers
         self._access = access
 
     @rpc_method
     async def Prepare(
         self, request: node_pb2.PrepareRequest, context: Context
     ) -> node_pb2.PrepareReply:
-        """Accept the round, or refuse it with the status and rule that refused it."""
+        """Accept the round with this node's sealed seeds, or refuse it with the rule."""
         self._access.coordinator(context)
-        await self._book.prepare(
+        state = await self._book.prepare(
             request.header.round_id,
             request.header.transcript_hash,
             spec_from_proto(request.spec),
             tuple(request.participants),
             request.deadline_unix_ms,
         )
-        return node_pb2.PrepareReply()
-
-    @rpc_method
-    async def Share(self, request: node_pb2.ShareRequest, context: Context) -> node_pb2.ShareReply:
-        """Push one share to every other participant; fail naming the first peer that failed."""
-        self._access.coordinator(context)
-        header = request.header
-        outgoing = self._book.shares_to_send(header.round_id, header.transcript_hash)
-        remaining = context.time_remaining()
-        timeout = remaining if remaining is not None else 60.0
-        results = await asyncio.gather(
-            *(self._peers.push_share(peer, header, share, timeout) for peer, share in outgoing),
-            return_exceptions=True,
+        return node_pb2.PrepareReply(
+            seeds=[
+                node_pb2.SealedSeed(
+                    sender=self._book.party_id,
+                    recipient=s.recipient,
+                    sealed=s.sealed,
+                    receipt=s.receipt,
+                )
+                for s in state.seeds
+            ]
         )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        self._book.share_phase_done(header.round_id, ok=not failures)
-        if failures:
-            raise failures[0]
-        return node_pb2.ShareReply(delivered=len(outgoing))
 
     @rpc_method
     async def CollectPartial(
         self, request: node_pb2.CollectPartialRequest, context: Context
     ) -> AsyncIterator[node_pb2.PartialChunk]:
-        """Wait for every share, record the release, stream the partial sum."""
+        """Open the seeds, record the release, stream receipts then the partial sum."""
         self._access.coordinator(context)
         header = request.header
-        partial = await self._book.release_partial(header.round_id, header.transcript_hash)
-        for chunk in iter_chunks(partial):
-            yield node_pb2.PartialChunk(total_length=len(partial), chunk=chunk)
+        incoming = _incoming_seeds(request.seeds, self._book.party_id)
+        receipts, stream = await self._book.release_partial(
+            header.round_id, header.transcript_hash, incoming
+        )
+        yield node_pb2.PartialChunk(
+            total_length=stream.length,
+            receipts=[node_pb2.SeedReceipt(sender=p, receipt=r) for p, r in receipts.items()],
+        )
+        for start in range(0, stream.length, CHUNK_ELEMENTS):
+            count = min(CHUNK_ELEMENTS, stream.length - start)
+            if count <= _INLINE_ELEMENTS:
+                part = stream.chunk(start, count)
+            else:
+                part = await asyncio.to_thread(stream.chunk, start, count)
+            chunk = types_pb2.TensorChunk(offset=start, part=to_tensor(part))
+            yield node_pb2.PartialChunk(total_length=stream.length, chunk=chunk)
 
     @rpc_method
     async def Abort(self, request: node_pb2.AbortRequest, context: Context) -> node_pb2.AbortReply:
@@ -104,40 +109,25 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         return node_pb2.ForgetReply()
 
 
-class PeerService(node_pb2_grpc.PeerServicer):
-    """Node -> node: receive one share of a round from a participant."""
-
-    def __init__(self, book: RoundBook, access: NodeAccess) -> None:
-        self._book = book
-        self._access = access
-
-    @rpc_method
-    async def PushShare(
-        self, request_iterator: AsyncIterator[node_pb2.ShareChunk], context: Context
-    ) -> node_pb2.ShareAck:
-        """Admit the sender, assemble its chunks, hand the share to the round."""
-        sender = self._access.party(context)
-        first = await anext(aiter(request_iterator), None)
-        if first is None:
-            raise InvalidInput("empty share stream: send at least one ShareChunk")
-        if first.WhichOneof("body") == "seed":
-            raise Unimplemented("seed-expanded shares are not supported by this node version")
-        header = first.header
-        state = self._book.begin_receive(
-            header.round_id, header.transcript_hash, sender, first.total_length
-        )
-        share = None
-        try:
-            assembler = ChunkAssembler(first.total_length, np.dtype(np.uint64))
-            assembler.add(first.share)
-            async for chunk in request_iterator:
-                if chunk.header != header or chunk.total_length != first.total_length:
-                    raise InvalidInput("every ShareChunk of a stream must repeat the same header")
-                assembler.add(chunk.share)
-            share = assembler.result()
-        finally:
-            self._book.end_receive(state, sender, share)
-        return node_pb2.ShareAck()
+def _incoming_seeds(seeds: Sequence[node_pb2.SealedSeed], party: str) -> dict[str, bytes]:
+    """The relayed seeds by sender; INVALID_ARGUMENT for a malformed or misaddressed one."""
+    by_sender: dict[str, bytes] = {}
+    for seed in seeds:
+        if seed.recipient != party:
+            raise InvalidInput(
+                f"a seed addressed to {shown(seed.recipient)} was relayed to {party}"
+            )
+        if len(seed.sealed) != SEALED_BYTES:
+            raise InvalidInput(f"a sealed seed is {SEALED_BYTES} bytes, not {len(seed.sealed)}")
+        if seed.receipt:
+            raise InvalidInput(
+                f"a relayed seed carries no receipt (only a PrepareReply does; {RECEIPT_BYTES} "
+                "bytes there)"
+            )
+        if seed.sender in by_sender:
+            raise InvalidInput(f"two seeds from {shown(seed.sender)}; one per sender")
+        by_sender[seed.sender] = seed.sealed
+    return by_sender
 
 
 class LocalService(node_pb2_grpc.LocalServicer):

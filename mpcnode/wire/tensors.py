@@ -82,6 +82,29 @@ def iter_chunks(arr: npt.NDArray[Any]) -> Iterator[types_pb2.TensorChunk]:
         yield types_pb2.TensorChunk(offset=offset, part=part)
 
 
+class ChunkAdder:
+    """Adds a streamed uint64 vector into `total` (mod 2^64) chunk by chunk, as it arrives.
+
+    The same checks as `ChunkAssembler` (in order, contiguous, uint64, never past the end),
+    with no buffer of its own: the coordinator sums n partials into one array.
+    """
+
+    def __init__(self, total: npt.NDArray[np.uint64]) -> None:
+        self._total = total
+        self._filled = 0
+
+    def add(self, chunk: types_pb2.TensorChunk) -> None:
+        """Add one chunk into place; InvalidInput if it is out of order, mistyped or too long."""
+        values = _take(chunk, self._filled, self._total.shape[0], types_pb2.DTYPE_UINT64)
+        end = self._filled + values.shape[0]
+        np.add(self._total[self._filled : end], values, out=self._total[self._filled : end])
+        self._filled = end
+
+    def finish(self) -> None:
+        """InvalidInput unless every element arrived."""
+        _check_complete(self._filled, self._total.shape[0])
+
+
 class ChunkAssembler:
     """Reassembles a streamed vector of `total_length` elements of `dtype` from its chunks.
 
@@ -108,35 +131,44 @@ class ChunkAssembler:
 
     def add(self, chunk: types_pb2.TensorChunk) -> None:
         """Copy one chunk into place; InvalidInput if it is out of order, mistyped or too long."""
-        total = self._array.shape[0]
-        if chunk.offset != self._filled:
-            raise InvalidInput(
-                f"a chunk starts at element {chunk.offset} but {self._filled} of {total} "
-                "elements have arrived; send chunks in order, each starting where the "
-                "previous one ended"
-            )
-        part = chunk.part
-        _check_dtype(part.dtype, self._wire, "a chunk")
-        if part.length == 0:
-            raise InvalidInput("a chunk carries no elements; every chunk must carry at least one")
-        if part.length > total - self._filled:
-            raise InvalidInput(
-                f"a chunk of {part.length} elements at element {chunk.offset} overruns the "
-                f"announced length {total}; the stream must not carry more than it announced"
-            )
-        values = _view(part, "a chunk")
-        self._array[self._filled : self._filled + part.length] = values
-        self._filled += part.length
+        values = _take(chunk, self._filled, self._array.shape[0], self._wire)
+        self._array[self._filled : self._filled + values.shape[0]] = values
+        self._filled += values.shape[0]
 
     def result(self) -> npt.NDArray[Any]:
         """Return the assembled array; InvalidInput if elements are still missing."""
-        total = self._array.shape[0]
-        if self._filled != total:
-            raise InvalidInput(
-                f"the stream ended after {self._filled} of {total} announced elements; "
-                "send the remaining chunks"
-            )
+        _check_complete(self._filled, self._array.shape[0])
         return self._array
+
+
+def _take(
+    chunk: types_pb2.TensorChunk, filled: int, total: int, wire: types_pb2.DType.ValueType
+) -> npt.NDArray[Any]:
+    """The checked, read-only elements of the next chunk of a stream."""
+    if chunk.offset != filled:
+        raise InvalidInput(
+            f"a chunk starts at element {chunk.offset} but {filled} of {total} "
+            "elements have arrived; send chunks in order, each starting where the "
+            "previous one ended"
+        )
+    part = chunk.part
+    _check_dtype(part.dtype, wire, "a chunk")
+    if part.length == 0:
+        raise InvalidInput("a chunk carries no elements; every chunk must carry at least one")
+    if part.length > total - filled:
+        raise InvalidInput(
+            f"a chunk of {part.length} elements at element {chunk.offset} overruns the "
+            f"announced length {total}; the stream must not carry more than it announced"
+        )
+    return _view(part, "a chunk")
+
+
+def _check_complete(filled: int, total: int) -> None:
+    if filled != total:
+        raise InvalidInput(
+            f"the stream ended after {filled} of {total} announced elements; "
+            "send the remaining chunks"
+        )
 
 
 def _wire_dtype(arr: npt.NDArray[Any]) -> types_pb2.DType.ValueType:

@@ -40,11 +40,6 @@ class RoundControlStub:
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareRequest.SerializeToString,
                 response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareReply.FromString,
                 _registered_method=True)
-        self.Share = channel.unary_unary(
-                '/mpc.v1.RoundControl/Share',
-                request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareRequest.SerializeToString,
-                response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareReply.FromString,
-                _registered_method=True)
         self.CollectPartial = channel.unary_stream(
                 '/mpc.v1.RoundControl/CollectPartial',
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.CollectPartialRequest.SerializeToString,
@@ -73,26 +68,22 @@ class RoundControlServicer:
         (dataset not declared or no input), FAILED_PRECONDITION (the spec does not conform to
         the declaration, policy, the ledger's release rules, budget, min parties). Every byte
         of the reply depends only on the spec, participants, deadline, policy, declaration
-        and ledger.
-        Repeating an identical Prepare is harmless; a conflicting one is ALREADY_EXISTS.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def Share(self, request, context):
-        """Tells an accepting node that every participant accepted: it splits its encoded input and
-        pushes one share to each other participant. Returns once every share is delivered; a
-        peer that cannot be reached fails the call with UNAVAILABLE naming that peer.
+        and ledger, and on fresh seeds: an accepting node answers with its sealed seeds, one
+        per other participant.
+        Repeating an identical Prepare is harmless (same seeds); a conflicting one is
+        ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CollectPartial(self, request, context):
-        """Waits until the node holds one share from every participant (same transcript hash) or
-        the deadline passes (DEADLINE_EXCEEDED naming the missing senders), then streams the
-        node's partial sum. Released at most once per round; the release is recorded first.
+        """Hands the node the seeds sealed to it, one from every other participant, opens them and
+        streams the node's partial sum: first the receipts, then the chunks. Refusals: a seed
+        missing, duplicated or from a non-participant (INVALID_ARGUMENT), a seed that does not
+        open for this round, sender and recipient (FAILED_PRECONDITION naming the sender).
+        Released at most once per round (ALREADY_EXISTS after); the release and the budget it
+        spends are recorded durably before the first byte of the partial leaves.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -119,11 +110,6 @@ def add_RoundControlServicer_to_server(servicer, server):
                     servicer.Prepare,
                     request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareRequest.FromString,
                     response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareReply.SerializeToString,
-            ),
-            'Share': grpc.unary_unary_rpc_method_handler(
-                    servicer.Share,
-                    request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareRequest.FromString,
-                    response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareReply.SerializeToString,
             ),
             'CollectPartial': grpc.unary_stream_rpc_method_handler(
                     servicer.CollectPartial,
@@ -169,33 +155,6 @@ class RoundControl:
             '/mpc.v1.RoundControl/Prepare',
             mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareRequest.SerializeToString,
             mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Share(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/mpc.v1.RoundControl/Share',
-            mpcnode_dot_api_dot_v1_dot_node__pb2.ShareRequest.SerializeToString,
-            mpcnode_dot_api_dot_v1_dot_node__pb2.ShareReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -277,86 +236,6 @@ class RoundControl:
             '/mpc.v1.RoundControl/Forget',
             mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetRequest.SerializeToString,
             mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-
-class PeerStub:
-    """Node -> node. Only a participant of the round named in the header may push.
-    """
-
-    def __init__(self, channel):
-        """Constructor.
-
-        Args:
-            channel: A grpc.Channel.
-        """
-        self.PushShare = channel.stream_unary(
-                '/mpc.v1.Peer/PushShare',
-                request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareChunk.SerializeToString,
-                response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareAck.FromString,
-                _registered_method=True)
-
-
-class PeerServicer:
-    """Node -> node. Only a participant of the round named in the header may push.
-    """
-
-    def PushShare(self, request_iterator, context):
-        """One share (a client stream of chunks, DESIGN 2: > 1 MiB is chunked). The sender is the
-        identity of the caller's certificate. Unknown round: NOT_FOUND; sender not a
-        participant: PERMISSION_DENIED; second share from the same sender: ALREADY_EXISTS;
-        transcript hash differs from the node's own: FAILED_PRECONDITION; wrong length:
-        INVALID_ARGUMENT.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-
-def add_PeerServicer_to_server(servicer, server):
-    rpc_method_handlers = {
-            'PushShare': grpc.stream_unary_rpc_method_handler(
-                    servicer.PushShare,
-                    request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareChunk.FromString,
-                    response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareAck.SerializeToString,
-            ),
-    }
-    generic_handler = grpc.method_handlers_generic_handler(
-            'mpc.v1.Peer', rpc_method_handlers)
-    server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('mpc.v1.Peer', rpc_method_handlers)
-
-
- # This class is part of an EXPERIMENTAL API.
-class Peer:
-    """Node -> node. Only a participant of the round named in the header may push.
-    """
-
-    @staticmethod
-    def PushShare(request_iterator,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.stream_unary(
-            request_iterator,
-            target,
-            '/mpc.v1.Peer/PushShare',
-            mpcnode_dot_api_dot_v1_dot_node__pb2.ShareChunk.SerializeToString,
-            mpcnode_dot_api_dot_v1_dot_node__pb2.ShareAck.FromString,
             options,
             channel_credentials,
             insecure,
