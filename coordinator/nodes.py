@@ -119,41 +119,45 @@ class NodeGateway:
             )
         return seeds
 
-    async def collect(
+    async def share(
         self,
         party: str,
         header: types_pb2.RoundHeader,
         seeds: list[node_pb2.SealedSeed],
         receipts: dict[str, bytes],
+        timeout: float,
+    ) -> None:
+        """Hand one node the seeds sealed to it; check it returns every seed's receipt.
+
+        The receipts are the proof that the node answering for `party` holds `party`'s seal
+        key (the senders predicted them). Otherwise the round fails naming `party`
+        (PERMISSION_DENIED) before any node has released a partial.
+        """
+        stub = await self._stub(party)
+        request = node_pb2.ShareRequest(header=header, seeds=seeds)
+        reply = await self._call(party, "share", stub.Share(request, timeout=timeout))
+        _check_receipts(party, reply.receipts, receipts)
+
+    async def collect(
+        self,
+        party: str,
+        header: types_pb2.RoundHeader,
         total: npt.NDArray[np.uint64],
         timeout: float,
     ) -> None:
-        """Hand one node its seeds and add its partial sum into `total` as it streams.
-
-        The node must first return, for each seed, the receipt its sender predicted: proof
-        that the node answering for `party` holds `party`'s seal key. Otherwise the round
-        fails naming `party` (PERMISSION_DENIED) before any of its partial is used.
-        """
+        """Add one node's partial sum into `total` (mod 2^64) chunk by chunk as it streams."""
         stub = await self._stub(party)
         adder = ChunkAdder(total)
-        request = node_pb2.CollectPartialRequest(header=header, seeds=seeds)
+        request = node_pb2.CollectPartialRequest(header=header)
         try:
-            stream = stub.CollectPartial(request, timeout=timeout)
-            first = True
-            async for piece in stream:
+            async for piece in stub.CollectPartial(request, timeout=timeout):
                 if piece.total_length != len(total):
                     raise MpcError(
                         f"{party} sent a partial of length {piece.total_length}", party=party
                     )
-                if first:
-                    _check_receipts(party, piece.receipts, receipts)
-                    first = False
-                    continue
                 adder.add(piece.chunk)
         except grpc.RpcError as err:
             raise _blame(from_rpc_error(err, f"{party} (partial)"), party) from None
-        if first:
-            raise MpcError(f"{party} ended its partial stream before the receipts", party=party)
         adder.finish()
 
     async def notify_end(self, party: str, header: types_pb2.RoundHeader, reason: str) -> None:

@@ -1,14 +1,15 @@
 """The coordinator's round state machine (DESIGN 4.1), persisted at every transition.
 
-    create -> [round: prepare -> partial -> published]
-                         \\---------\\--> aborted --(retry without unreachable parties,
-                                                   if min_parties holds)
+    create -> [round: prepare -> share -> partial -> published]
+                         \\--------\\---------\\--> aborted --(retry without unreachable
+                                                             parties, if min_parties holds)
 
-Two fan-outs per round. Prepare's replies carry each node's seeds, sealed to their
-recipients' roster keys; the coordinator relays them, unopened, in CollectPartial, and adds
-the partials into one total as they stream in (DESIGN 4.2: it never holds a share it can
-read, nor n partial vectors). A node must return the receipt of every seed sealed to it, or
-the round fails naming it: whoever answers at a party's address must hold its seal key.
+Prepare's replies carry each node's seeds, sealed to their recipients' roster keys; Share
+relays them, unopened, and each node answers with the receipts of the seeds it opened: a
+node that is down, stalled, or does not hold its party's seal key fails the round here,
+before anyone released a partial. CollectPartial then streams the partials, which the
+coordinator adds into one total as they arrive (DESIGN 4.2: it never holds a share it can
+read, nor n partial vectors).
 
 A computation runs up to `max_attempts` rounds. Each round has a fresh 128-bit id, a fresh
 deadline and transcript; shares of two rounds never mix because nodes key everything by
@@ -188,7 +189,7 @@ class Sequencer:
         log.warning("computation %s failed: %s", cid, reason)
 
     async def _round(self, comp: Computation, attempt: int, participants: tuple[str, ...]) -> None:
-        """One round: prepare, partial, publish. Raises RoundFailure on abort."""
+        """One round: prepare, share, partial, publish. Raises RoundFailure on abort."""
         spec, cid = comp.spec, comp.id
         round_id = new_round_id()
         deadline_ms = int((self._clock() + self._settings.round_deadline_seconds) * 1000)
@@ -218,8 +219,15 @@ class Sequencer:
                     self._settings.prepare_timeout_seconds,
                 ),
             )
+            inbox, receipts = _route(sealed)
+            await self._phase(cid, round_id, attempt, "share", participants)
+            await self._step(
+                "share",
+                participants,
+                lambda p: self._gateway.share(p, header, inbox[p], receipts[p], remaining()),
+            )
             await self._phase(cid, round_id, attempt, "partial", participants)
-            total = await self._collect(header, sealed, spec.length, remaining)
+            total = await self._collect(header, participants, spec.length, remaining)
         except RoundFailure as failure:
             reason = failure.reason(label)
             await asyncio.to_thread(self._store.set_phase, round_id, "aborted", reason)
@@ -253,17 +261,16 @@ class Sequencer:
     async def _collect(
         self,
         header: types_pb2.RoundHeader,
-        sealed: dict[str, list[node_pb2.SealedSeed]],
+        participants: tuple[str, ...],
         length: int,
         remaining: Callable[[], float],
     ) -> npt.NDArray[np.uint64]:
-        """Relay the seeds and add every partial into one total as it streams in."""
-        inbox, receipts = _route(sealed)
+        """Add every partial into one total as it streams in."""
         total = np.zeros(length, dtype=np.uint64)
         await self._step(
             "partial",
-            tuple(sealed),
-            lambda p: self._gateway.collect(p, header, inbox[p], receipts[p], total, remaining()),
+            participants,
+            lambda p: self._gateway.collect(p, header, total, remaining()),
         )
         return total
 

@@ -6,7 +6,8 @@ to kill a node at an exact protocol step (after its budget spend is committed an
 its partial leaves), which no signal sent from outside can hit reliably. Unset, as in any
 real deployment, `hit` is a string comparison.
 
-Points: "after-release-recorded" (node, `RoundBook.release_partial`).
+Points: "after-release-recorded" (node, `RoundBook.release_partial`), "before-share" (node,
+`RoundBook.accept_seeds`: the node dies when handed its seeds, after it accepted Prepare).
 """
 
 from __future__ import annotations

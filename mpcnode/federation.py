@@ -67,8 +67,11 @@ class LocalFederation:
         policy: Mapping[str, object] | None = None,
         rounds: Mapping[str, object] | None = None,
         pin_keys: bool = True,
+        daemon_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.root = root
+        # Extra environment of single daemons, e.g. a fault test's MPCNODE_FAILPOINT.
+        self._daemon_env = dict(daemon_env or {})
         self.parties = tuple(parties)
         self._policy = dict(policy or {})
         self._rounds = dict(rounds or {})
@@ -157,7 +160,7 @@ class LocalFederation:
         """
         try:
             for name in (*self.parties, "coordinator"):
-                self.start_daemon(name)
+                self.start_daemon(name, self._daemon_env.get(name))
             for name in (*self.parties, "coordinator"):
                 self.wait_ready(name)
         except BaseException:

@@ -1,9 +1,15 @@
-"""A reproducible random source for tests only (production code never seeds randomness)."""
+"""A reproducible random source for tests only, and the protocol's shares made in one process."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
+
+from mpcnode.core.prg import expand
+from mpcnode.core.randomness import RandomSource
+from mpcnode.core.sharing import PartialStream, draw_seed
 
 
 class SeededSource:
@@ -15,3 +21,30 @@ class SeededSource:
     def uint64(self, length: int) -> npt.NDArray[np.uint64]:
         """`length` reproducible uniform 64-bit words."""
         return np.frombuffer(self._gen.bytes(8 * length), dtype=np.uint64).copy()
+
+
+def shares_of(
+    secret: npt.NDArray[np.uint64], n: int, rng: RandomSource
+) -> list[npt.NDArray[np.uint64]]:
+    """The n shares of one secret as the protocol makes them (DESIGN 4.2): the share its
+    owner keeps, x - sum PRG(s_j), then the n - 1 seed expansions PRG(s_j) the others hold."""
+    seeds = [draw_seed(rng) for _ in range(n - 1)]
+    length = secret.shape[0]
+    kept = PartialStream(secret, seeds, []).chunk(0, length)
+    return [kept, *(expand(s, 0, length) for s in seeds)]
+
+
+def partials_of(
+    inputs: Sequence[npt.NDArray[np.uint64]], rng: RandomSource
+) -> list[npt.NDArray[np.uint64]]:
+    """What the coordinator sees when n parties with these inputs run one round."""
+    n = len(inputs)
+    seeds = {(i, j): draw_seed(rng) for i in range(n) for j in range(n) if i != j}
+    return [
+        PartialStream(
+            inputs[j],
+            [seeds[j, k] for k in range(n) if k != j],
+            [seeds[i, j] for i in range(n) if i != j],
+        ).chunk(0, inputs[j].shape[0])
+        for j in range(n)
+    ]

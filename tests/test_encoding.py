@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from seeded import partials_of, shares_of
 
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.encoding import decode, encode
 from mpcnode.core.randomness import SystemRandomSource
-from mpcnode.core.sharing import reconstruct, split
+from mpcnode.core.sharing import reconstruct
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput
 
@@ -87,7 +88,7 @@ def test_decode_reads_twos_complement() -> None:
         decode(np.array([1], dtype=np.int64), 0)
 
 
-# --- the full pipeline: encode, split, add shares, reconstruct, decode --------------------
+# --- the full pipeline: encode, share by seeds, partials, reconstruct, decode --------------------
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def rounds(draw: st.DrawFn) -> Round:
 def test_one_party_round_trip(case: Round) -> None:
     f = case.spec.fractional_bits
     secret = encode(case.inputs[0], f)
-    decoded = decode(reconstruct(split(secret, case.n, RNG)), f)
+    decoded = decode(reconstruct(shares_of(secret, case.n, RNG)), f)
     for got, want in zip(decoded.tolist(), case.exact(0), strict=True):
         if f == 0:
             assert isinstance(got, int)
@@ -150,8 +151,7 @@ def test_one_party_round_trip(case: Round) -> None:
 def test_sum_of_parties_round_trip(case: Round) -> None:
     """n parties share their inputs; each party sums what it got; the partials give the sum."""
     n, f = case.n, case.spec.fractional_bits
-    shares = [split(encode(v, f), n, RNG) for v in case.inputs]
-    partials = [reconstruct([shares[i][j] for i in range(n)]) for j in range(n)]
+    partials = partials_of([encode(v, f) for v in case.inputs], RNG)
     decoded = decode(reconstruct(partials), f)
     columns = zip(*(case.exact(i) for i in range(n)), strict=True)
     for got, col in zip(decoded.tolist(), columns, strict=True):

@@ -7,6 +7,7 @@ of p < 1e-6 per test, so they do not flake, while each still has the power to se
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from collections.abc import Sequence
@@ -15,10 +16,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats  # type: ignore[import-untyped]
+from seeded import SeededSource, partials_of, shares_of
 
+from mpcnode.core.prg import expand, prg_key
 from mpcnode.core.randomness import RandomSource, SystemRandomSource
-from mpcnode.core.sharing import reconstruct, split
+from mpcnode.core.sharing import PartialStream, draw_seed, reconstruct
 from mpcnode.errors import InvalidInput, MpcError
 
 U64 = npt.NDArray[np.uint64]
@@ -26,16 +32,6 @@ RNG = SystemRandomSource()
 ALARM = 1e-6
 SAMPLES = 1 << 15  # vector elements per split; each element is an independent trial
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class SeededSource:
-    """A reproducible stand-in for tests only; production code must never seed its shares."""
-
-    def __init__(self, seed: int) -> None:
-        self._gen = np.random.default_rng(seed)
-
-    def uint64(self, length: int) -> U64:
-        return np.frombuffer(self._gen.bytes(8 * length), dtype=np.uint64).copy()
 
 
 def _u64(*values: int) -> U64:
@@ -46,59 +42,73 @@ def _u64(*values: int) -> U64:
 
 
 @pytest.mark.parametrize("n", [2, 3, 7, 50])
-def test_split_then_reconstruct_gives_the_secret(n: int) -> None:
-    secret = _u64(0, 1, 2**63 + 12345, 2**64 - 1, 42)
+def test_seed_shares_reconstruct_the_secret(n: int) -> None:
+    secret = _u64(0, 1, 2, 2**63 + 12345, 2**64 - 1, 42)
     before = secret.copy()
-    shares = split(secret, n, RNG)
+    shares = shares_of(secret, n, RNG)
     assert len(shares) == n
     assert all(s.dtype == np.uint64 and s.shape == secret.shape for s in shares)
     assert np.array_equal(reconstruct(shares), secret)
-    assert np.array_equal(secret, before), "split must not modify the secret"
+    assert np.array_equal(secret, before), "sharing must not modify the secret"
 
 
-def test_a_seeded_stand_in_makes_shares_reproducible() -> None:
-    secret = _u64(5, 6, 7)
-    first = split(secret, 4, SeededSource(1))
-    again = split(secret, 4, SeededSource(1))
-    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
-    # The first n-1 shares are the source's output; only the last depends on the secret.
-    expected = SeededSource(1)
-    for share in first[:-1]:
-        assert np.array_equal(share, expected.uint64(3))
+def test_a_seeded_stand_in_makes_seeds_reproducible() -> None:
+    assert draw_seed(SeededSource(1)) == draw_seed(SeededSource(1))
+    assert draw_seed(SeededSource(1)) != draw_seed(SeededSource(2))
+    assert len(draw_seed(RNG)) == 32
 
 
-def test_wrap_around_is_silent_ring_arithmetic() -> None:
-    """uint64 arrays wrap mod 2^64 without a warning (pytest turns warnings into errors)."""
-
-    class MaxSource:
-        def uint64(self, length: int) -> U64:
-            return np.full(length, 2**64 - 1, dtype=np.uint64)
-
-    shares = split(_u64(0, 1), 3, MaxSource())
-    assert shares[-1].tolist() == [2, 3]
-    assert reconstruct(shares).tolist() == [0, 1]
-
-
-def test_sharing_is_linear() -> None:
-    a, b = _u64(1, 2**64 - 5), _u64(2**63, 10)
-    sa, sb = split(a, 3, RNG), split(b, 3, RNG)
-    partials = [reconstruct([x, y]) for x, y in zip(sa, sb, strict=True)]
-    assert np.array_equal(reconstruct(partials), reconstruct([a, b]))
-
-
-@pytest.mark.parametrize("n", [1, 0, -3, True, 2.0])
-def test_fewer_than_two_shares_are_refused(n: int) -> None:
-    with pytest.raises(InvalidInput, match="at least 2 shares"):
-        split(_u64(1), n, RNG)
-
-
-@pytest.mark.parametrize(
-    "secret",
-    [np.array([1, 2], dtype=np.int64), np.zeros((2, 2), dtype=np.uint64), [1, 2]],
+@settings(max_examples=60, deadline=None)
+@given(
+    inputs=st.integers(2, 9).flatmap(
+        lambda n: st.integers(1, 300).flatmap(
+            lambda length: st.lists(
+                st.lists(st.integers(0, 2**64 - 1), min_size=length, max_size=length),
+                min_size=n,
+                max_size=n,
+            )
+        )
+    )
 )
-def test_a_secret_that_is_not_a_ring_vector_is_refused(secret: object) -> None:
+def test_partials_add_up_to_the_sum_of_the_inputs(inputs: list[list[int]]) -> None:
+    """Property: every PRG(s_ij) enters once with + and once with -, so the masks cancel."""
+    vectors = [np.array(v, dtype=np.uint64) for v in inputs]
+    assert np.array_equal(reconstruct(partials_of(vectors, RNG)), reconstruct(vectors))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    length=st.integers(1, 5000),
+    cuts=st.lists(st.integers(0, 5000), max_size=6),
+)
+def test_a_partial_streamed_in_any_slices_is_the_same_vector(length: int, cuts: list[int]) -> None:
+    """Counter mode gives random access: slices at odd or even offsets join seamlessly."""
+    own = RNG.uint64(length)
+    stream = PartialStream(own, [draw_seed(RNG), draw_seed(RNG)], [draw_seed(RNG)])
+    whole = stream.chunk(0, length)
+    bounds = sorted({0, length, *(c for c in cuts if c < length)})
+    joined = np.concatenate([stream.chunk(a, b - a) for a, b in itertools.pairwise(bounds)])
+    assert np.array_equal(joined, whole)
+
+
+def test_the_prg_is_aes256_ctr_under_the_derived_key() -> None:
+    """Known answer from first principles: the spec in the proto is enough to reimplement it."""
+    seed = bytes(range(32))
+    key = hashlib.sha256(b"mpc.v1/prg/aes256-ctr\x00" + seed).digest()
+    assert prg_key(seed) == key
+    stream = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor().update(bytes(80))
+    assert expand(seed, 0, 10).tolist() == np.frombuffer(stream, "<u8").tolist()
+    assert expand(seed, 3, 5).tolist() == np.frombuffer(stream, "<u8")[3:8].tolist()
+
+
+def test_the_prg_refuses_short_seeds_and_bad_slices() -> None:
+    with pytest.raises(InvalidInput, match="32 bytes"):
+        expand(b"short", 0, 4)
+    stream = PartialStream(_u64(1, 2, 3), [], [])
+    with pytest.raises(InvalidInput, match="outside"):
+        stream.chunk(2, 2)
     with pytest.raises(InvalidInput, match="1-D uint64"):
-        split(secret, 2, RNG)  # type: ignore[arg-type]
+        PartialStream(np.array([1], dtype=np.int64), [], [])  # type: ignore[arg-type]
 
 
 def test_reconstruct_refuses_mismatched_or_missing_shares() -> None:
@@ -116,7 +126,7 @@ def test_a_malformed_random_source_is_an_internal_error() -> None:
             return np.zeros(1, dtype=np.uint64)
 
     with pytest.raises(MpcError, match="malformed") as caught:
-        split(_u64(1, 2, 3), 2, ShortSource())
+        draw_seed(ShortSource())
     assert not isinstance(caught.value, InvalidInput)
 
 
@@ -129,7 +139,7 @@ def test_system_source_shape_and_refusal() -> None:
 
 def test_ten_million_elements() -> None:
     secret = RNG.uint64(10_000_000)
-    assert np.array_equal(reconstruct(split(secret, 3, RNG)), secret)
+    assert np.array_equal(reconstruct(shares_of(secret, 3, RNG)), secret)
 
 
 # --- statistics: any n-1 shares are uniform and independent of the secret ----------------
@@ -202,22 +212,15 @@ SECRETS = {
 @pytest.mark.parametrize("pair", list(SECRETS))
 def test_any_n_minus_1_shares_are_uniform_and_independent_of_the_secret(n: int, pair: str) -> None:
     secret_a, secret_b = SECRETS[pair]
-    _check_views(split(secret_a, n, RNG), split(secret_b, n, RNG), "shares")
+    _check_views(shares_of(secret_a, n, RNG), shares_of(secret_b, n, RNG), "shares")
 
 
 def test_all_n_shares_are_detectably_not_uniform() -> None:
     """Power check: the same test sees that all n shares together determine the secret."""
-    zero = _counts(_bucket(split(np.zeros(SAMPLES, dtype=np.uint64), 3, RNG), 2), 64)
-    one = _counts(_bucket(split(np.ones(SAMPLES, dtype=np.uint64), 3, RNG), 2), 64)
+    zero = _counts(_bucket(shares_of(np.zeros(SAMPLES, dtype=np.uint64), 3, RNG), 2), 64)
+    one = _counts(_bucket(shares_of(np.ones(SAMPLES, dtype=np.uint64), 3, RNG), 2), 64)
     assert stats.chisquare(zero).pvalue < ALARM
     assert _two_sample_p(zero, one) < ALARM
-
-
-def _partials(inputs: list[U64]) -> list[U64]:
-    """What the coordinator sees: party j's sum of the j-th shares of every party's input."""
-    n = len(inputs)
-    shares = [split(x, n, RNG) for x in inputs]
-    return [reconstruct([shares[i][j] for i in range(n)]) for j in range(n)]
 
 
 @pytest.mark.parametrize("n", [3, 4])
@@ -230,7 +233,7 @@ def test_coordinator_view_any_n_minus_1_partials_reveal_nothing(n: int) -> None:
     spread = [RNG.uint64(SAMPLES) for _ in range(n - 1)]
     inputs_a = [*spread, total - reconstruct(spread)]
     inputs_b = [total, *(np.zeros(SAMPLES, dtype=np.uint64) for _ in range(n - 1))]
-    partials_a, partials_b = _partials(inputs_a), _partials(inputs_b)
+    partials_a, partials_b = partials_of(inputs_a, RNG), partials_of(inputs_b, RNG)
     assert np.array_equal(reconstruct(partials_a), total)
     assert np.array_equal(reconstruct(partials_b), total)
     _check_views(partials_a, partials_b, "partials")

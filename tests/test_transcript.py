@@ -32,7 +32,8 @@ def _by_the_book(
         return struct.pack(">Q", len(b)) + b
 
     ids = sorted(p.encode() for p in parties)
-    body = lp(round_id) + lp(spec.canonical_bytes()) + struct.pack(">Q", len(ids))
+    mode = b"sealed-seeds/hpke-x25519-hkdf-sha256-aes128gcm/prg-aes256-ctr"
+    body = lp(mode) + lp(round_id) + lp(spec.canonical_bytes()) + struct.pack(">Q", len(ids))
     body += b"".join(lp(p) for p in ids) + struct.pack(">q", deadline)
     return hashlib.sha256(b"mpc.v1/transcript\x00" + body).digest()
 
@@ -48,11 +49,12 @@ def test_matches_the_documented_layout() -> None:
 def test_known_answer() -> None:
     """Pinned: a change here is a wire-protocol change that breaks other implementations.
 
-    Changed once, deliberately, when on_out_of_bounds left the spec (values are checked
-    against their owner's declaration at submit time, never clipped at round time).
+    Changed deliberately twice: when on_out_of_bounds left the spec (values are checked
+    against their owner's declaration at submit time, never clipped at round time), and when
+    the share mode (sealed seeds) entered the hash.
     """
     assert transcript_hash(ROUND, SPEC, PARTIES, DEADLINE).hex() == (
-        "4d1f1506249de10ce662dcbf7ce971f8d9e46766ea0cac5f250adf812fd3d067"
+        "a688914beb5efa0992d9962992768bd93b00d6a4b5e55bba65c9f7867a32d7a9"
     )
 
 

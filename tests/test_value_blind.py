@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from pathlib import Path
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric import x25519
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,15 +27,24 @@ from mpcnode.config import NodePolicy, Roster, RosterEntry
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
 from mpcnode.core.randomness import SystemRandomSource
+from mpcnode.core.sealing import format_seal_key, seal, seal_context
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.errors import MpcError
-from mpcnode.node.rounds import RoundBook
+from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
 
 PARTIES = ("alice", "bob", "carlos", "david", "erin")
+SEAL_KEYS = {p: x25519.X25519PrivateKey.generate() for p in PARTIES}
 ROSTER = Roster(
-    party=tuple(RosterEntry(id=p, address=f"127.0.0.1:{7001 + i}") for i, p in enumerate(PARTIES))
+    party=tuple(
+        RosterEntry(
+            id=p,
+            address=f"127.0.0.1:{7001 + i}",
+            seal_key=format_seal_key(SEAL_KEYS[p].public_key()),
+        )
+        for i, p in enumerate(PARTIES)
+    )
 )
 DECLARATIONS = {
     "raises": Declaration("raises", Shape.SCALAR, 0, 10_000),
@@ -62,7 +73,9 @@ def _world(root: Path, values: dict[str, list[float]]) -> RoundBook:
     for name, decl in DECLARATIONS.items():
         dtype = np.float64 if decl.fractional_bits else np.int64
         store.put_input(name, np.array(values[name], dtype=dtype), decl)
-    book = RoundBook("alice", store, NodePolicy(min_parties=3), ROSTER, SystemRandomSource())
+    book = RoundBook(
+        "alice", store, NodePolicy(min_parties=3), ROSTER, SystemRandomSource(), SEAL_KEYS["alice"]
+    )
     return book
 
 
@@ -81,10 +94,22 @@ def _history(book: RoundBook) -> None:
         outcome = _prepare(book, spec, participants, keep=True)
         assert outcome == ("OK", "", ""), outcome
         state = next(iter(book._rounds.values()))
-        for party in participants:
-            book._accept(state, party, np.zeros(spec.length, dtype=np.uint64))
+        asyncio.run(book.accept_seeds(state.round_id, state.transcript, seeds_for(state)))
         asyncio.run(book.release_partial(state.round_id, state.transcript))
         book.end(state.round_id, "published")
+
+
+def seeds_for(state: NodeRound, to: str = "alice") -> dict[str, bytes]:
+    """What an honest relay hands `to`: a fresh seed from every other participant, sealed."""
+    return {
+        sender: seal(
+            os.urandom(32),
+            SEAL_KEYS[to].public_key(),
+            seal_context(state.transcript, sender, to),
+        )
+        for sender in state.participants
+        if sender != to
+    }
 
 
 def _prepare(

@@ -16,11 +16,12 @@ the answer. Every rule that protects the organization lives here:
   A repeated identical Prepare is harmless.
   The accepting reply carries this node's seeds, one per other participant, each sealed
   to the recipient's roster seal key and bound to the transcript (`seeding`).
-- Release: only with exactly one seed from every other announced participant, each opening
-  under this node's seal key for this transcript, sender and recipient (so a coordinator
-  that told nodes different stories is caught here), before the deadline, once per round,
-  and only after the release (and the budget it spends) is durably recorded. The partial is
-  then computed slice by slice as it streams (`PartialStream`).
+- Share: exactly one seed from every other announced participant, each opening under this
+  node's seal key for this transcript, sender and recipient (so a coordinator that told
+  nodes different stories is caught here); the node answers with the seeds' receipts.
+- Release: only after Share, before the deadline, once per round, and only after the
+  release (and the budget it spends) is durably recorded. The partial is then computed
+  slice by slice as it streams (`PartialStream`).
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class NodeRound:
     plan: NoisePlan | None = None
     sampler: str = ""
     seeds: tuple[OutgoingSeed, ...] = field(default=(), repr=False)
+    received: dict[str, bytes] = field(default_factory=dict, repr=False)  # opened, by sender
+    received_sealed: dict[str, bytes] = field(default_factory=dict, repr=False)
     released: bool = False
 
     @property
@@ -224,25 +227,54 @@ class RoundBook:
         )
         return state
 
-    async def release_partial(
+    async def accept_seeds(
         self, round_id: bytes, transcript: bytes, incoming: dict[str, bytes]
-    ) -> tuple[dict[str, bytes], PartialStream]:
-        """Open the seeds sent to this node, record the release durably, return the partial.
+    ) -> dict[str, bytes]:
+        """Open the seed every other participant sealed to this node; their receipts.
 
-        `incoming` maps each other participant to the seed it sealed to this node. Returns
-        the receipts (by sender) and the partial sum as a stream of slices.
+        `incoming` maps each sender to its sealed seed. Nothing is released here. The same
+        seeds again get the same receipts; other seeds once some were accepted are refused.
+        """
+        state = self.get(round_id, transcript)
+        failpoints.hit("before-share")
+        if state.received:
+            if state.received_sealed != incoming:
+                raise AlreadyExists(
+                    f"round {state.label}: other seeds were already accepted; a conflicting "
+                    "Share is refused"
+                )
+            return self._receipts(state)
+        opened = await asyncio.to_thread(
+            open_all, self.party_id, state.participants, transcript, incoming, self._seal_key
+        )
+        state = self.get(round_id, transcript)  # it may have been aborted meanwhile
+        if not state.received:  # a concurrent identical Share may have won
+            state.received, state.received_sealed = opened, dict(incoming)
+        return self._receipts(state)
+
+    def _receipts(self, state: NodeRound) -> dict[str, bytes]:
+        return {
+            sender: receipt(seed, seal_context(state.transcript, sender, self.party_id))
+            for sender, seed in state.received.items()
+        }
+
+    async def release_partial(self, round_id: bytes, transcript: bytes) -> PartialStream:
+        """Record the release durably, then return the partial sum as a stream of slices.
+
+        Only once per round, and only when every other participant's seed was accepted.
         """
         state = self.get(round_id, transcript)
         if state.released:
             raise AlreadyExists(f"round {state.label}: the partial was already released")
+        if not state.received:
+            raise PreconditionFailed(
+                f"round {state.label}: no seeds were shared with this node yet; call Share "
+                "before CollectPartial"
+            )
         if state.plan is not None:
             check_contributors(state.plan, len(state.participants))
         state.released = True  # before any await: a concurrent call is refused above
         try:
-            opened = await asyncio.to_thread(
-                open_all, self.party_id, state.participants, transcript, incoming, self._seal_key
-            )
-            state = self.get(round_id, transcript)  # it may have been aborted meanwhile
             await self._record_release(state)
         except BaseException:
             state.released = False
@@ -251,13 +283,10 @@ class RoundBook:
         own, state.encoded = state.encoded, None  # the stream holds it; the round no longer
         if own is None:  # prepare always sets it; only a programming error gets here
             raise PreconditionFailed(f"round {state.label} has no contribution to release")
-        receipts = {
-            sender: receipt(seed, seal_context(transcript, sender, self.party_id))
-            for sender, seed in opened.items()
-        }
-        stream = PartialStream(own, [s.seed for s in state.seeds], list(opened.values()))
+        sent = [s.seed for s in state.seeds]
+        stream = PartialStream(own, sent, list(state.received.values()))
         log.info("round %s: partial released", state.label)
-        return receipts, stream
+        return stream
 
     async def _record_release(self, state: NodeRound) -> None:
         privacy = state.spec.privacy

@@ -37,7 +37,7 @@ _INLINE_ELEMENTS = 4096  # smaller slices are computed on the event loop: a thre
 
 
 class RoundControlService(node_pb2_grpc.RoundControlServicer):
-    """Coordinator -> node: prepare (answering with sealed seeds), collect, abort, forget."""
+    """Coordinator -> node: prepare (answering with sealed seeds), share, collect, end."""
 
     def __init__(self, book: RoundBook, access: NodeAccess) -> None:
         self._book = book
@@ -69,20 +69,24 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         )
 
     @rpc_method
-    async def CollectPartial(
-        self, request: node_pb2.CollectPartialRequest, context: Context
-    ) -> AsyncIterator[node_pb2.PartialChunk]:
-        """Open the seeds, record the release, stream receipts then the partial sum."""
+    async def Share(self, request: node_pb2.ShareRequest, context: Context) -> node_pb2.ShareReply:
+        """Open the seeds the other participants sealed to this node; answer their receipts."""
         self._access.coordinator(context)
         header = request.header
         incoming = _incoming_seeds(request.seeds, self._book.party_id)
-        receipts, stream = await self._book.release_partial(
-            header.round_id, header.transcript_hash, incoming
+        receipts = await self._book.accept_seeds(header.round_id, header.transcript_hash, incoming)
+        return node_pb2.ShareReply(
+            receipts=[node_pb2.SeedReceipt(sender=p, receipt=r) for p, r in receipts.items()]
         )
-        yield node_pb2.PartialChunk(
-            total_length=stream.length,
-            receipts=[node_pb2.SeedReceipt(sender=p, receipt=r) for p, r in receipts.items()],
-        )
+
+    @rpc_method
+    async def CollectPartial(
+        self, request: node_pb2.CollectPartialRequest, context: Context
+    ) -> AsyncIterator[node_pb2.PartialChunk]:
+        """Record the release, then stream the partial sum, computed slice by slice."""
+        self._access.coordinator(context)
+        header = request.header
+        stream = await self._book.release_partial(header.round_id, header.transcript_hash)
         for start in range(0, stream.length, CHUNK_ELEMENTS):
             count = min(CHUNK_ELEMENTS, stream.length - start)
             if count <= _INLINE_ELEMENTS:

@@ -30,6 +30,7 @@ from typing import Any
 import grpc
 import numpy as np
 import numpy.typing as npt
+from google.protobuf.message import DecodeError
 
 from mpcnode.api.v1 import coordinator_pb2, coordinator_pb2_grpc, node_pb2, node_pb2_grpc
 from mpcnode.api.v1 import types_pb2 as pb
@@ -143,6 +144,27 @@ class Reply:
     def __str__(self) -> str:
         return f"{self.code}: {self.details[:300]}"
 
+    def blinded(self) -> Reply:
+        """This reply with its fresh randomness (sealed seeds, receipts) replaced by sizes.
+
+        Two identical Prepares get different seeds by design; everything else of the reply,
+        and the number, addressing and size of the seeds, must be the same.
+        """
+        body = []
+        for raw in self.body:
+            try:
+                reply = node_pb2.PrepareReply.FromString(raw)
+            except DecodeError:
+                reply = None
+            if reply is not None and reply.seeds and reply.SerializeToString() == raw:
+                shape = [
+                    (s.sender, s.recipient, len(s.sealed), len(s.receipt)) for s in reply.seeds
+                ]
+                body.append(repr(shape).encode())
+            else:
+                body.append(raw)
+        return Reply(self.code, self.details, self.trailers, tuple(body))
+
 
 def _trailers(call: Any) -> tuple[tuple[str, str | bytes], ...]:
     metadata = call.trailing_metadata() if hasattr(call, "trailing_metadata") else None
@@ -252,6 +274,17 @@ class PreparedRound:
                 self.round_id, spec, self.participants, self.deadline_ms
             ),
         )
+        # The sealed seeds each node answered Prepare with, by sender.
+        self.seeds: dict[str, list[node_pb2.SealedSeed]] = {}
+
+    def inbox(self, node: str) -> list[node_pb2.SealedSeed]:
+        """What an honest relay hands `node`: every seed sealed to it, receipts stripped."""
+        return [
+            node_pb2.SealedSeed(sender=s.sender, recipient=s.recipient, sealed=s.sealed)
+            for seeds in self.seeds.values()
+            for s in seeds
+            if s.recipient == node
+        ]
 
     def request(self) -> node_pb2.PrepareRequest:
         """The PrepareRequest of this round."""
@@ -275,15 +308,27 @@ def controlling(
 def prepare(
     fed: LocalFederation, node: str, prepared: PreparedRound, tls: TlsFiles | None = None
 ) -> Reply:
-    """RoundControl.Prepare on `node`."""
+    """RoundControl.Prepare on `node`; an acceptance's seeds are kept on `prepared`."""
     with controlling(fed, node, tls) as stub:
-        return unary(stub.Prepare, prepared.request())
+        reply = unary(stub.Prepare, prepared.request())
+    if reply.ok:
+        prepared.seeds[node] = list(node_pb2.PrepareReply.FromString(reply.body[0]).seeds)
+    return reply
 
 
-def share(fed: LocalFederation, node: str, header: pb.RoundHeader) -> Reply:
-    """RoundControl.Share on `node` (as the coordinator)."""
+def share(
+    fed: LocalFederation,
+    node: str,
+    prepared: PreparedRound,
+    seeds: Sequence[node_pb2.SealedSeed] | None = None,
+) -> Reply:
+    """RoundControl.Share on `node` as the coordinator, relaying `seeds`.
+
+    By default the honest relay: every seed the round's Prepare replies sealed to `node`.
+    """
     with controlling(fed, node) as stub:
-        return unary(stub.Share, node_pb2.ShareRequest(header=header))
+        inbox = prepared.inbox(node) if seeds is None else list(seeds)
+        return unary(stub.Share, node_pb2.ShareRequest(header=prepared.header, seeds=inbox))
 
 
 def collect(
@@ -317,23 +362,6 @@ def probe_prepare(fed: LocalFederation, node: str, prepared: PreparedRound) -> R
     reply = prepare(fed, node, prepared)
     abort(fed, node, prepared.header)
     return reply
-
-
-def push_share(
-    fed: LocalFederation,
-    sender: TlsFiles,
-    receiver: str,
-    header: pb.RoundHeader,
-    share: npt.NDArray[np.uint64],
-) -> Reply:
-    """Peer.PushShare on `receiver` with one share, as the holder of `sender`."""
-
-    def chunks() -> Iterator[node_pb2.ShareChunk]:
-        for chunk in iter_chunks(share):
-            yield node_pb2.ShareChunk(header=header, total_length=len(share), share=chunk)
-
-    with channel_to(fed, receiver, sender) as channel:
-        return unary(node_pb2_grpc.PeerStub(channel).PushShare, chunks())
 
 
 # -- the organization's view: what was released and spent ------------------------------------

@@ -7,21 +7,33 @@ played this way (test_review_findings.py, test_review_round3.py).
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import x25519
 
 from mpcnode.config import NodePolicy, Roster, RosterEntry
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.privacy import Mechanism, Privacy
 from mpcnode.core.randomness import SystemRandomSource
+from mpcnode.core.sealing import format_seal_key, seal, seal_context
 from mpcnode.core.spec import ComputationSpec, Kind
-from mpcnode.node.rounds import RoundBook
+from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
 
 PARTIES = ("alice", "bob", "carlos", "david")
 ABC = PARTIES[:3]
+SEAL_KEYS = {p: x25519.X25519PrivateKey.generate() for p in PARTIES}
 ROSTER = Roster(
-    party=tuple(RosterEntry(id=p, address=f"127.0.0.1:{7001 + i}") for i, p in enumerate(PARTIES))
+    party=tuple(
+        RosterEntry(
+            id=p,
+            address=f"127.0.0.1:{7001 + i}",
+            seal_key=format_seal_key(SEAL_KEYS[p].public_key()),
+        )
+        for i, p in enumerate(PARTIES)
+    )
 )
 RAISES = Declaration("raises", Shape.SCALAR, 0, 10_000)
 LAPLACE = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=0.5)
@@ -29,7 +41,9 @@ LAPLACE = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=0.5)
 
 def book_of(store: NodeStore, rng: Any = None) -> RoundBook:
     """alice's round book over `store`, with the default node policy (min_parties 3)."""
-    return RoundBook("alice", store, NodePolicy(), ROSTER, rng or SystemRandomSource())
+    return RoundBook(
+        "alice", store, NodePolicy(), ROSTER, rng or SystemRandomSource(), SEAL_KEYS["alice"]
+    )
 
 
 def spec_of(decl: Declaration, kind: Kind = Kind.SUM, **fields: object) -> ComputationSpec:
@@ -52,3 +66,16 @@ def held(store: NodeStore, dataset: str) -> Fraction:
     """Epsilon held by open rounds on `dataset`'s current period, organization level."""
     rows = store.budgets(NodePolicy().budget.caps_for, dataset)
     return sum((r.held.epsilon for r in rows if r.unit == "organization"), Fraction(0))
+
+
+def seeds_for(state: NodeRound, to: str = "alice") -> dict[str, bytes]:
+    """What an honest relay hands `to`: a fresh seed from every other participant, sealed."""
+    return {
+        sender: seal(
+            os.urandom(32),
+            SEAL_KEYS[to].public_key(),
+            seal_context(state.transcript, sender, to),
+        )
+        for sender in state.participants
+        if sender != to
+    }

@@ -240,7 +240,7 @@ def test_concurrent_exact_rounds_over_sets_differing_by_one_party(fed: LocalFede
             assert prepare(fed, party, prepared).ok
     for prepared in (four, three):
         for party in prepared.participants:
-            assert share(fed, party, prepared.header).ok
+            assert share(fed, party, prepared).ok
     partials = {p: collect(fed, p, four.header) for p in PARTIES4}
     assert all(reply.ok for reply in partials.values())
     after_four = ledgers(fed, [dataset])
@@ -277,7 +277,7 @@ def test_concurrent_noisy_rounds_cannot_overspend(fed: LocalFederation) -> None:
 # -- races between a round held open and its owner's changes ---------------------------------
 def _finish(fed: LocalFederation, prepared: PreparedRound) -> list[Reply]:
     """Share and collect a prepared round at every participant; every reply, in order."""
-    replies = [share(fed, p, prepared.header) for p in prepared.participants]
+    replies = [share(fed, p, prepared) for p in prepared.participants]
     if all(r.ok for r in replies):
         replies += [collect(fed, p, prepared.header) for p in prepared.participants]
     for party in prepared.participants:

@@ -55,14 +55,13 @@ def _methods(file: FileDescriptor, service: str) -> list[Method]:
 # (service, daemon it runs on, who may call it: (folder, certificate stem))
 CALLERS = {
     "RoundControl": ("alice", ("coordinator", "coordinator")),
-    "Peer": ("alice", ("bob", "bob")),
     "Local": ("alice", ("alice", "alice-hr")),
     "Coordinator": ("coordinator", ("analyst", "analyst")),
 }
 METHODS = [
     (service, method)
     for file, services in (
-        (node_pb2.DESCRIPTOR, ("RoundControl", "Peer", "Local")),
+        (node_pb2.DESCRIPTOR, ("RoundControl", "Local")),
         (coordinator_pb2.DESCRIPTOR, ("Coordinator",)),
     )
     for service in services

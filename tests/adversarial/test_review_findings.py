@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from in_process import ABC, LAPLACE, PARTIES, RAISES, book_of, held, spec_of
+from in_process import ABC, LAPLACE, PARTIES, RAISES, book_of, held, seeds_for, spec_of
 
 from mpcnode.core.accounting import Cost
 from mpcnode.core.conformance import node_function
@@ -57,9 +57,8 @@ async def prepare(
 
 
 async def release(book: RoundBook, state: NodeRound) -> None:
-    """Complete a prepared round with dummy shares and collect this node's partial."""
-    for party in state.participants:
-        book._accept(state, party, np.zeros(state.spec.length, dtype=np.uint64))
+    """Complete a prepared round with honest seeds and collect this node's partial."""
+    await book.accept_seeds(state.round_id, state.transcript, seeds_for(state))
     await book.release_partial(state.round_id, state.transcript)
     book.end(state.round_id, "published")
 

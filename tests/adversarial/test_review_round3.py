@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from in_process import ABC, LAPLACE, PARTIES, RAISES, book_of, held, spec_of
+from in_process import ABC, LAPLACE, PARTIES, RAISES, book_of, held, seeds_for, spec_of
 
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
@@ -58,15 +58,9 @@ async def prepare(
     return await book.prepare(*round_args(spec, participants))
 
 
-def complete(book: RoundBook, state: NodeRound) -> None:
-    """Hand a prepared round every participant's (dummy) share."""
-    for party in state.participants:
-        book._accept(state, party, np.zeros(state.spec.length, dtype=np.uint64))
-
-
 async def release(book: RoundBook, state: NodeRound) -> None:
-    """Complete a prepared round with dummy shares and collect this node's partial."""
-    complete(book, state)
+    """Complete a prepared round with honest seeds and collect this node's partial."""
+    await book.accept_seeds(state.round_id, state.transcript, seeds_for(state))
     await book.release_partial(state.round_id, state.transcript)
     book.end(state.round_id, "published")
 
@@ -178,7 +172,6 @@ def test_an_abort_during_a_refused_release_frees_the_hold(store: NodeStore) -> N
     central = asyncio.run(prepare(book, spec_of(RAISES, privacy=CENTRAL), ABC))  # holds 0.5
     exact = asyncio.run(prepare(book, spec_of(RAISES), PARTIES))
     asyncio.run(release(book, exact))  # fixes the exact set: the central round is now refused
-    complete(book, central)
     entered, go_on = threading.Event(), threading.Event()
     real_record = store.record_release
 
@@ -190,6 +183,7 @@ def test_an_abort_during_a_refused_release_frees_the_hold(store: NodeStore) -> N
     store.record_release = slow_record  # type: ignore[method-assign]
 
     async def abort_meanwhile() -> None:
+        await book.accept_seeds(central.round_id, central.transcript, seeds_for(central))
         task = asyncio.create_task(book.release_partial(central.round_id, central.transcript))
         await asyncio.to_thread(entered.wait, 10)
         book.end(central.round_id, "aborted: by the coordinator")

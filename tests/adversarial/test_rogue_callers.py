@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 from adversary import (
     PARTIES4,
@@ -35,7 +34,6 @@ from adversary import (
     party_tls,
     prepare,
     probe_prepare,
-    push_share,
     run,
     running_federation,
     scalar,
@@ -248,24 +246,28 @@ def test_a_replayed_prepare_with_a_conflicting_transcript_is_refused(
     _refused(prepare(fed, "alice", original), "ALREADY_EXISTS", "already ended")
 
 
-# -- shares from someone else ----------------------------------------------------------------
+# -- seeds from someone else ------------------------------------------------------------------
 @pytest.mark.usefixtures("unchanged")
-def test_an_impostor_party_cannot_push_shares(fed: LocalFederation) -> None:
-    impostor = impostor_tls(fed, Role.PARTY, "bob")
+def test_no_node_accepts_shares_from_another_node(fed: LocalFederation) -> None:
+    """Version 1's Peer service is gone: seeds reach a node only inside the coordinator's
+    CollectPartial, so a party (genuine or an impostor with a CA-issued certificate) has no
+    call by which to hand a node a share, and none by which to probe a round."""
     live = PreparedRound(spec(DATASET, name="live"), THREE)
     assert prepare(fed, "alice", live).ok
-    zero = np.zeros(1, np.uint64)
-    refused = push_share(fed, impostor, "alice", live.header, zero)
-    _refused(refused, "PERMISSION_DENIED", "certificate party 'bob'", "the roster's pin")
-    # The same answer for a round that does not exist: the impostor learns nothing of rounds.
-    unknown = PreparedRound(spec(DATASET, name="unknown"), THREE).header
-    assert push_share(fed, impostor, "alice", unknown, zero) == refused
-    # The impostor's attempt took nothing from bob: bob's own share is still accepted once.
-    assert push_share(fed, party_tls(fed, "bob"), "alice", live.header, zero).ok
-    replay = push_share(fed, party_tls(fed, "bob"), "alice", live.header, zero)
-    _refused(replay, "ALREADY_EXISTS", "already received")
-    outsider = push_share(fed, party_tls(fed, "david"), "alice", live.header, zero)
-    _refused(outsider, "PERMISSION_DENIED", "david is not a participant")
+    for tls in (party_tls(fed, "bob"), impostor_tls(fed, Role.PARTY, "bob")):
+        with channel_to(fed, "alice", tls) as channel:
+            push = channel.unary_unary(
+                "/mpc.v1.Peer/PushShare", request_serializer=None, response_deserializer=None
+            )
+            reply = unary(push, b"")
+        assert reply.code in ("UNIMPLEMENTED", "PERMISSION_DENIED"), str(reply)
+        assert reply.body == ()
+        with controlling(fed, "alice", tls) as stub:
+            handed = unary(
+                stub.Share, node_pb2.ShareRequest(header=live.header, seeds=live.inbox("alice"))
+            )
+        _refused(handed, "PERMISSION_DENIED")
+        assert handed.body == ()
     abort(fed, "alice", live.header)
 
 
@@ -324,8 +326,6 @@ def test_analysts_parties_and_clients_cannot_call_round_control(fed: LocalFedera
             assert reply.code == "PERMISSION_DENIED", (who, method, str(reply))
             assert "may not drive rounds" in reply.details
             assert reply.body == ()
-    analyst_share = push_share(fed, analyst_tls(fed), "alice", live.header, np.zeros(1, np.uint64))
-    _refused(analyst_share, "PERMISSION_DENIED", "only roster parties may send shares")
     assert prepare(fed, "alice", live).ok  # nobody's Abort or Forget ended it
     abort(fed, "alice", live.header)
 
@@ -390,17 +390,26 @@ def test_different_participant_sets_to_different_nodes_release_no_partial(
     told = {"alice": small, "carlos": small, "bob": large, "david": large}
     for party, story in told.items():
         assert prepare(fed, party, story).ok, party  # each story alone is a valid round
-    shared = {party: share(fed, party, story.header) for party, story in told.items()}
-    assert not all(reply.ok for reply in shared.values())
-    assert any(
-        "transcript hash" in reply.details and reply.code == "FAILED_PRECONDITION"
-        for reply in shared.values()
-    ), {p: str(r) for p, r in shared.items()}
+    # The coordinator relays to each node the seeds of the participants in its story; the
+    # seeds of a node told the other story were sealed to another transcript.
     for party, story in told.items():
+        inbox = [
+            s for s in small.inbox(party) + large.inbox(party) if s.sender in story.participants
+        ]
+        shared = share(fed, party, story, inbox)
+        assert not shared.ok, party
+        assert shared.code in ("INVALID_ARGUMENT", "FAILED_PRECONDITION"), str(shared)
         partial = collect(fed, party, story.header)
-        assert not partial.ok, party
-        assert partial.code in ("DEADLINE_EXCEEDED", "FAILED_PRECONDITION"), str(partial)
+        _refused(partial, "FAILED_PRECONDITION", "no seeds were shared")
         assert partial.body == ()
+    refused = share(
+        fed,
+        "alice",
+        small,
+        [s for s in large.inbox("alice") if s.sender == "bob"] + small.inbox("alice"),
+    )
+    _refused(refused, "FAILED_PRECONDITION", "the seed from bob", "does not open")
+    for party, story in told.items():
         abort(fed, party, story.header)
     # Crossing the stories does not help either: alice refuses the other transcript.
     _refused(collect(fed, "alice", large.header), "FAILED_PRECONDITION", "already ended")

@@ -2,29 +2,30 @@
 
 The client library (`LocalClient`, `CoordinatorClient`) is what a user runs; the raw helpers
 here play the parts a misbehaving or foreign caller would: a party calling round control,
-a coordinator preparing a round by hand, a replayed or malformed share.
+a coordinator preparing a round by hand, a replayed, forged or malformed seed.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
-import numpy as np
 import numpy.typing as npt
 
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.core.declaration import Declaration, Shape
+from mpcnode.core.sealing import parse_seal_key, seal, seal_context
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.federation import LocalFederation
 from mpcnode.pki import Identity, Role
+from mpcnode.seal_keys import public_seal_key, seal_key_path
 from mpcnode.tls import TlsFiles, channel_credentials, channel_options
 from mpcnode.wire.specs import spec_to_proto
-from mpcnode.wire.tensors import iter_chunks
 
 RPC_TIMEOUT = 20.0
 
@@ -124,10 +125,50 @@ class PreparedRound:
         )
 
 
-def prepare(fed: LocalFederation, node: str, prepared: PreparedRound, tls: TlsFiles) -> None:
-    """Call RoundControl.Prepare on `node` with the certificate in `tls`."""
+def prepare(
+    fed: LocalFederation, node: str, prepared: PreparedRound, tls: TlsFiles
+) -> list[node_pb2.SealedSeed]:
+    """Call RoundControl.Prepare on `node` with the certificate in `tls`; its sealed seeds."""
     with node_channel(fed, node, tls) as channel:
-        node_pb2_grpc.RoundControlStub(channel).Prepare(prepared.request(), timeout=RPC_TIMEOUT)
+        reply = node_pb2_grpc.RoundControlStub(channel).Prepare(
+            prepared.request(), timeout=RPC_TIMEOUT
+        )
+    return list(reply.seeds)
+
+
+def sealed_for(
+    fed: LocalFederation, prepared: PreparedRound, sender: str, recipient: str
+) -> node_pb2.SealedSeed:
+    """A fresh seed from `sender` sealed to `recipient`'s roster key for `prepared`'s round
+    (what `sender`'s node would have answered Prepare with), as the relay forwards it."""
+    public = parse_seal_key(public_seal_key(seal_key_path(fed.root / recipient, recipient)))
+    context = seal_context(prepared.header.transcript_hash, sender, recipient)
+    return node_pb2.SealedSeed(
+        sender=sender, recipient=recipient, sealed=seal(os.urandom(32), public, context)
+    )
+
+
+def share(
+    fed: LocalFederation,
+    node: str,
+    header: types_pb2.RoundHeader,
+    seeds: Sequence[node_pb2.SealedSeed],
+) -> list[node_pb2.SeedReceipt]:
+    """Call RoundControl.Share on `node` as the coordinator, relaying `seeds`; the receipts."""
+    with node_channel(fed, node, coordinator_tls(fed)) as channel:
+        request = node_pb2.ShareRequest(header=header, seeds=seeds)
+        reply = node_pb2_grpc.RoundControlStub(channel).Share(request, timeout=RPC_TIMEOUT)
+    return list(reply.receipts)
+
+
+def collect(
+    fed: LocalFederation, node: str, header: types_pb2.RoundHeader
+) -> list[node_pb2.PartialChunk]:
+    """Call RoundControl.CollectPartial on `node` as the coordinator; every chunk."""
+    with node_channel(fed, node, coordinator_tls(fed)) as channel:
+        request = node_pb2.CollectPartialRequest(header=header)
+        stub = node_pb2_grpc.RoundControlStub(channel)
+        return list(stub.CollectPartial(request, timeout=RPC_TIMEOUT))
 
 
 def abort(fed: LocalFederation, node: str, header: types_pb2.RoundHeader) -> None:
@@ -136,23 +177,6 @@ def abort(fed: LocalFederation, node: str, header: types_pb2.RoundHeader) -> Non
         node_pb2_grpc.RoundControlStub(channel).Abort(
             node_pb2.AbortRequest(header=header, reason="test done"), timeout=RPC_TIMEOUT
         )
-
-
-def push_share(
-    fed: LocalFederation,
-    sender_tls: TlsFiles,
-    receiver: str,
-    header: types_pb2.RoundHeader,
-    share: npt.NDArray[np.uint64],
-) -> None:
-    """Call Peer.PushShare on `receiver` with one share, as the holder of `sender_tls`."""
-
-    def chunks() -> Iterator[node_pb2.ShareChunk]:
-        for chunk in iter_chunks(share):
-            yield node_pb2.ShareChunk(header=header, total_length=len(share), share=chunk)
-
-    with node_channel(fed, receiver, sender_tls) as channel:
-        node_pb2_grpc.PeerStub(channel).PushShare(chunks(), timeout=RPC_TIMEOUT)
 
 
 def list_inputs_with(fed: LocalFederation, node: str, credentials: grpc.ChannelCredentials) -> None:

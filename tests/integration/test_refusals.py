@@ -1,7 +1,7 @@
 """Refusals on real daemons: each with its gRPC status and a message a person can act on.
 
 TLS refusals happen in the handshake (UNAVAILABLE at the client, no RPC runs); identity and
-role refusals are PERMISSION_DENIED; protocol refusals on shares follow the Peer contract.
+role refusals are PERMISSION_DENIED; refusals of relayed seeds follow the RoundControl contract.
 Values are checked against their owner's declaration when submitted (INVALID_ARGUMENT, to the
 owner only); a spec that does not conform to the declaration, or that the dataset-period's
 ledger forbids, fails the computation at Prepare with a reason naming the party, the phase
@@ -15,25 +15,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from integration_helpers import (
     RPC_TIMEOUT,
     PreparedRound,
     abort,
+    collect,
     coordinator_tls,
     list_inputs_with,
     node_channel,
     party_tls,
     prepare,
-    push_share,
     scalar,
+    sealed_for,
     submit_all,
     vector,
 )
 
-from mpcnode.api.v1 import node_pb2_grpc, types_pb2
+from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.client import LocalClient
 from mpcnode.commands.node import cli
 from mpcnode.core.spec import ComputationSpec, Kind
@@ -99,14 +99,14 @@ def test_certificate_from_another_ca_fails_the_handshake(
 # -- key pins ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pinfed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
-    """alice, bob, carlos; bob's roster pins a key for alice that is not alice's key."""
+    """alice, bob, carlos; the coordinator's roster pins a key for alice that is not alice's."""
     fed = LocalFederation(tmp_path_factory.mktemp("pinfed"), ("alice", "bob", "carlos"))
     fed.setup()
     wrong = public_key_pin((fed.root / "carlos" / "carlos.crt").read_bytes())
     fed.write_roster(pins={"alice": wrong})
-    (fed.root / "roster.toml").rename(fed.root / "bob" / "roster.toml")
-    fed.write_roster()  # everyone else keeps the true pins
-    config = fed.root / "bob" / "node.toml"
+    (fed.root / "roster.toml").rename(fed.root / "coordinator" / "roster.toml")
+    fed.write_roster()  # every node keeps the true pins
+    config = fed.root / "coordinator" / "coordinator.toml"
     config.write_text(
         config.read_text().replace('roster_file = "../roster.toml"', 'roster_file = "roster.toml"')
     )
@@ -118,41 +118,25 @@ def pinfed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation
         fed.stop()
 
 
-def test_share_from_a_key_that_does_not_match_the_pin_is_refused(pinfed: LocalFederation) -> None:
-    header = PreparedRound(
-        _scalar_spec("pins", "guarded"), ("alice", "bob", "carlos")
-    ).header  # never prepared: the pin is checked before the round is looked up
-    with pytest.raises(grpc.RpcError) as caught:
-        push_share(pinfed, party_tls(pinfed, "alice"), "bob", header, np.zeros(1, np.uint64))
-    assert _status(caught.value) == "PERMISSION_DENIED"
-    message = _details(caught.value)
-    alice_pin = public_key_pin((pinfed.root / "alice" / "alice.crt").read_bytes())
-    assert "alice" in message
-    assert "pin" in message
-    assert alice_pin in message
-    # carlos, whose pin is right, gets past the identity check to the round lookup.
-    with pytest.raises(grpc.RpcError) as control:
-        push_share(pinfed, party_tls(pinfed, "carlos"), "bob", header, np.zeros(1, np.uint64))
-    assert _status(control.value) == "NOT_FOUND"
-
-
 def test_pin_mismatch_fails_the_computation(pinfed: LocalFederation) -> None:
+    """The coordinator's pre-flight handshake sees alice's real key, not the pinned one."""
     submit_all(pinfed, "guarded-run", {"alice": 1, "bob": 2, "carlos": 3}, scalar("guarded-run"))
     with pinfed.analyst() as analyst, pytest.raises(PreconditionFailed) as caught:
         analyst.run(_scalar_spec("guarded run", "guarded-run"))
     reason = caught.value.message
     assert "failed" in reason
-    assert "phase share" in reason
-    assert "PERMISSION_DENIED" in reason
+    assert "phase prepare" in reason
     assert "alice" in reason
     assert "pin" in reason
-    assert "roster" in reason
+    alice_pin = public_key_pin((pinfed.root / "alice" / "alice.crt").read_bytes())
+    assert alice_pin in reason
     with pinfed.local_client("bob") as bob:
         assert bob.releases("guarded-run") == []
 
 
-# -- round control and shares ------------------------------------------------------------------
+# -- round control and relayed seeds -----------------------------------------------------------
 ROUND_LENGTH = 4
+THREE = ("alice", "bob", "carlos")
 
 
 @pytest.fixture(scope="module")
@@ -168,19 +152,27 @@ def raw_dataset(fed4: LocalFederation) -> str:
 def bob_round(fed4: LocalFederation, raw_dataset: str) -> Iterator[PreparedRound]:
     """A round over alice, bob, carlos, prepared on bob by hand as the coordinator."""
     spec = _scalar_spec("raw", raw_dataset, length=ROUND_LENGTH, upper=100)
-    prepared = PreparedRound(spec, ("alice", "bob", "carlos"), deadline_s=60)
+    prepared = PreparedRound(spec, THREE, deadline_s=60)
     prepare(fed4, "bob", prepared, coordinator_tls(fed4))
     yield prepared
     abort(fed4, "bob", prepared.header)
 
 
-def _share(length: int = ROUND_LENGTH) -> np.ndarray:  # type: ignore[type-arg]
-    return np.random.default_rng().integers(0, 2**64, size=length, dtype=np.uint64)
+def _honest(fed: LocalFederation, prepared: PreparedRound) -> list[node_pb2.SealedSeed]:
+    return [sealed_for(fed, prepared, sender, "bob") for sender in ("alice", "carlos")]
+
+
+def _refused(
+    fed: LocalFederation, prepared: PreparedRound, seeds: list[node_pb2.SealedSeed]
+) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        share(fed, "bob", prepared.header, seeds)
+    return caught.value
 
 
 def test_a_party_may_not_call_round_control(fed4: LocalFederation, raw_dataset: str) -> None:
     spec = _scalar_spec("raw", raw_dataset, length=ROUND_LENGTH, upper=100)
-    prepared = PreparedRound(spec, ("alice", "bob", "carlos"))
+    prepared = PreparedRound(spec, THREE)
     with pytest.raises(grpc.RpcError) as caught:
         prepare(fed4, "bob", prepared, party_tls(fed4, "alice"))
     assert _status(caught.value) == "PERMISSION_DENIED"
@@ -189,64 +181,89 @@ def test_a_party_may_not_call_round_control(fed4: LocalFederation, raw_dataset: 
     assert "only the coordinator" in message
 
 
+def test_prepare_answers_one_sealed_seed_per_other_participant(
+    fed4: LocalFederation, raw_dataset: str
+) -> None:
+    spec = _scalar_spec("raw", raw_dataset, length=ROUND_LENGTH, upper=100)
+    prepared = PreparedRound(spec, THREE)
+    seeds = prepare(fed4, "bob", prepared, coordinator_tls(fed4))
+    try:
+        assert sorted(s.recipient for s in seeds) == ["alice", "carlos"]
+        assert {s.sender for s in seeds} == {"bob"}
+        assert {len(s.sealed) for s in seeds} == {80}
+        assert {len(s.receipt) for s in seeds} == {32}
+        # A repeated identical Prepare is harmless: the same seeds, not fresh ones.
+        again = prepare(fed4, "bob", prepared, coordinator_tls(fed4))
+        assert [s.SerializeToString() for s in again] == [s.SerializeToString() for s in seeds]
+    finally:
+        abort(fed4, "bob", prepared.header)
+
+
 def test_share_for_an_unknown_round_is_not_found(fed4: LocalFederation) -> None:
-    unknown = PreparedRound(_scalar_spec("ghost", "ghost"), ("alice", "bob", "carlos"))
-    with pytest.raises(grpc.RpcError) as caught:
-        push_share(fed4, party_tls(fed4, "alice"), "bob", unknown.header, _share(1))
-    assert _status(caught.value) == "NOT_FOUND"
-    message = _details(caught.value)
-    assert "unknown round" in message
-    assert unknown.round_id.hex() in message
+    unknown = PreparedRound(_scalar_spec("ghost", "ghost"), THREE)
+    err = _refused(fed4, unknown, _honest(fed4, unknown))
+    assert _status(err) == "NOT_FOUND"
+    assert "unknown round" in _details(err)
+    assert unknown.round_id.hex() in _details(err)
 
 
-def test_replayed_share_is_refused(fed4: LocalFederation, bob_round: PreparedRound) -> None:
-    share = _share()
-    push_share(fed4, party_tls(fed4, "alice"), "bob", bob_round.header, share)
-    with pytest.raises(grpc.RpcError) as caught:
-        push_share(fed4, party_tls(fed4, "alice"), "bob", bob_round.header, share)
-    assert _status(caught.value) == "ALREADY_EXISTS"
-    message = _details(caught.value)
-    assert "alice" in message
-    assert "already received" in message
-    assert "replay" in message
-
-
-def test_share_from_a_non_participant_is_refused(
+def test_seeds_the_relay_got_wrong_are_refused_and_cost_the_round_nothing(
     fed4: LocalFederation, bob_round: PreparedRound
 ) -> None:
-    # david is on the roster but not a participant of this round.
-    with pytest.raises(grpc.RpcError) as caught:
-        push_share(fed4, party_tls(fed4, "david"), "bob", bob_round.header, _share())
-    assert _status(caught.value) == "PERMISSION_DENIED"
-    message = _details(caught.value)
-    assert "david is not a participant" in message
-    assert "alice, bob, carlos" in message
+    honest = _honest(fed4, bob_round)
+    david = sealed_for(fed4, bob_round, "david", "bob")
+    short = node_pb2.SealedSeed(sender="carlos", recipient="bob", sealed=b"x" * 79)
+    with_receipt = node_pb2.SealedSeed()
+    with_receipt.CopyFrom(honest[1])
+    with_receipt.receipt = b"r" * 32
+    cases = {
+        "no seed from carlos": [honest[0]],
+        "two seeds from 'alice'": [honest[0], honest[0], honest[1]],
+        "seeds from non-participants: 'david'": [*honest, david],
+        "a sealed seed is 80 bytes, not 79": [honest[0], short],
+        "a relayed seed carries no receipt": [honest[0], with_receipt],
+        "addressed to 'alice' was relayed to bob": [
+            honest[0],
+            sealed_for(fed4, bob_round, "carlos", "alice"),
+        ],
+    }
+    for words, seeds in cases.items():
+        err = _refused(fed4, bob_round, seeds)
+        assert _status(err) == "INVALID_ARGUMENT", words
+        assert words in _details(err), (words, _details(err))
+    # Nothing is released before Share succeeded.
+    with pytest.raises(grpc.RpcError) as early:
+        collect(fed4, "bob", bob_round.header)
+    assert _status(early.value) == "FAILED_PRECONDITION"
+    assert "no seeds were shared" in _details(early.value)
+    # None of it used the round up: the honest relay gets the receipts, then bob's partial.
+    receipts = share(fed4, "bob", bob_round.header, honest)
+    assert sorted(r.sender for r in receipts) == ["alice", "carlos"]
+    assert share(fed4, "bob", bob_round.header, honest) == receipts  # a repeat is harmless
+    conflicting = _refused(fed4, bob_round, _honest(fed4, bob_round))
+    assert _status(conflicting) == "ALREADY_EXISTS"
+    assert "other seeds were already accepted" in _details(conflicting)
+    chunks = collect(fed4, "bob", bob_round.header)
+    assert sum(c.chunk.part.length for c in chunks) == ROUND_LENGTH
+    with pytest.raises(grpc.RpcError) as replay:
+        collect(fed4, "bob", bob_round.header)
+    assert _status(replay.value) == "ALREADY_EXISTS"
+    assert "already released" in _details(replay.value)
 
 
-def test_share_of_the_wrong_length_is_refused(
-    fed4: LocalFederation, bob_round: PreparedRound
-) -> None:
-    with pytest.raises(grpc.RpcError) as caught:
-        push_share(fed4, party_tls(fed4, "carlos"), "bob", bob_round.header, _share(5))
-    assert _status(caught.value) == "INVALID_ARGUMENT"
-    message = _details(caught.value)
-    assert "length 5" in message
-    assert "spec says 4" in message
-    # The refusal did not use up carlos's turn: the right share is then accepted.
-    push_share(fed4, party_tls(fed4, "carlos"), "bob", bob_round.header, _share())
-
-
-def test_share_with_another_transcript_is_refused(
+def test_a_seed_sealed_for_another_transcript_does_not_open(
     fed4: LocalFederation, bob_round: PreparedRound
 ) -> None:
     # The coordinator told carlos another story (here: another deadline) than it told bob.
     forged = PreparedRound(
         bob_round.spec, bob_round.participants, deadline_s=30, round_id=bob_round.round_id
     )
-    with pytest.raises(grpc.RpcError) as caught:
-        push_share(fed4, party_tls(fed4, "carlos"), "bob", forged.header, _share())
-    assert _status(caught.value) == "FAILED_PRECONDITION"
-    assert "transcript hash" in _details(caught.value)
+    seeds = [sealed_for(fed4, bob_round, "alice", "bob"), sealed_for(fed4, forged, "carlos", "bob")]
+    err = _refused(fed4, bob_round, seeds)
+    assert _status(err) == "FAILED_PRECONDITION"
+    assert "the seed from carlos" in _details(err)
+    assert "does not open" in _details(err)
+    assert dict(err.trailing_metadata() or ()).get("mpc-party") == "carlos"  # type: ignore[attr-defined]
 
 
 # -- inputs: checked against the owner's declaration when submitted ---------------------------

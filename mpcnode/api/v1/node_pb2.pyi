@@ -8,7 +8,7 @@ Shares (DESIGN 4.2): each participant i draws a fresh 32-byte seed s_ij for ever
 participant j and returns it in its PrepareReply sealed to j's roster seal key (HPKE base
 mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM; info = the seal context of
 mpcnode/core/sealing.py: transcript hash, sender, recipient). The coordinator relays each
-sealed seed, unopened, to its recipient in CollectPartial. Node j's partial sum is
+sealed seed, unopened, to its recipient in Share. Node j's partial sum is
   x_j - sum_k PRG(s_jk) + sum_i PRG(s_ij)   (mod 2^64, element-wise),
 PRG = AES-256-CTR over zeros keyed by SHA-256("mpc.v1/prg/aes256-ctr\\0" || seed), zero
 initial counter, read as little-endian uint64 words (mpcnode/core/prg.py). The partials
@@ -111,7 +111,7 @@ class SealedSeed(_message.Message):
     receipt: _builtins.bytes
     """In a PrepareReply only: SHA-256("mpc.v1/seed-receipt\\0" || seal context || seed), which
     the recipient must return for the seed (SeedReceipt). The coordinator compares them and
-    never forwards this field; a CollectPartialRequest with it set is INVALID_ARGUMENT.
+    never forwards this field; a ShareRequest with it set is INVALID_ARGUMENT.
     """
     def __init__(
         self,
@@ -130,7 +130,7 @@ class SealedSeed(_message.Message):
 Global___SealedSeed: _TypeAlias = SealedSeed  # noqa: Y015
 
 @_typing.final
-class CollectPartialRequest(_message.Message):
+class ShareRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HEADER_FIELD_NUMBER: _builtins.int
@@ -150,6 +150,48 @@ class CollectPartialRequest(_message.Message):
     _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "seeds", b"seeds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShareRequest: _TypeAlias = ShareRequest  # noqa: Y015
+
+@_typing.final
+class ShareReply(_message.Message):
+    """One receipt per seed the node opened."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECEIPTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def receipts(self) -> _containers.RepeatedCompositeFieldContainer[Global___SeedReceipt]: ...
+    def __init__(
+        self,
+        *,
+        receipts: _abc.Iterable[Global___SeedReceipt] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["receipts", b"receipts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShareReply: _TypeAlias = ShareReply  # noqa: Y015
+
+@_typing.final
+class CollectPartialRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def header(self) -> _types_pb2.RoundHeader: ...
+    def __init__(
+        self,
+        *,
+        header: _types_pb2.RoundHeader | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -181,30 +223,24 @@ Global___SeedReceipt: _TypeAlias = SeedReceipt  # noqa: Y015
 
 @_typing.final
 class PartialChunk(_message.Message):
-    """One piece of a partial sum (uint64 ring elements). The first message carries the receipts
-    (one per sender) and no chunk; every later one a chunk.
-    """
+    """One piece of a partial sum (uint64 ring elements)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     TOTAL_LENGTH_FIELD_NUMBER: _builtins.int
     CHUNK_FIELD_NUMBER: _builtins.int
-    RECEIPTS_FIELD_NUMBER: _builtins.int
     total_length: _builtins.int
     @_builtins.property
     def chunk(self) -> _types_pb2.TensorChunk: ...
-    @_builtins.property
-    def receipts(self) -> _containers.RepeatedCompositeFieldContainer[Global___SeedReceipt]: ...
     def __init__(
         self,
         *,
         total_length: _builtins.int = ...,
         chunk: _types_pb2.TensorChunk | None = ...,
-        receipts: _abc.Iterable[Global___SeedReceipt] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "receipts", b"receipts", "total_length", b"total_length"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "total_length", b"total_length"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

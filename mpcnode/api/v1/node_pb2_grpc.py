@@ -40,6 +40,11 @@ class RoundControlStub:
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareRequest.SerializeToString,
                 response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareReply.FromString,
                 _registered_method=True)
+        self.Share = channel.unary_unary(
+                '/mpc.v1.RoundControl/Share',
+                request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareRequest.SerializeToString,
+                response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareReply.FromString,
+                _registered_method=True)
         self.CollectPartial = channel.unary_stream(
                 '/mpc.v1.RoundControl/CollectPartial',
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.CollectPartialRequest.SerializeToString,
@@ -77,13 +82,24 @@ class RoundControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Share(self, request, context):
+        """Hands the node the seeds sealed to it, one from every other participant; the node opens
+        them and answers with their receipts. Nothing is released: a separate step, so that a
+        party that is down, stalled, or not the holder of its seal key is found before any node
+        releases a partial (a released exact partial fixes the dataset-period's participant
+        set). Refusals: a seed missing, duplicated, malformed or from a non-participant
+        (INVALID_ARGUMENT), a seed that does not open for this round, sender and recipient
+        (FAILED_PRECONDITION naming the sender). Repeating it with the same seeds is harmless;
+        other seeds once some were accepted are ALREADY_EXISTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CollectPartial(self, request, context):
-        """Hands the node the seeds sealed to it, one from every other participant, opens them and
-        streams the node's partial sum: first the receipts, then the chunks. Refusals: a seed
-        missing, duplicated or from a non-participant (INVALID_ARGUMENT), a seed that does not
-        open for this round, sender and recipient (FAILED_PRECONDITION naming the sender).
-        Released at most once per round (ALREADY_EXISTS after); the release and the budget it
-        spends are recorded durably before the first byte of the partial leaves.
+        """Streams the node's partial sum, once the node holds every participant's seed. Released
+        at most once per round (ALREADY_EXISTS after); the release and the budget it spends are
+        recorded durably before the first byte of the partial leaves.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,6 +126,11 @@ def add_RoundControlServicer_to_server(servicer, server):
                     servicer.Prepare,
                     request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareRequest.FromString,
                     response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareReply.SerializeToString,
+            ),
+            'Share': grpc.unary_unary_rpc_method_handler(
+                    servicer.Share,
+                    request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareRequest.FromString,
+                    response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ShareReply.SerializeToString,
             ),
             'CollectPartial': grpc.unary_stream_rpc_method_handler(
                     servicer.CollectPartial,
@@ -155,6 +176,33 @@ class RoundControl:
             '/mpc.v1.RoundControl/Prepare',
             mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareRequest.SerializeToString,
             mpcnode_dot_api_dot_v1_dot_node__pb2.PrepareReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Share(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.v1.RoundControl/Share',
+            mpcnode_dot_api_dot_v1_dot_node__pb2.ShareRequest.SerializeToString,
+            mpcnode_dot_api_dot_v1_dot_node__pb2.ShareReply.FromString,
             options,
             channel_credentials,
             insecure,

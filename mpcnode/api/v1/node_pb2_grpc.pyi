@@ -8,7 +8,7 @@ Shares (DESIGN 4.2): each participant i draws a fresh 32-byte seed s_ij for ever
 participant j and returns it in its PrepareReply sealed to j's roster seal key (HPKE base
 mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM; info = the seal context of
 mpcnode/core/sealing.py: transcript hash, sender, recipient). The coordinator relays each
-sealed seed, unopened, to its recipient in CollectPartial. Node j's partial sum is
+sealed seed, unopened, to its recipient in Share. Node j's partial sum is
   x_j - sum_k PRG(s_jk) + sum_i PRG(s_ij)   (mod 2^64, element-wise),
 PRG = AES-256-CTR over zeros keyed by SHA-256("mpc.v1/prg/aes256-ctr\\0" || seed), zero
 initial counter, read as little-endian uint64 words (mpcnode/core/prg.py). The partials
@@ -62,13 +62,20 @@ class RoundControlStub:
     Repeating an identical Prepare is harmless (same seeds); a conflicting one is
     ALREADY_EXISTS.
     """
+    Share: _grpc.UnaryUnaryMultiCallable[_node_pb2.ShareRequest, _node_pb2.ShareReply]
+    """Hands the node the seeds sealed to it, one from every other participant; the node opens
+    them and answers with their receipts. Nothing is released: a separate step, so that a
+    party that is down, stalled, or not the holder of its seal key is found before any node
+    releases a partial (a released exact partial fixes the dataset-period's participant
+    set). Refusals: a seed missing, duplicated, malformed or from a non-participant
+    (INVALID_ARGUMENT), a seed that does not open for this round, sender and recipient
+    (FAILED_PRECONDITION naming the sender). Repeating it with the same seeds is harmless;
+    other seeds once some were accepted are ALREADY_EXISTS.
+    """
     CollectPartial: _grpc.UnaryStreamMultiCallable[_node_pb2.CollectPartialRequest, _node_pb2.PartialChunk]
-    """Hands the node the seeds sealed to it, one from every other participant, opens them and
-    streams the node's partial sum: first the receipts, then the chunks. Refusals: a seed
-    missing, duplicated or from a non-participant (INVALID_ARGUMENT), a seed that does not
-    open for this round, sender and recipient (FAILED_PRECONDITION naming the sender).
-    Released at most once per round (ALREADY_EXISTS after); the release and the budget it
-    spends are recorded durably before the first byte of the partial leaves.
+    """Streams the node's partial sum, once the node holds every participant's seed. Released
+    at most once per round (ALREADY_EXISTS after); the release and the budget it spends are
+    recorded durably before the first byte of the partial leaves.
     """
     Abort: _grpc.UnaryUnaryMultiCallable[_node_pb2.AbortRequest, _node_pb2.AbortReply]
     """Drops the round's state and refuses any later message of it. Idempotent."""
@@ -92,13 +99,20 @@ class RoundControlAsyncStub(RoundControlStub):
     Repeating an identical Prepare is harmless (same seeds); a conflicting one is
     ALREADY_EXISTS.
     """
+    Share: _aio.UnaryUnaryMultiCallable[_node_pb2.ShareRequest, _node_pb2.ShareReply]  # type: ignore[assignment]
+    """Hands the node the seeds sealed to it, one from every other participant; the node opens
+    them and answers with their receipts. Nothing is released: a separate step, so that a
+    party that is down, stalled, or not the holder of its seal key is found before any node
+    releases a partial (a released exact partial fixes the dataset-period's participant
+    set). Refusals: a seed missing, duplicated, malformed or from a non-participant
+    (INVALID_ARGUMENT), a seed that does not open for this round, sender and recipient
+    (FAILED_PRECONDITION naming the sender). Repeating it with the same seeds is harmless;
+    other seeds once some were accepted are ALREADY_EXISTS.
+    """
     CollectPartial: _aio.UnaryStreamMultiCallable[_node_pb2.CollectPartialRequest, _node_pb2.PartialChunk]  # type: ignore[assignment]
-    """Hands the node the seeds sealed to it, one from every other participant, opens them and
-    streams the node's partial sum: first the receipts, then the chunks. Refusals: a seed
-    missing, duplicated or from a non-participant (INVALID_ARGUMENT), a seed that does not
-    open for this round, sender and recipient (FAILED_PRECONDITION naming the sender).
-    Released at most once per round (ALREADY_EXISTS after); the release and the budget it
-    spends are recorded durably before the first byte of the partial leaves.
+    """Streams the node's partial sum, once the node holds every participant's seed. Released
+    at most once per round (ALREADY_EXISTS after); the release and the budget it spends are
+    recorded durably before the first byte of the partial leaves.
     """
     Abort: _aio.UnaryUnaryMultiCallable[_node_pb2.AbortRequest, _node_pb2.AbortReply]  # type: ignore[assignment]
     """Drops the round's state and refuses any later message of it. Idempotent."""
@@ -127,17 +141,30 @@ class RoundControlServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def Share(
+        self,
+        request: _node_pb2.ShareRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_node_pb2.ShareReply, _abc.Awaitable[_node_pb2.ShareReply]]:
+        """Hands the node the seeds sealed to it, one from every other participant; the node opens
+        them and answers with their receipts. Nothing is released: a separate step, so that a
+        party that is down, stalled, or not the holder of its seal key is found before any node
+        releases a partial (a released exact partial fixes the dataset-period's participant
+        set). Refusals: a seed missing, duplicated, malformed or from a non-participant
+        (INVALID_ARGUMENT), a seed that does not open for this round, sender and recipient
+        (FAILED_PRECONDITION naming the sender). Repeating it with the same seeds is harmless;
+        other seeds once some were accepted are ALREADY_EXISTS.
+        """
+
+    @_abc_1.abstractmethod
     def CollectPartial(
         self,
         request: _node_pb2.CollectPartialRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_node_pb2.PartialChunk], _abc.AsyncIterator[_node_pb2.PartialChunk]]:
-        """Hands the node the seeds sealed to it, one from every other participant, opens them and
-        streams the node's partial sum: first the receipts, then the chunks. Refusals: a seed
-        missing, duplicated or from a non-participant (INVALID_ARGUMENT), a seed that does not
-        open for this round, sender and recipient (FAILED_PRECONDITION naming the sender).
-        Released at most once per round (ALREADY_EXISTS after); the release and the budget it
-        spends are recorded durably before the first byte of the partial leaves.
+        """Streams the node's partial sum, once the node holds every participant's seed. Released
+        at most once per round (ALREADY_EXISTS after); the release and the budget it spends are
+        recorded durably before the first byte of the partial leaves.
         """
 
     @_abc_1.abstractmethod

@@ -132,9 +132,6 @@ class _PhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Phase.ValueType
     PHASE_CREATED: _Phase.ValueType  # 1
     PHASE_PREPARE: _Phase.ValueType  # 2
     PHASE_SHARE: _Phase.ValueType  # 3
-    """No longer entered: seeds ride on Prepare's reply and CollectPartial's request. Kept so
-    that events of rounds run by older coordinators still decode.
-    """
     PHASE_PARTIAL: _Phase.ValueType  # 4
     PHASE_PUBLISHED: _Phase.ValueType  # 5
     PHASE_ABORTED: _Phase.ValueType  # 6
@@ -146,9 +143,6 @@ PHASE_UNSPECIFIED: Phase.ValueType  # 0
 PHASE_CREATED: Phase.ValueType  # 1
 PHASE_PREPARE: Phase.ValueType  # 2
 PHASE_SHARE: Phase.ValueType  # 3
-"""No longer entered: seeds ride on Prepare's reply and CollectPartial's request. Kept so
-that events of rounds run by older coordinators still decode.
-"""
 PHASE_PARTIAL: Phase.ValueType  # 4
 PHASE_PUBLISHED: Phase.ValueType  # 5
 PHASE_ABORTED: Phase.ValueType  # 6
