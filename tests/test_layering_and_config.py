@@ -30,6 +30,8 @@ PURE_ALLOWED = {
     "__future__",
     "secrets",
     "struct",
+    "base64",
+    "binascii",
     "cryptography",
     "randomgen",  # only AESCounter, only in core/vector_samplers.py (checked below)
 }

@@ -66,6 +66,10 @@ issue "$PKI/coordinator" coordinator --role coordinator --name coordinator \
 issue "$PKI/analyst" analyst --role analyst --name analyst
 for party in "${parties[@]}"; do
   issue "$PKI/$party" "$party" --role party --name "$party" --host "$party"
+  # A volume from before seal keys has a certificate but no seal key: give it one.
+  if [ ! -f "$PKI/$party/$party.seal.key" ]; then
+    mpcnode pki new-seal-key --out "$PKI/$party" --name "$party" >/dev/null
+  fi
   issue "$PKI/$party-hr" "$party-hr" --role client --org "$party" --name hr
 done
 
@@ -76,8 +80,9 @@ roster=$(mktemp)
 {
   echo "# The federation's parties. Written by the compose pki job (deploy/compose/pki-init.sh)."
   for party in "${parties[@]}"; do
-    printf '\n[[party]]\nid = "%s"\naddress = "%s:%s"\npin = "%s"\n' \
-      "$party" "$party" "$NODE_PORT" "$(mpcnode pki pin "$PKI/$party/$party.crt")"
+    printf '\n[[party]]\nid = "%s"\naddress = "%s:%s"\nseal_key = "%s"\npin = "%s"\n' \
+      "$party" "$party" "$NODE_PORT" "$(mpcnode pki seal-key "$PKI/$party/$party.seal.key")" \
+      "$(mpcnode pki pin "$PKI/$party/$party.crt")"
   done
 } >"$roster"
 
@@ -101,6 +106,7 @@ party_id = "$party"
 listen = "0.0.0.0:$NODE_PORT"
 data_dir = "/var/lib/mpcnode"
 roster_file = "roster.toml"
+seal_key = "$party.seal.key"
 
 [tls]
 cert = "$party.crt"

@@ -64,6 +64,8 @@ class Compose:
     coordinator_port: int
     image: str = field(default_factory=lambda: os.environ.get("MPCNODE_IMAGE", "mpcnode:local"))
     command: list[str] = field(default_factory=lambda: compose_command() or ["docker-compose"])
+    # Override files layered on docker-compose.yml (a fault test's failpoints).
+    overrides: tuple[Path, ...] = ()
 
     def env(self) -> dict[str, str]:
         """The environment of every compose call: ours, not a person's COMPOSE_* settings."""
@@ -77,6 +79,8 @@ class Compose:
     ) -> subprocess.CompletedProcess[str]:
         """Run one compose command; on failure, raise with its output."""
         argv = [*self.command, "--project-name", self.project, "--file", str(COMPOSE_FILE)]
+        for override in self.overrides:
+            argv += ["--file", str(override)]
         done = subprocess.run(
             [*argv, *args],
             cwd=ROOT,

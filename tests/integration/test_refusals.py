@@ -29,6 +29,7 @@ from integration_helpers import (
     prepare,
     scalar,
     sealed_for,
+    share,
     submit_all,
     vector,
 )
