@@ -17,6 +17,7 @@ old ledger's tripled over 10,000. Asserts nothing.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -24,17 +25,20 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric import x25519
 
 from mpcnode.config import BudgetPolicy, NodePolicy, Roster, RosterEntry
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy
 from mpcnode.core.randomness import SystemRandomSource
+from mpcnode.core.sealing import format_seal_key, seal, seal_context
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.node.rounds import RoundBook
 from mpcnode.node.store import NodeStore
 
 PARTIES = ("alice", "bob", "carlos")
+SEAL_KEYS = {p: x25519.X25519PrivateKey.generate() for p in PARTIES}
 DECLARED = Declaration(
     "raises", Shape.SCALAR, 0, 10_000, policy=ReleasePolicy(epsilon_cap=1e6, rho_cap=1e6)
 )
@@ -59,8 +63,14 @@ async def one_round(book: RoundBook, spec: ComputationSpec) -> float:
     started = time.perf_counter()
     state = await book.prepare(round_id, transcript, spec, PARTIES, deadline)
     prepared = time.perf_counter() - started
-    for party in PARTIES:
-        book._accept(state, party, np.zeros(1, dtype=np.uint64))  # the peers' shares
+    peers = {  # what the relay hands alice: each peer's seed, sealed to alice's key
+        p: seal(
+            os.urandom(32), SEAL_KEYS["alice"].public_key(), seal_context(transcript, p, "alice")
+        )
+        for p in PARTIES
+        if p != "alice"
+    }
+    await book.accept_seeds(round_id, transcript, peers)
     await book.release_partial(round_id, transcript)
     book.end(round_id, "published")
     return prepared
@@ -69,9 +79,16 @@ async def one_round(book: RoundBook, spec: ComputationSpec) -> float:
 async def run(rounds: int, folder: Path) -> list[float]:
     store = NodeStore(folder)
     store.put_input("raises", np.array([3800], dtype=np.int64), DECLARED)
-    roster = Roster(party=tuple(RosterEntry(id=p, address="127.0.0.1:1") for p in PARTIES))
+    roster = Roster(
+        party=tuple(
+            RosterEntry(
+                id=p, address="127.0.0.1:1", seal_key=format_seal_key(SEAL_KEYS[p].public_key())
+            )
+            for p in PARTIES
+        )
+    )
     policy = NodePolicy(budget=BudgetPolicy(epsilon=1e6, rho=1e6))
-    book = RoundBook("alice", store, policy, roster, SystemRandomSource())
+    book = RoundBook("alice", store, policy, roster, SystemRandomSource(), SEAL_KEYS["alice"])
     latencies = []
     for i in range(rounds):
         latencies.append(await one_round(book, NOISY if i % 2 else EXACT))

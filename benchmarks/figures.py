@@ -121,3 +121,34 @@ def detail_line(f: Figures) -> str:
         f"RSS at the case's start node {f.start_rss[0]:.0f} MiB, "
         f"coordinator {f.start_rss[1]:.0f} MiB"
     )
+
+
+# -- the targets of issue 9 ---------------------------------------------------------------------
+VECTOR_MIB = 8 / 2**20  # MiB per element of a uint64 / float64 vector
+
+
+def target_lines(results: list[Figures]) -> list[str]:
+    """One line per target the run can judge: `met` or `GAP`, with the measured figure."""
+    by_label = {f.case.label: f for f in results}
+    lines = []
+
+    def judge(name: str, value: float, limit: float, unit: str) -> None:
+        verdict = "met" if value <= limit else "GAP"
+        lines.append(f"  [{verdict}] {name}: {value:.3g}{unit} (target <= {limit:.3g}{unit})")
+
+    if (f := by_label.get("L=1e6 n=4")) is not None:
+        ratios = [s / fl for s, fl in zip(f.secure, f.floor, strict=True)]
+        judge("secure sum 4 x 1e6 / floor, median", statistics.median(ratios), 1.5, "x")
+    if (f := by_label.get("scalar n=4")) is not None:
+        judge("scalar round 4 parties, p50", statistics.median(f.secure) * 1000, 10, " ms")
+    if (f := by_label.get("scalar n=64")) is not None:
+        judge("scalar round 64 parties, p50", statistics.median(f.secure), 0.5, " s")
+    for f in results:
+        if not math.isnan(f.first[0]) and f.secure:
+            ratio = f.first[0] / statistics.median(f.secure)
+            judge(f"{f.case.label} first round / warm p50", ratio, 2.0, "x")
+    if (f := by_label.get("L=1e7 n=4")) is not None:
+        vector = f.case.length * VECTOR_MIB
+        judge("node peak RSS at 1e7", f.peaks["node"], 3 * vector + 100, " MiB")
+        judge("coordinator peak RSS at 1e7", f.peaks["coordinator"], 2 * vector + 100, " MiB")
+    return lines

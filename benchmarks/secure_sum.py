@@ -1,6 +1,6 @@
 """Secure sum against its insecure floor, side by side and interleaved in one run (issue 9).
 
-Usage: python benchmarks/secure_sum.py [--quick | --full] [--reps N]
+Usage: python benchmarks/secure_sum.py [--quick | --full] [--reps N] [--only LABEL ...]
 
 `--quick` (the default) runs vectors of L = 1e5 and 1e6 reals with 4 parties and scalar rounds
 with 4 and 16 parties, 3 repetitions each; `--full` adds L = 1e7 and 64 parties, 5 repetitions
@@ -47,7 +47,15 @@ from types import FrameType
 
 import numpy as np
 import numpy.typing as npt
-from figures import DOMAIN, FRACTIONAL_BITS, Case, Figures, detail_line, summary_line
+from figures import (
+    DOMAIN,
+    FRACTIONAL_BITS,
+    Case,
+    Figures,
+    detail_line,
+    summary_line,
+    target_lines,
+)
 from floor import READY_TIMEOUT_S, ROUND_TIMEOUT_S
 from processes import Child, floor_cmd, reset_peak, sent_by_pid, status_mib, tcp_bytes_sent
 
@@ -274,11 +282,15 @@ def run_group(parties: int, cases: list[Case], reps: int, root: Path) -> list[Fi
             child.stop()
 
 
-def plan(full: bool) -> list[tuple[int, list[Case]]]:
-    """The federations to start (by size) and the cases each runs."""
-    lengths = (10**5, 10**6, 10**7) if full else (10**5, 10**6)
+def plan(full: bool, only: Sequence[str] = ()) -> list[tuple[int, list[Case]]]:
+    """The federations to start (by size) and the cases each runs (`only`: these labels)."""
+    lengths = (10**5, 10**6, 10**7) if full or only else (10**5, 10**6)
     groups = [(4, [*(Case(length, 4) for length in lengths), Case(1, 4)]), (16, [Case(1, 16)])]
-    return [*groups, (64, [Case(1, 64)])] if full else groups
+    if full or only:
+        groups.append((64, [Case(1, 64)]))
+    if only:
+        groups = [(n, [c for c in cases if c.label in only]) for n, cases in groups]
+    return [(n, cases) for n, cases in groups if cases]
 
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
@@ -291,6 +303,9 @@ def main(argv: Sequence[str]) -> None:
     mode.add_argument("--quick", action="store_true", help="small sizes only (the default)")
     mode.add_argument("--full", action="store_true", help="also L=1e7 and 64 parties")
     parser.add_argument("--reps", type=int, default=0, help="repetitions (3 quick, 5 full)")
+    parser.add_argument(
+        "--only", action="append", default=[], help='run only this case, e.g. "L=1e7 n=4"'
+    )
     args = parser.parse_args(argv)
     reps = args.reps or (5 if args.full else 3)
     bound = BOUND_S["full" if args.full else "quick"]
@@ -306,13 +321,15 @@ def main(argv: Sequence[str]) -> None:
     results: list[Figures] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-secure-sum-") as tmp:
-            for parties, cases in plan(args.full):
+            for parties, cases in plan(args.full, args.only):
                 results += run_group(parties, cases, reps, Path(tmp))
     finally:
         signal.alarm(0)
         print(f"\nsummary ({time.monotonic() - started:.0f} s in all):")
         for figures in results:
             print(summary_line(figures))
+        print("\ntargets (issue 9):")
+        print("\n".join(target_lines(results)) or "  none measured in this run")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from coordinator.store import Output
-from mpcnode.core.encoding import decode
+from mpcnode.core.encoding import decode_in_place
 from mpcnode.core.privacy import Mechanism
 from mpcnode.core.randomized_response import debias_poll
 from mpcnode.core.spec import ComputationSpec, Kind
@@ -17,6 +17,8 @@ def outputs_for(
 ) -> tuple[Output, ...]:
     """Decode the ring sum (already noisy when the spec asks for privacy) and post-process.
 
+    `total` is decoded in place: the caller must not use it afterwards.
+
     sum -> "sum"; mean -> "sum" and "mean" (the mean reveals the sum once the participant
     count is known, so both are published, as DESIGN 3 says); count -> "count";
     histogram -> "counts", one per bin in the order of spec.bins, plus "winner" (the index
@@ -25,7 +27,7 @@ def outputs_for(
     "stderr" (of the estimate). Everything after the noise is post-processing, which
     costs no privacy.
     """
-    decoded = decode(total, spec.fractional_bits)
+    decoded = decode_in_place(total, spec.fractional_bits)
     mechanism = spec.privacy.mechanism
     if spec.kind is Kind.SUM:
         return (Output("sum", decoded),)

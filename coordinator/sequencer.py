@@ -36,10 +36,11 @@ from coordinator.config import RoundSettings
 from coordinator.nodes import NodeGateway, is_unreachable
 from coordinator.outputs import outputs_for
 from coordinator.reasons import MESSAGE_LIMIT, failure_reason, strip_caller
+from coordinator.relay import route
 from coordinator.store import Computation, CoordinatorStore, Event, Output
-from mpcnode.api.v1 import node_pb2, types_pb2
+from mpcnode.api.v1 import types_pb2
 from mpcnode.config import Roster
-from mpcnode.core.mechanisms import add_noise, draw_noise, plan_noise
+from mpcnode.core.mechanisms import draw_noise, plan_noise
 from mpcnode.core.privacy import Placement
 from mpcnode.core.randomness import RandomSource, SystemRandomSource, UniformInts
 from mpcnode.core.spec import ComputationSpec
@@ -140,10 +141,13 @@ class Sequencer:
                     f"round {round_id.hex()[:8]} aborted: the coordinator restarted "
                     f"during phase {phase}"
                 )
-                await asyncio.to_thread(self._store.set_phase, round_id, "aborted", reason)
-                await self._event(
-                    comp.id, round_id, comp.attempts, "aborted", "running", participants, "", reason
+                event = self._new_event(
+                    round_id, comp.attempts, "aborted", "running", participants, "", reason
                 )
+                await asyncio.to_thread(
+                    self._store.set_phase, round_id, "aborted", reason, (comp.id, event)
+                )
+                await self._announce(comp.id, event)
                 header = types_pb2.RoundHeader(round_id=round_id)
                 await asyncio.gather(
                     *(self._gateway.notify_end(p, header, reason) for p in participants)
@@ -184,8 +188,9 @@ class Sequencer:
         # Every distinct abort, oldest first: a later refusal is often caused by an earlier
         # abort, and a reader needs both; the same refusal on every retry is shown once.
         reason = failure_reason([e.message for e in events if e.phase == "aborted"], why)
-        await asyncio.to_thread(self._store.fail, cid, reason)
-        await self._event(cid, b"", 0, "failed", "failed", participants, "", reason)
+        event = self._new_event(b"", 0, "failed", "failed", participants, "", reason)
+        await asyncio.to_thread(self._store.fail, cid, reason, event)
+        await self._announce(cid, event)
         log.warning("computation %s failed: %s", cid, reason)
 
     async def _round(self, comp: Computation, attempt: int, participants: tuple[str, ...]) -> None:
@@ -219,7 +224,7 @@ class Sequencer:
                     self._settings.prepare_timeout_seconds,
                 ),
             )
-            inbox, receipts = _route(sealed)
+            inbox, receipts = route(sealed)
             await self._phase(cid, round_id, attempt, "share", participants)
             await self._step(
                 "share",
@@ -230,24 +235,19 @@ class Sequencer:
             total = await self._collect(header, participants, spec.length, remaining)
         except RoundFailure as failure:
             reason = failure.reason(label)
-            await asyncio.to_thread(self._store.set_phase, round_id, "aborted", reason)
-            await self._event(
-                cid,
-                round_id,
-                attempt,
-                "aborted",
-                "running",
-                participants,
-                next(iter(failure.errors)),
-                reason,
+            blamed = next(iter(failure.errors))
+            event = self._new_event(
+                round_id, attempt, "aborted", "running", participants, blamed, reason
             )
+            await asyncio.to_thread(
+                self._store.set_phase, round_id, "aborted", reason, (cid, event)
+            )
+            await self._announce(cid, event)
             await self._tell_nodes(participants, header, reason)
             raise
         outputs = await asyncio.to_thread(self._outputs, spec, total, len(participants))
         del total  # the published outputs replace it: never hold both with a 10^7 vector
-        await asyncio.to_thread(self._store.publish, cid, round_id, outputs)
-        await self._event(
-            cid,
+        event = self._new_event(
             round_id,
             attempt,
             "published",
@@ -256,6 +256,8 @@ class Sequencer:
             "",
             f"round {label} published",
         )
+        await asyncio.to_thread(self._store.publish, cid, round_id, outputs, event)
+        await self._announce(cid, event)
         await self._tell_nodes(participants, header, "published")
 
     async def _collect(
@@ -280,7 +282,8 @@ class Sequencer:
         """Central noise (if the spec places it here), decoding, post-processing (blocking)."""
         plan = plan_noise(spec, n)
         if plan is not None and spec.privacy.placement is Placement.CENTRAL:
-            total = add_noise(total, draw_noise(plan, UniformInts(self._rng), VectorNoise))
+            noise = draw_noise(plan, UniformInts(self._rng), VectorNoise)
+            np.add(total, noise.view(np.uint64), out=total)  # in place: wrap-around is the ring
         return outputs_for(spec, total, n)
 
     async def _tell_nodes(
@@ -291,17 +294,10 @@ class Sequencer:
     async def _phase(
         self, cid: str, round_id: bytes, attempt: int, phase: str, participants: tuple[str, ...]
     ) -> None:
-        await asyncio.to_thread(self._store.set_phase, round_id, phase)
-        await self._event(
-            cid,
-            round_id,
-            attempt,
-            phase,
-            "running",
-            participants,
-            "",
-            f"round {round_id.hex()[:8]}: {phase} with {', '.join(participants)}",
-        )
+        message = f"round {round_id.hex()[:8]}: {phase} with {', '.join(participants)}"
+        event = self._new_event(round_id, attempt, phase, "running", participants, "", message)
+        await asyncio.to_thread(self._store.set_phase, round_id, phase, "", (cid, event))
+        await self._announce(cid, event)
 
     async def _step(
         self, phase: str, participants: tuple[str, ...], call: Callable[[str], Awaitable[_T]]
@@ -324,6 +320,19 @@ class Sequencer:
             raise RoundFailure(phase, errors)
         return done
 
+    def _new_event(
+        self,
+        round_id: bytes,
+        attempt: int,
+        phase: str,
+        state: str,
+        participants: tuple[str, ...],
+        party: str,
+        message: str,
+    ) -> Event:
+        now = int(self._clock() * 1000)
+        return Event(0, round_id, attempt, phase, state, participants, party, message, now)
+
     async def _event(
         self,
         cid: str,
@@ -335,19 +344,13 @@ class Sequencer:
         party: str,
         message: str,
     ) -> None:
-        event = Event(
-            0,
-            round_id,
-            attempt,
-            phase,
-            state,
-            participants,
-            party,
-            message,
-            int(self._clock() * 1000),
-        )
+        event = self._new_event(round_id, attempt, phase, state, participants, party, message)
         await asyncio.to_thread(self._store.add_event, cid, event)
-        log.info("computation %s: %s", cid, message)
+        await self._announce(cid, event)
+
+    async def _announce(self, cid: str, event: Event) -> None:
+        """Log an event already stored and wake every watcher."""
+        log.info("computation %s: %s", cid, event.message)
         async with self._changed:
             self._changed.notify_all()
 
@@ -371,21 +374,6 @@ class Sequencer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _route(
-    sealed: dict[str, list[node_pb2.SealedSeed]],
-) -> tuple[dict[str, list[node_pb2.SealedSeed]], dict[str, dict[str, bytes]]]:
-    """Each participant's inbox of seeds (receipts stripped) and the receipts it must return."""
-    inbox: dict[str, list[node_pb2.SealedSeed]] = {p: [] for p in sealed}
-    receipts: dict[str, dict[str, bytes]] = {p: {} for p in sealed}
-    for sender, seeds in sealed.items():
-        for seed in seeds:
-            inbox[seed.recipient].append(
-                node_pb2.SealedSeed(sender=sender, recipient=seed.recipient, sealed=seed.sealed)
-            )
-            receipts[seed.recipient][sender] = seed.receipt
-    return inbox, receipts
 
 
 def _fewest(spec: ComputationSpec) -> tuple[int, str]:

@@ -9,6 +9,7 @@ published result cannot be lost and an unpublished one cannot be half-written.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy.typing as npt
 
 from mpcnode.core.spec import ComputationSpec, spec_from_canonical
 from mpcnode.errors import NotFound, PreconditionFailed, shown
-from mpcnode.sqlite import Database
+from mpcnode.sqlite import Database, read_array, write_array
 
 MIGRATIONS = (
     """
@@ -92,6 +93,10 @@ class Event:
     party: str
     message: str
     unix_ms: int
+
+
+Notice = tuple[str, Event]
+"""An event of a computation (its id, the event) to append with another write."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ class CoordinatorStore:
     ) -> None:
         """Record a new round in phase prepare; the computation becomes running."""
         now = _now_ms()
-        with self._db.transaction("begin round") as conn:
+        with self._db.transaction("begin round", durable=False) as conn:
             conn.execute(
                 "INSERT INTO rounds (round_id, computation_id, attempt, participants, "
                 "deadline_ms, phase, updated_ms) VALUES (?, ?, ?, ?, ?, 'prepare', ?)",
@@ -189,13 +194,21 @@ class CoordinatorStore:
                 (attempt, json.dumps(participants), now, cid),
             )
 
-    def set_phase(self, round_id: bytes, phase: str, reason: str = "") -> None:
-        """Move a round to its next phase (persisted before the phase's step is taken)."""
-        with self._db.transaction(f"round to {phase}") as conn:
+    def set_phase(
+        self, round_id: bytes, phase: str, reason: str = "", notice: Notice | None = None
+    ) -> None:
+        """Move a round to its next phase (persisted before the phase's step is taken).
+
+        `notice` is the event that says so, appended in the same transaction. Not durable:
+        after a power cut, recovery aborts the round whatever phase it reached.
+        """
+        with self._db.transaction(f"round to {phase}", durable=False) as conn:
             conn.execute(
                 "UPDATE rounds SET phase = ?, reason = ?, updated_ms = ? WHERE round_id = ?",
                 (phase, reason, _now_ms(), round_id),
             )
+            if notice is not None:
+                _insert_event(conn, *notice)
 
     def interrupted_rounds(self, cid: str) -> list[tuple[bytes, tuple[str, ...], str]]:
         """Rounds of a computation left in a running phase: (round_id, participants, phase)."""
@@ -207,33 +220,39 @@ class CoordinatorStore:
             ).fetchall()
         return [(r[0], tuple(json.loads(r[1])), r[2]) for r in rows]
 
-    def fail(self, cid: str, reason: str) -> None:
-        """Mark a computation failed with a reason naming the party and phase."""
+    def fail(self, cid: str, reason: str, event: Event | None = None) -> None:
+        """Mark a computation failed with a reason naming the party and phase.
+
+        `event` (the terminal one) is appended in the same durable transaction, so whoever
+        watches after a crash sees the end it describes.
+        """
         with self._db.transaction("fail computation") as conn:
             conn.execute(
                 "UPDATE computations SET state = 'failed', reason = ?, updated_ms = ? WHERE id = ?",
                 (reason, _now_ms(), cid),
             )
+            if event is not None:
+                _insert_event(conn, cid, event)
 
-    def publish(self, cid: str, round_id: bytes, outputs: tuple[Output, ...]) -> None:
-        """Store the outputs and mark round and computation published, atomically."""
+    def publish(
+        self, cid: str, round_id: bytes, outputs: tuple[Output, ...], event: Event | None = None
+    ) -> None:
+        """Store the outputs and mark round and computation published, atomically.
+
+        `event` (the "published" one) is appended in the same durable transaction.
+        """
         now = _now_ms()
         with self._db.transaction("publish result") as conn:
             state = conn.execute("SELECT state FROM computations WHERE id = ?", (cid,)).fetchone()
             if state is None or state[0] in TERMINAL_STATES:
                 raise PreconditionFailed(f"computation {cid} is already {state and state[0]}")
             for idx, out in enumerate(outputs):
-                conn.execute(
+                cursor = conn.execute(
                     "INSERT INTO outputs (computation_id, idx, name, dtype, data) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (
-                        cid,
-                        idx,
-                        out.name,
-                        out.values.dtype.name,
-                        out.values.astype(out.values.dtype.newbyteorder("<")).tobytes(),
-                    ),
+                    "VALUES (?, ?, ?, ?, zeroblob(?))",
+                    (cid, idx, out.name, out.values.dtype.name, out.values.nbytes),
                 )
+                write_array(conn, "outputs", int(cursor.lastrowid or 0), out.values)
             conn.execute(
                 "UPDATE rounds SET phase = 'published', updated_ms = ? WHERE round_id = ?",
                 (now, round_id),
@@ -242,6 +261,8 @@ class CoordinatorStore:
                 "UPDATE computations SET state = 'published', updated_ms = ? WHERE id = ?",
                 (now, cid),
             )
+            if event is not None:
+                _insert_event(conn, cid, event)
 
     def result(self, cid: str) -> StoredResult:
         """The published result, or FAILED_PRECONDITION saying where the computation is."""
@@ -251,31 +272,25 @@ class CoordinatorStore:
             raise PreconditionFailed(f"computation {cid} is {comp.state}, not published{why}")
         with self._db.transaction("read result") as conn:
             rows = conn.execute(
-                "SELECT name, dtype, data FROM outputs WHERE computation_id = ? ORDER BY idx",
+                "SELECT name, dtype, length(data), rowid FROM outputs WHERE computation_id = ? "
+                "ORDER BY idx",
                 (cid,),
             ).fetchall()
+            arrays = [
+                read_array(conn, "outputs", r[3], r[1], r[2] // np.dtype(r[1]).itemsize)
+                for r in rows
+            ]
             round_row = conn.execute(
                 "SELECT round_id FROM rounds WHERE computation_id = ? AND phase = 'published'",
                 (cid,),
             ).fetchone()
-        outputs = tuple(
-            Output(r[0], np.frombuffer(r[2], dtype=np.dtype(r[1]).newbyteorder("<")).astype(r[1]))
-            for r in rows
-        )
+        outputs = tuple(Output(r[0], a) for r, a in zip(rows, arrays, strict=True))
         return StoredResult(comp, round_row[0], outputs)
 
     def add_event(self, cid: str, event: Event) -> Event:
         """Append an event, assigning the next sequence number."""
-        with self._db.transaction("add event") as conn:
-            seq = conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE computation_id = ?", (cid,)
-            ).fetchone()[0]
-            stored = Event(seq, *_event_fields(event))
-            conn.execute(
-                "INSERT INTO events (computation_id, seq, body) VALUES (?, ?, ?)",
-                (cid, seq, json.dumps(_event_doc(stored))),
-            )
-        return stored
+        with self._db.transaction("add event", durable=False) as conn:
+            return _insert_event(conn, cid, event)
 
     def events_after(self, cid: str, seq: int) -> list[Event]:
         """Events of a computation with a sequence number above `seq`, in order."""
@@ -285,6 +300,18 @@ class CoordinatorStore:
                 (cid, seq),
             ).fetchall()
         return [_event_from_doc(json.loads(r[0])) for r in rows]
+
+
+def _insert_event(conn: sqlite3.Connection, cid: str, event: Event) -> Event:
+    seq = conn.execute(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE computation_id = ?", (cid,)
+    ).fetchone()[0]
+    stored = Event(seq, *_event_fields(event))
+    conn.execute(
+        "INSERT INTO events (computation_id, seq, body) VALUES (?, ?, ?)",
+        (cid, seq, json.dumps(_event_doc(stored))),
+    )
+    return stored
 
 
 def _computation(row: Any) -> Computation:

@@ -5,6 +5,14 @@ version lives in `PRAGMA user_version`; opening a file written by a newer versio
 rather than guessed at. Calls block, so async code runs them with `asyncio.to_thread`; one
 lock serializes them, which SQLite would do anyway for writers.
 
+Durability. The journal is a WAL. A transaction is `durable` (the default) when its commit
+must survive a power loss: SQLite then syncs the WAL at commit (`synchronous=FULL`). The few
+writes whose loss at a power cut harms nothing (a budget hold, which every start-up drops; a
+coordinator's phase change or progress event, which recovery supersedes by aborting the
+round) pass `durable=False` and commit with `synchronous=NORMAL`: still atomic and safe
+against a crash of the process, but the WAL is synced at the next durable commit or
+checkpoint instead. A durable commit also makes every earlier commit durable.
+
 The file is private: created (or tightened) to mode 0600 before SQLite opens it, whatever
 the umask, and SQLite gives its -wal and -shm files the database file's mode. The data
 directory is created 0700; `mpcnode.at_rest` refuses to start a daemon whose directory or
@@ -20,6 +28,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from mpcnode.errors import PreconditionFailed
 
@@ -27,6 +39,7 @@ log = logging.getLogger(__name__)
 # A migration is a SQL script (statements separated by ";") or a function run on the open
 # transaction, for data that SQL alone cannot move.
 Migration = str | Callable[[sqlite3.Connection], None]
+PAGE_SIZE = 32768
 
 
 class Database:
@@ -40,6 +53,11 @@ class Database:
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a transaction takes
         # the write lock up front and read-check-write sequences cannot interleave.
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # Inputs and results are blobs of up to 80 MB: with 32 KiB pages SQLite writes an
+        # 8 MB blob 3x faster and reads it 5x faster than with the default 4 KiB, for the
+        # same cost per small commit. Takes effect on a new file only (before the first
+        # table); an older file keeps its page size and works as before.
+        self._conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
         self._conn.execute("PRAGMA journal_mode=WAL")
         # A -wal or -shm left by an older version (or a crash) keeps its old mode: tighten it.
         for suffix in ("-wal", "-shm"):
@@ -47,6 +65,7 @@ class Database:
             if sidecar.exists():
                 _make_private(sidecar)
         self._conn.execute("PRAGMA synchronous=FULL")
+        self._durable = True
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._migrate(migrations)
 
@@ -70,9 +89,15 @@ class Database:
             log.info("%s: migrated schema to version %d", self.path.name, version)
 
     @contextmanager
-    def transaction(self, name: str) -> Iterator[sqlite3.Connection]:
-        """Run a block in one IMMEDIATE transaction; roll back on any exception."""
+    def transaction(self, name: str, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """Run a block in one IMMEDIATE transaction; roll back on any exception.
+
+        `durable=False` only for writes whose loss at a power cut is harmless (module doc).
+        """
         with self._lock:
+            if durable != self._durable:  # only between transactions, as SQLite requires
+                self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                self._durable = durable
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -100,3 +125,39 @@ def _make_private(path: Path) -> None:
         os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+
+
+_BLOB_STEP = 1 << 20
+
+
+def write_array(conn: sqlite3.Connection, table: str, rowid: int, array: npt.NDArray[Any]) -> None:
+    """Write `array`'s little-endian bytes into the `data` blob of a row made with
+    `zeroblob(nbytes)`, 1 MiB at a time.
+
+    Binding a large blob as a parameter instead leaves SQLite's copy of it attached to the
+    cached statement (sqlite3 resets statements but does not clear their bindings): a node
+    kept 80 MB per 10^7-element input that way.
+    """
+    data = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
+    raw = data.view(np.uint8)
+    with conn.blobopen(table, "data", rowid) as blob:
+        for offset in range(0, raw.shape[0], _BLOB_STEP):
+            blob.write(raw[offset : offset + _BLOB_STEP].data)
+
+
+def read_array(
+    conn: sqlite3.Connection, table: str, rowid: int, dtype: str, length: int
+) -> npt.NDArray[Any]:
+    """Read the `data` blob of a row into a new array of `length` `dtype` elements, 1 MiB at a
+    time (one copy of the data, not the two of fetching it as a column)."""
+    out = np.empty(length, dtype=np.dtype(dtype).newbyteorder("<"))
+    raw = out.view(np.uint8)
+    with conn.blobopen(table, "data", rowid, readonly=True) as blob:
+        if len(blob) != raw.shape[0]:
+            raise PreconditionFailed(
+                f"{table} row {rowid}: the stored blob has {len(blob)} bytes, not the "
+                f"{raw.shape[0]} its length says; the file is damaged"
+            )
+        for offset in range(0, raw.shape[0], _BLOB_STEP):
+            raw[offset : offset + _BLOB_STEP] = np.frombuffer(blob.read(_BLOB_STEP), np.uint8)
+    return out.astype(dtype, copy=False)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from seeded import partials_of, shares_of
 
 from mpcnode.core.declaration import Declaration, Shape
-from mpcnode.core.encoding import decode, encode
+from mpcnode.core.encoding import EncodedSlices, decode, decode_in_place, encode
 from mpcnode.core.randomness import SystemRandomSource
 from mpcnode.core.sharing import reconstruct
 from mpcnode.core.spec import ComputationSpec, Kind
@@ -162,3 +162,37 @@ def test_sum_of_parties_round_trip(case: Round) -> None:
             # n roundings of at most half a unit, plus the float64 rounding of the decode.
             slack = Fraction(n, 2 ** (f + 1)) + abs(Fraction(got)) * Fraction(1, 2**52)
             assert abs(Fraction(got) - exact) <= slack
+
+
+# --- slice-by-slice encoding and in-place decoding (what a 10^7 round streams) --------------
+@settings(max_examples=80, deadline=None)
+@given(
+    f=st.integers(0, 30),
+    values=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=300),
+    cut=st.integers(0, 300),
+    noisy=st.booleans(),
+)
+def test_encoded_slices_are_the_slices_of_the_whole(
+    f: int, values: list[float], cut: int, noisy: bool
+) -> None:
+    array = np.array(values, dtype=np.float64)
+    if f == 0:
+        array = np.round(array).astype(np.int64)  # type: ignore[assignment]
+    noise = RNG.uint64(len(values)).view(np.int64) if noisy else None
+    whole = encode(array, f)
+    if noise is not None:
+        whole = whole + noise.view(np.uint64)
+    slices = EncodedSlices(array, f, noise)
+    cut = min(cut, len(values))
+    joined = np.concatenate([slices.chunk(0, cut), slices.chunk(cut, len(values) - cut)])
+    assert np.array_equal(joined, whole)
+    assert slices.length == len(values)
+
+
+@pytest.mark.parametrize("f", [0, 1, 20, 40])
+def test_decode_in_place_equals_decode(f: int) -> None:
+    total = RNG.uint64(200_003)
+    want = decode(total, f)
+    got = decode_in_place(total.copy(), f)
+    assert got.dtype == want.dtype
+    assert np.array_equal(got, want)

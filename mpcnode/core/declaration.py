@@ -217,7 +217,8 @@ class Declaration:
         """Check the owner's values against the declaration; return them normalized.
 
         Returns int64 for integer declarations (integral doubles converted exactly) and
-        float64 otherwise. The message goes to the owner's own system only, so it says how
+        float64 otherwise: `values` itself when it already has that dtype (not a copy).
+        The message goes to the owner's own system only, so it says how
         many values are wrong and where the first is; it still never quotes a value.
         """
         where = f"values for dataset {shown(self.dataset)}"
@@ -240,11 +241,12 @@ class Declaration:
         if self.fractional_bits == 0 and values.dtype == np.float64:
             _refuse(values != np.trunc(values), where, "with a fractional part")
         lower, upper = (0, 1) if self.shape is Shape.POLL else (self.lower, self.upper)
+        # No copy where none is needed: a 10^7-element input must not be held twice.
         if values.dtype == np.int64 and self.fractional_bits == 0:
-            checked: Values = values.copy()
+            checked: Values = values
             low, high = int(lower), int(upper)
         else:
-            checked = values.astype(np.float64)
+            checked = values.astype(np.float64, copy=False)
             low, high = float(lower), float(upper)  # type: ignore[assignment]
         _refuse(checked < low, where, f"below the declared lower {_fmt(lower)}")
         _refuse(checked > high, where, f"above the declared upper {_fmt(upper)}")
@@ -254,7 +256,7 @@ class Declaration:
                 f"({','.join(self.bins)}); this one has {int(np.count_nonzero(checked))} ones"
             )
         if self.fractional_bits == 0:
-            return checked.astype(np.int64)
+            return checked.astype(np.int64, copy=False)
         return checked
 
 

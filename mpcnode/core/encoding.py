@@ -59,4 +59,63 @@ def decode(
     signed = total.view(np.int64)
     if fractional_bits == 0:
         return signed.copy()
-    return np.ldexp(signed.astype(np.float64), -fractional_bits)
+    out = signed.astype(np.float64)
+    return np.ldexp(out, -fractional_bits, out=out)  # in place: one new vector, not two
+
+
+def decode_in_place(
+    total: npt.NDArray[np.uint64], fractional_bits: int
+) -> npt.NDArray[np.int64] | npt.NDArray[np.float64]:
+    """`decode`, reusing the total's memory (which is then no longer the total).
+
+    For a 10^7-element sum this keeps one vector in memory instead of two: the int64 result
+    is a view, and the float64 one is converted slice by slice into the same buffer.
+    """
+    if not 0 <= fractional_bits <= 63:
+        raise InvalidInput(f"fractional_bits is {fractional_bits}; it must be 0 to 63")
+    if total.dtype != np.uint64 or total.ndim != 1 or not total.flags.c_contiguous:
+        raise InvalidInput("a ring total must be a contiguous 1-D uint64 array")
+    signed = total.view(np.int64)
+    if fractional_bits == 0:
+        return signed
+    out = total.view(np.float64)
+    step = 1 << 16
+    for start in range(0, signed.shape[0], step):
+        part = signed[start : start + step].astype(np.float64)  # read before overwrite
+        out[start : start + step] = np.ldexp(part, -fractional_bits, out=part)
+    return out
+
+
+class EncodedSlices:
+    """A contribution's ring elements, encoded slice by slice: encode(values) + noise.
+
+    Holds the values (and the noise share, int64) and encodes only the slice asked for, so a
+    node streaming a 10^7-element partial never holds a second full-size vector. Slices
+    equal the matching slices of `encode(values, fractional_bits) + noise` exactly.
+    """
+
+    def __init__(
+        self,
+        values: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+        fractional_bits: int,
+        noise: npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        if values.ndim != 1 or (noise is not None and noise.shape != values.shape):
+            raise InvalidInput("values and noise must be 1-D arrays of one length")
+        if not 0 <= fractional_bits <= 62:
+            raise InvalidInput(f"fractional_bits is {fractional_bits}; it must be 0 to 62")
+        self._values = values
+        self._f = fractional_bits
+        self._noise = noise
+
+    @property
+    def length(self) -> int:
+        """Elements of the contribution."""
+        return int(self._values.shape[0])
+
+    def chunk(self, start: int, count: int) -> npt.NDArray[np.uint64]:
+        """Elements [start, start + count) as a new, writable uint64 array."""
+        out = encode(self._values[start : start + count], self._f)  # always fresh memory
+        if self._noise is not None:
+            np.add(out, self._noise[start : start + count].view(np.uint64), out=out)
+        return out

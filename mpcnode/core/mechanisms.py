@@ -314,11 +314,6 @@ def _laplace_noise(plan: NoisePlan, u: UniformInts, vectorized: Callable[[], Vec
     return exact.discrete_laplace_vector(length, 1 / plan.gamma, u)
 
 
-def add_noise(encoded: npt.NDArray[np.uint64], noise: I64) -> npt.NDArray[np.uint64]:
-    """Add integer noise to ring elements (wrap-around is the modulus)."""
-    return encoded + noise.view(np.uint64)
-
-
 @dataclass(frozen=True)
 class NoiseReport:
     """What a result says about its noise, in the output's units."""

@@ -27,6 +27,7 @@ Invariant (correctness): numpy uint64 arithmetic wraps modulo 2^64, which is the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -46,30 +47,60 @@ def draw_seed(rng: RandomSource) -> bytes:
     return words.astype("<u8").tobytes()
 
 
+class Slices(Protocol):
+    """A ring vector handed out slice by slice (an encoded contribution, `ArraySlices`)."""
+
+    @property
+    def length(self) -> int:
+        """Elements of the vector."""
+        ...
+
+    def chunk(self, start: int, count: int) -> U64:
+        """Elements [start, start + count) as a new, writable array."""
+        ...
+
+
+class ArraySlices:
+    """A ring vector held in full, as `Slices`."""
+
+    def __init__(self, vector: U64) -> None:
+        if not isinstance(vector, np.ndarray) or vector.dtype != np.uint64 or vector.ndim != 1:
+            raise InvalidInput("a contribution is a 1-D uint64 array of ring elements")
+        self._vector = vector
+
+    @property
+    def length(self) -> int:
+        """Elements of the vector."""
+        return int(self._vector.shape[0])
+
+    def chunk(self, start: int, count: int) -> U64:
+        """Elements [start, start + count) as a new array."""
+        return self._vector[start : start + count].copy()
+
+
 class PartialStream:
     """A party's partial sum P_j, computed slice by slice from its input and the seeds.
 
-    `own` is the party's encoded contribution x_j; `sent` the seeds it drew for the others
-    (subtracted), `received` the seeds the others drew for it (added).
+    `own` gives the party's encoded contribution x_j (a uint64 array, or `Slices` that
+    encode it on demand); `sent` the seeds it drew for the others (subtracted), `received`
+    the seeds the others drew for it (added).
     """
 
-    def __init__(self, own: U64, sent: Sequence[bytes], received: Sequence[bytes]) -> None:
-        if not isinstance(own, np.ndarray) or own.dtype != np.uint64 or own.ndim != 1:
-            raise InvalidInput("a contribution is a 1-D uint64 array of ring elements")
-        self._own = own
+    def __init__(self, own: U64 | Slices, sent: Sequence[bytes], received: Sequence[bytes]) -> None:
+        self._own: Slices = ArraySlices(own) if isinstance(own, np.ndarray) else own
         self._minus = [prg_key(s) for s in sent]
         self._plus = [prg_key(s) for s in received]
 
     @property
     def length(self) -> int:
         """Elements of the partial sum."""
-        return int(self._own.shape[0])
+        return self._own.length
 
     def chunk(self, start: int, count: int) -> U64:
         """P_j[start : start + count] as a new array (blocking; about 8 GB/s per seed)."""
         if start < 0 or count < 0 or start + count > self.length:
             raise InvalidInput(f"a slice [{start}, {start + count}) outside 0..{self.length}")
-        out = self._own[start : start + count].copy()
+        out = self._own.chunk(start, count)
         stream = np.empty(count, np.uint64)
         for key in self._minus:
             expand_into(key, start, stream)

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from mpcnode.core.declaration import Shape
-from mpcnode.core.encoding import encode
-from mpcnode.core.mechanisms import NoisePlan, add_noise, draw_noise
+from mpcnode.core.encoding import EncodedSlices, encode
+from mpcnode.core.mechanisms import NoisePlan, draw_noise
 from mpcnode.core.privacy import Mechanism
 from mpcnode.core.randomized_response import randomized_response
 from mpcnode.core.randomness import RandomSource, UniformInts
+from mpcnode.core.sharing import ArraySlices, Slices
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import MpcError
@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Contribution:
-    """The ring elements this node splits into shares, and how its noise was drawn."""
+    """The ring elements this node shares (encoded slice by slice), and how its noise was
+    drawn."""
 
-    encoded: npt.NDArray[np.uint64]
+    encoded: Slices
     sampler: str  # "" without noise drawn here
 
 
@@ -58,14 +59,16 @@ def contribution(
                 draws = int(stored.declaration.upper)  # the work follows the declaration
                 epsilon = spec.privacy.epsilon_exact
                 counts = randomized_response(answers, epsilon, UniformInts(rng), draws)
-                return Contribution(encode(counts, 0), plan.sampler)
+                return Contribution(ArraySlices(encode(counts, 0)), plan.sampler)
             yes = int(answers.sum())
-            return Contribution(encode(np.array([len(answers) - yes, yes]), 0), "")
-        encoded = encode(stored.values, spec.fractional_bits)
+            counts = np.array([len(answers) - yes, yes])
+            return Contribution(ArraySlices(encode(counts, 0)), "")
+        f = spec.fractional_bits
         if plan is None or not plan.distributed:
-            return Contribution(encoded, "")
+            return Contribution(EncodedSlices(stored.values, f), "")
+        # The noise is drawn now, in full, so that no later step's timing depends on it.
         noise = draw_noise(plan, UniformInts(rng), vector_noise)
-        return Contribution(add_noise(encoded, noise), plan.sampler)
+        return Contribution(EncodedSlices(stored.values, f, noise), plan.sampler)
     except MpcError:
         log.exception("round %s: encoding a validated input failed", label)
         raise MpcError("this node could not encode its input; see its log") from None

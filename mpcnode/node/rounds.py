@@ -50,7 +50,7 @@ from mpcnode.core.randomness import RandomSource
 from mpcnode.core.release_cost import release_costs
 from mpcnode.core.release_rules import PlannedRelease
 from mpcnode.core.sealing import receipt, seal_context
-from mpcnode.core.sharing import PartialStream
+from mpcnode.core.sharing import PartialStream, Slices
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import (
@@ -83,7 +83,7 @@ class NodeRound:
     release: PlannedRelease
     input_id: str = ""
     values_hash: str = ""
-    encoded: U64 | None = None
+    encoded: Slices | None = None
     plan: NoisePlan | None = None
     sampler: str = ""
     seeds: tuple[OutgoingSeed, ...] = field(default=(), repr=False)
@@ -171,7 +171,40 @@ class RoundBook:
             self.party_id, self._roster, self._policy, self._now_ms(),
             round_id, transcript, spec, participants, deadline_ms,
         )  # fmt: skip
-        dataset = await asyncio.to_thread(self._store.dataset, spec.dataset)
+        # One thread hop for the whole blocking part: on a small round, each hop costs as
+        # much as the work.
+        state, held = await asyncio.to_thread(
+            self._admit, round_id, transcript, spec, participants, deadline_ms
+        )
+        if round_id in self._ended:  # aborted while this node drew its noise
+            if held:
+                await asyncio.to_thread(self._store.drop_hold, round_id)
+            raise PreconditionFailed(f"round {state.label} ended while it was prepared")
+        if round_id in self._rounds:  # a concurrent identical Prepare won the race
+            return self.get(round_id, transcript)
+        self._rounds[round_id] = state
+        log.info(
+            "round %s prepared: %s over %r (%s) with %s",
+            state.label,
+            spec.kind.value,
+            spec.dataset,
+            state.dataset.key,
+            ",".join(participants),
+        )
+        return state
+
+    def _admit(
+        self,
+        round_id: bytes,
+        transcript: bytes,
+        spec: ComputationSpec,
+        participants: tuple[str, ...],
+        deadline_ms: int,
+    ) -> tuple[NodeRound, bool]:
+        """The blocking part of Prepare: declaration and ledger checks, the hold, and only
+        then the values, the contribution and the seeds. Returns the round and whether this
+        call took the hold; on any failure the hold it took is dropped."""
+        dataset = self._store.dataset(spec.dataset)
         conform(dataset.declaration, spec)
         check_min_parties(self._policy, spec, participants, dataset)
         plan = plan_noise(spec, len(participants))
@@ -196,36 +229,23 @@ class RoundBook:
         )
         held = False
         try:
-            held = await asyncio.to_thread(self._store.hold, round_id, release, caps)
+            held = self._store.hold(round_id, release, caps)
             # Only now, with the round accepted, are the values read.
-            stored = await asyncio.to_thread(self._store.get_input, spec.dataset)
+            stored = self._store.get_input(spec.dataset)
             same_dataset(dataset, stored.declaration, stored.period)
-            contributed = await asyncio.to_thread(
-                contribution, state.label, spec, plan, stored, self._rng, self._vector_noise
+            contributed = contribution(
+                state.label, spec, plan, stored, self._rng, self._vector_noise
             )
             state.encoded, state.sampler = contributed.encoded, contributed.sampler
-            state.seeds = await asyncio.to_thread(
-                draw_and_seal, self.party_id, participants, transcript, self._roster, self._rng
+            state.seeds = draw_and_seal(
+                self.party_id, participants, transcript, self._roster, self._rng
             )
-            if round_id in self._ended:  # aborted while this node drew its noise
-                raise PreconditionFailed(f"round {state.label} ended while it was prepared")
         except BaseException:
             if held:  # only this call's own hold: an identical Prepare may hold it too
-                await asyncio.to_thread(self._store.drop_hold, round_id)
+                self._store.drop_hold(round_id)
             raise
-        if round_id in self._rounds:  # a concurrent identical Prepare won the race
-            return self.get(round_id, transcript)
         state.input_id, state.values_hash = stored.input_id, stored.values_hash
-        self._rounds[round_id] = state
-        log.info(
-            "round %s prepared: %s over %r (%s) with %s",
-            state.label,
-            spec.kind.value,
-            spec.dataset,
-            dataset.key,
-            ",".join(participants),
-        )
-        return state
+        return state, held
 
     async def accept_seeds(
         self, round_id: bytes, transcript: bytes, incoming: dict[str, bytes]
@@ -307,17 +327,20 @@ class RoundBook:
             state.release.costs,
             self._now_ms(),
         )
-        # The declaration in force now, not at Prepare: what the owner changed meanwhile
-        # (a lowered cap, exact releases forbidden, a new period) holds.
-        current = await asyncio.to_thread(self._store.dataset, state.spec.dataset)
-        same_dataset(state.dataset, current.declaration, current.period)
-        await asyncio.to_thread(
-            self._store.record_release,
-            record,
-            state.release,
-            self._policy.budget.caps_for(current.declaration),
-            state.values_hash,
-        )
+
+        def record_now() -> None:
+            # The declaration in force now, not at Prepare: what the owner changed meanwhile
+            # (a lowered cap, exact releases forbidden, a new period) holds.
+            current = self._store.dataset(state.spec.dataset)
+            same_dataset(state.dataset, current.declaration, current.period)
+            self._store.record_release(
+                record,
+                state.release,
+                self._policy.budget.caps_for(current.declaration),
+                state.values_hash,
+            )
+
+        await asyncio.to_thread(record_now)
 
     def end(self, round_id: bytes, why: str) -> None:
         """Drop a round's state (abort or forget); later messages of it are refused."""

@@ -37,7 +37,7 @@ from mpcnode.node import ledger
 from mpcnode.node.ledger import ReleaseRecord
 from mpcnode.node.migrations import MIGRATIONS
 from mpcnode.node.seal import seal, values_hash_of
-from mpcnode.sqlite import Database
+from mpcnode.sqlite import Database, read_array, write_array
 
 log = logging.getLogger(__name__)
 FIRST_PERIOD = "1"
@@ -70,11 +70,8 @@ class StoredInput:
     releases: int  # partials released in this period
     declaration: Declaration
     period: str
-
-    @property
-    def values_hash(self) -> str:
-        """SHA-256 of the values' little-endian bytes (what a seal compares)."""
-        return values_hash_of(self.values)
+    # SHA-256 of the values' little-endian bytes (what a seal compares), kept at submit time.
+    values_hash: str = ""
 
 
 def _next_period(current: str, used: Sequence[str]) -> str:
@@ -233,7 +230,6 @@ class NodeStore:
         input_id = os.urandom(8).hex()
         now = int(time.time() * 1000)
         digest = values_hash_of(checked)
-        data = checked.astype(checked.dtype.newbyteorder("<"), copy=False).tobytes()
         with self._db.transaction("put input") as conn:
             sealed = conn.execute(
                 "SELECT sealed FROM datasets WHERE dataset = ?", (dataset,)
@@ -247,8 +243,8 @@ class NodeStore:
                 )
             conn.execute(
                 "INSERT INTO inputs (dataset, input_id, dtype, length, data, submitted_ms, "
-                "period, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataset) DO UPDATE "
-                "SET input_id = excluded.input_id, dtype = excluded.dtype, length = "
+                "period, hash) VALUES (?, ?, ?, ?, zeroblob(?), ?, ?, ?) ON CONFLICT (dataset) "
+                "DO UPDATE SET input_id = excluded.input_id, dtype = excluded.dtype, length = "
                 "excluded.length, data = excluded.data, submitted_ms = excluded.submitted_ms, "
                 "period = excluded.period, hash = excluded.hash",
                 (
@@ -256,15 +252,17 @@ class NodeStore:
                     input_id,
                     checked.dtype.name,
                     len(checked),
-                    data,
+                    checked.nbytes,
                     now,
                     record.period,
                     digest,
                 ),
             )
+            rowid = conn.execute("SELECT rowid FROM inputs WHERE dataset = ?", (dataset,))
+            write_array(conn, "inputs", rowid.fetchone()[0], checked)
             releases = ledger.summary(conn, record.key).releases
         return StoredInput(
-            dataset, input_id, checked, now, releases, record.declaration, record.period
+            dataset, input_id, checked, now, releases, record.declaration, record.period, digest
         )
 
     def get_input(self, dataset: str) -> StoredInput:
@@ -276,19 +274,19 @@ class NodeStore:
             if record is None:
                 raise NotFound(f"dataset {shown(dataset)} is not declared on this node")
             row = conn.execute(
-                "SELECT input_id, dtype, data, submitted_ms FROM inputs "
+                "SELECT input_id, dtype, length, submitted_ms, hash, rowid FROM inputs "
                 "WHERE dataset = ? AND period = ?",
                 (dataset, record.period),
             ).fetchone()
             releases = ledger.summary(conn, record.key).releases
-        if row is None:
+            values = None if row is None else read_array(conn, "inputs", row[5], row[1], row[2])
+        if row is None or values is None:
             raise NotFound(
                 f"this node holds no input for dataset {shown(dataset)} (period "
                 f"{record.period}); its owner submits one with `mpcnode submit`"
             )
-        values = np.frombuffer(row[2], dtype=np.dtype(row[1]).newbyteorder("<")).astype(row[1])
         return StoredInput(
-            dataset, row[0], values, row[3], releases, record.declaration, record.period
+            dataset, row[0], values, row[3], releases, record.declaration, record.period, row[4]
         )
 
     def list_inputs(self) -> list[StoredInput]:
@@ -320,7 +318,7 @@ class NodeStore:
 
         Returns True when this call wrote the hold (False: an identical Prepare had).
         """
-        with self._db.transaction("hold release") as conn:
+        with self._db.transaction("hold release", durable=False) as conn:
             return ledger.hold(conn, round_id, release, caps)
 
     def drop_orphan_holds(self, live: set[bytes], older_than_ms: int) -> int:
@@ -328,7 +326,7 @@ class NodeStore:
 
         A Prepare cancelled while its hold was being written leaves one behind.
         """
-        with self._db.transaction("drop orphan holds") as conn:
+        with self._db.transaction("drop orphan holds", durable=False) as conn:
             return ledger.drop_orphan_holds(conn, live, older_than_ms)
 
     def record_release(
@@ -354,12 +352,12 @@ class NodeStore:
 
     def drop_hold(self, round_id: bytes) -> None:
         """Free a round's reservation (it ended without releasing)."""
-        with self._db.transaction("drop hold") as conn:
+        with self._db.transaction("drop hold", durable=False) as conn:
             ledger.drop_hold(conn, round_id)
 
     def drop_all_holds(self) -> int:
         """Free every reservation; called at start-up, since no round survives a restart."""
-        with self._db.transaction("drop all holds") as conn:
+        with self._db.transaction("drop all holds", durable=False) as conn:
             return ledger.drop_all_holds(conn)
 
     def budgets(
