@@ -61,7 +61,7 @@ async def one_round(book: RoundBook, spec: ComputationSpec) -> float:
     deadline = int((time.time() + 60) * 1000)
     transcript = transcript_hash(round_id, spec, PARTIES, deadline)
     started = time.perf_counter()
-    state = await book.prepare(round_id, transcript, spec, PARTIES, deadline)
+    await book.prepare(round_id, transcript, spec, PARTIES, deadline)
     prepared = time.perf_counter() - started
     peers = {  # what the relay hands alice: each peer's seed, sealed to alice's key
         p: seal(
