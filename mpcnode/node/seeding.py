@@ -61,7 +61,10 @@ def open_all(
     """Open one sealed seed from every other participant; the seeds by sender.
 
     InvalidInput when a sender is missing or not a participant (the relay is wrong);
-    PreconditionFailed naming the sender when its seed does not open for this round.
+    PreconditionFailed naming the sender when its seed does not open for this round. The
+    error blames this node, not the sender: the coordinator cannot tell a sender that sealed
+    garbage from a node that lacks its seal key (an impostor says the same), and the one it
+    can check is the node that answered.
     """
     others = {p for p in participants if p != party}
     strangers = sorted(set(incoming) - others)
@@ -80,5 +83,5 @@ def open_all(
         try:
             seeds[sender] = open_sealed(sealed, own_key, seal_context(transcript, sender, party))
         except (InvalidInput, PreconditionFailed) as exc:
-            raise type(exc)(f"the seed from {sender}: {exc.message}", party=sender) from None
+            raise type(exc)(f"the seed from {sender}: {exc.message}") from None
     return seeds
