@@ -230,11 +230,15 @@ def test_the_old_oracle_gets_one_answer_for_every_probe() -> None:
 
 
 def _worlds() -> tuple[RoundBook, RoundBook]:
-    import tempfile  # noqa: PLC0415 - module-level state for hypothesis, made once
+    import atexit  # noqa: PLC0415 - module-level state for hypothesis, made once
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
 
     books = []
     for values in VALUES:
-        book = _world(Path(tempfile.mkdtemp(prefix="value-blind-")), values)
+        folder = tempfile.mkdtemp(prefix="value-blind-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # no folder left in /tmp
+        book = _world(Path(folder), values)
         _history(book)
         books.append(book)
     return books[0], books[1]
