@@ -26,17 +26,17 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from coordinator.config import RoundSettings
-from coordinator.nodes import NodeGateway, is_unreachable
+from coordinator.nodes import NodeGateway
 from coordinator.outputs import outputs_for
-from coordinator.reasons import MESSAGE_LIMIT, failure_reason, strip_caller
+from coordinator.reasons import failure_reason
 from coordinator.relay import route
+from coordinator.round_failure import RoundFailure
 from coordinator.store import Computation, CoordinatorStore, Event, Output
 from mpcnode.api.v1 import types_pb2
 from mpcnode.config import Roster
@@ -50,32 +50,6 @@ from mpcnode.errors import InvalidInput, MpcError, PreconditionFailed, shown
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-
-@dataclass
-class RoundFailure(Exception):
-    """A round aborted in `phase`; `errors` maps each blamed party to what went wrong."""
-
-    phase: str
-    errors: dict[str, MpcError]
-
-    def reason(self, label: str) -> str:
-        """A sentence naming the phase and every party at fault, each distinct refusal once.
-
-        Parties refused for the same reason are named together, and each node's message is
-        cut to `MESSAGE_LIMIT` characters, so five refusals of one rule stay one line.
-        """
-        by_message: dict[str, list[str]] = {}
-        for party, err in self.errors.items():
-            text = strip_caller(err.message, party)[:MESSAGE_LIMIT]
-            by_message.setdefault(f"{err.status}: {text}", []).append(party)
-        parts = [f"{', '.join(parties)}: {text}" for text, parties in by_message.items()]
-        return f"round {label} aborted in phase {self.phase}: " + "; ".join(parts)
-
-    @property
-    def retryable(self) -> bool:
-        """True when every fault is a party that could not be reached."""
-        return all(is_unreachable(e) for e in self.errors.values())
 
 
 class Sequencer:
@@ -203,15 +177,16 @@ class Sequencer:
             transcript_hash=transcript_hash(round_id, spec, participants, deadline_ms),
         )
         label = round_id.hex()[:8]
+        event = self._phase_event(round_id, attempt, "prepare", participants)
         await asyncio.to_thread(
-            self._store.begin_round, cid, round_id, attempt, participants, deadline_ms
+            self._store.begin_round, cid, round_id, attempt, participants, deadline_ms, (cid, event)
         )
+        await self._announce(cid, event)
 
         def remaining() -> float:
             return max(0.1, deadline_ms / 1000 - self._clock())
 
         try:
-            await self._phase(cid, round_id, attempt, "prepare", participants)
             sealed = await self._step(
                 "prepare",
                 participants,
@@ -291,11 +266,16 @@ class Sequencer:
     ) -> None:
         await asyncio.gather(*(self._gateway.notify_end(p, header, reason) for p in participants))
 
+    def _phase_event(
+        self, round_id: bytes, attempt: int, phase: str, participants: tuple[str, ...]
+    ) -> Event:
+        message = f"round {round_id.hex()[:8]}: {phase} with {', '.join(participants)}"
+        return self._new_event(round_id, attempt, phase, "running", participants, "", message)
+
     async def _phase(
         self, cid: str, round_id: bytes, attempt: int, phase: str, participants: tuple[str, ...]
     ) -> None:
-        message = f"round {round_id.hex()[:8]}: {phase} with {', '.join(participants)}"
-        event = self._new_event(round_id, attempt, phase, "running", participants, "", message)
+        event = self._phase_event(round_id, attempt, phase, participants)
         await asyncio.to_thread(self._store.set_phase, round_id, phase, "", (cid, event))
         await self._announce(cid, event)
 

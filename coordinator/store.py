@@ -179,8 +179,12 @@ class CoordinatorStore:
         attempt: int,
         participants: tuple[str, ...],
         deadline_ms: int,
+        notice: Notice | None = None,
     ) -> None:
-        """Record a new round in phase prepare; the computation becomes running."""
+        """Record a new round in phase prepare; the computation becomes running.
+
+        `notice` (the round's "prepare" event) is appended in the same transaction.
+        """
         now = _now_ms()
         with self._db.transaction("begin round", durable=False) as conn:
             conn.execute(
@@ -193,6 +197,8 @@ class CoordinatorStore:
                 "updated_ms = ? WHERE id = ?",
                 (attempt, json.dumps(participants), now, cid),
             )
+            if notice is not None:
+                _insert_event(conn, *notice)
 
     def set_phase(
         self, round_id: bytes, phase: str, reason: str = "", notice: Notice | None = None
