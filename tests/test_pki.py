@@ -17,6 +17,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mpcnode import pki
 from mpcnode.commands.pki import pki as pki_group
+from mpcnode.core.sealing import parse_seal_key
 from mpcnode.errors import InvalidInput, PermissionDenied, PreconditionFailed
 from mpcnode.pki import Identity, Role
 
@@ -390,3 +391,44 @@ def test_cli_help_has_examples(command: list[str]) -> None:
     result = CliRunner().invoke(pki_group, [*command, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output and "mpcnode pki" in result.output
+
+
+# -- seal keys --------------------------------------------------------------------------------
+def test_a_party_certificate_comes_with_its_seal_key(federation: Federation) -> None:
+    out = federation.out.parent / "sealed"
+    done = CliRunner().invoke(
+        pki_group,
+        ["issue", "--ca-dir", str(federation.ca_dir), "--out", str(out), "--role", "party",
+         "--name", "erin"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    key = out / "erin.seal.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    printed = re.search(r"seal_key:\s+(x25519:\S+)", done.output)
+    assert printed is not None, done.output
+    shown = CliRunner().invoke(pki_group, ["seal-key", str(key)])
+    assert shown.exit_code == 0 and shown.output.strip() == printed.group(1)
+    parse_seal_key(printed.group(1))  # the form a roster takes
+    again = CliRunner().invoke(pki_group, ["new-seal-key", "--out", str(out), "--name", "erin"])
+    assert again.exit_code != 0 and "refusing to overwrite" in again.output
+    rotated = CliRunner().invoke(
+        pki_group, ["new-seal-key", "--out", str(out), "--name", "erin", "--force"]
+    )
+    assert rotated.exit_code == 0, rotated.output
+    assert printed.group(1) not in rotated.output  # a new key
+
+
+def test_a_seal_key_file_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.seal.key"
+    bogus.write_text("not a key")
+    done = CliRunner().invoke(pki_group, ["seal-key", str(bogus)])
+    assert done.exit_code != 0
+    assert "not an unencrypted X25519 private key" in done.output
+
+
+@pytest.mark.parametrize(
+    "text", ["", "x25519:", "x25519:abc", "ed25519:" + "A" * 44, "x25519:" + "A" * 40 + "!!!="]
+)
+def test_malformed_roster_seal_keys_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput, match="seal key"):
+        parse_seal_key(text)

@@ -14,6 +14,7 @@ import pytest
 
 from mpcnode.errors import Unavailable
 from mpcnode.federation import LocalFederation
+from mpcnode.seal_keys import create_seal_key
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +103,23 @@ def test_the_coordinator_pin_is_written_and_its_absence_is_a_warning(tmp_path: P
         logs = {p: (tmp_path / "logs" / f"{p}.log").read_text() for p in PARTIES}
     assert "WARNING" in logs["bob"] and "no coordinator.pin is set" in logs["bob"]
     assert "no coordinator.pin is set" not in logs["alice"]
+
+
+def test_node_with_a_readable_seal_key_does_not_start(tmp_path: Path) -> None:
+    fed = LocalFederation(tmp_path, PARTIES).setup()
+    key = tmp_path / "alice" / "alice.seal.key"
+    assert _mode(key) == 0o600  # born private
+    key.chmod(0o640)
+    log = _refusal(fed, "alice")
+    _assert_one_clear_line(log, key, "0640", "chmod 600")
+
+
+def test_node_whose_seal_key_is_not_the_rosters_does_not_start(tmp_path: Path) -> None:
+    """Every seed for alice is sealed to the roster's key: with another, she could open none."""
+    fed = LocalFederation(tmp_path, PARTIES).setup()
+    create_seal_key(tmp_path / "alice" / "alice.seal.key", force=True)
+    log = _refusal(fed, "alice")
+    assert "Traceback" not in log, log
+    line = [line for line in log.splitlines() if "FAILED_PRECONDITION" in line][-1]
+    assert "seal_key is not the key roster" in line
+    assert "mpcnode pki seal-key" in line
