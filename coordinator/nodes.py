@@ -33,6 +33,9 @@ from mpcnode.wire.tensors import ChunkAdder
 
 log = logging.getLogger(__name__)
 _UNREACHABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+# How long Prepare waits for a failed channel to come back before calling its party
+# unreachable: longer than the channels' largest reconnect backoff (rpc/channels.py).
+RECONNECT_WAIT_S = 2.0
 
 
 class NodeGateway:
@@ -72,6 +75,17 @@ class NodeGateway:
 
         await asyncio.gather(*(one(p) for p in self._roster.ids))
 
+    async def _reconnects(self, party: str, timeout: float) -> bool:
+        """True when the channel to `party` becomes ready within a short wait."""
+        channel = self._channel_of.get(party)
+        if channel is None:
+            return False
+        try:
+            await asyncio.wait_for(channel.channel_ready(), min(RECONNECT_WAIT_S, timeout))
+        except TimeoutError:
+            return False
+        return True
+
     async def _call(self, party: str, step: str, call: Awaitable[Any]) -> Any:
         try:
             return await call
@@ -102,7 +116,14 @@ class NodeGateway:
             stub = await self._stub(party)
         except MpcError as exc:
             raise _blame(exc, party) from None
-        reply = await self._call(party, "prepare", stub.Prepare(request, timeout=timeout))
+        try:
+            reply = await self._call(party, "prepare", stub.Prepare(request, timeout=timeout))
+        except MpcError as exc:
+            if exc.status != "UNAVAILABLE" or not await self._reconnects(party, timeout):
+                raise
+            # A node that restarted since the channel last failed: its channel was still
+            # waiting to reconnect. Prepare is idempotent, so asking again is harmless.
+            reply = await self._call(party, "prepare", stub.Prepare(request, timeout=timeout))
         seeds = list(reply.seeds)
         recipients = sorted(s.recipient for s in seeds)
         others = sorted(p for p in participants if p != party)

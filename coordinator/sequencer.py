@@ -97,7 +97,9 @@ class Sequencer:
             )
         cid = uuid.uuid4().hex
         await asyncio.to_thread(self._store.create, cid, spec, tuple(invited))
-        await self._event(cid, b"", 0, "created", "pending", tuple(invited), "", "created")
+        event = self._new_event(b"", 0, "created", "pending", tuple(invited), "", "created")
+        await asyncio.to_thread(self._store.add_event, cid, event)
+        await self._announce(cid, event)
         self._spawn(cid)
         return cid
 
@@ -312,21 +314,6 @@ class Sequencer:
     ) -> Event:
         now = int(self._clock() * 1000)
         return Event(0, round_id, attempt, phase, state, participants, party, message, now)
-
-    async def _event(
-        self,
-        cid: str,
-        round_id: bytes,
-        attempt: int,
-        phase: str,
-        state: str,
-        participants: tuple[str, ...],
-        party: str,
-        message: str,
-    ) -> None:
-        event = self._new_event(round_id, attempt, phase, state, participants, party, message)
-        await asyncio.to_thread(self._store.add_event, cid, event)
-        await self._announce(cid, event)
 
     async def _announce(self, cid: str, event: Event) -> None:
         """Log an event already stored and wake every watcher."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from cryptography.hazmat.primitives.asymmetric import x25519
 
 from mpcnode.core.prg import expand
 from mpcnode.core.randomness import RandomSource
+from mpcnode.core.sealing import seal, seal_context
 from mpcnode.core.sharing import PartialStream, draw_seed
 
 
@@ -48,3 +51,18 @@ def partials_of(
         ).chunk(0, inputs[j].shape[0])
         for j in range(n)
     ]
+
+
+def sealed_seeds_for(
+    transcript: bytes,
+    participants: Sequence[str],
+    keys: Mapping[str, x25519.X25519PrivateKey],
+    to: str = "alice",
+) -> dict[str, bytes]:
+    """What an honest relay hands `to`: a fresh seed from every other participant, sealed to
+    `to`'s key in `keys` for this transcript."""
+    return {
+        sender: seal(os.urandom(32), keys[to].public_key(), seal_context(transcript, sender, to))
+        for sender in participants
+        if sender != to
+    }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric import x25519
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from seeded import sealed_seeds_for
 
 from coordinator.reasons import failure_reason
 from coordinator.round_failure import RoundFailure
@@ -27,7 +27,7 @@ from mpcnode.config import NodePolicy, Roster, RosterEntry
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
 from mpcnode.core.randomness import SystemRandomSource
-from mpcnode.core.sealing import format_seal_key, seal, seal_context
+from mpcnode.core.sealing import format_seal_key
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.errors import MpcError
@@ -101,15 +101,7 @@ def _history(book: RoundBook) -> None:
 
 def seeds_for(state: NodeRound, to: str = "alice") -> dict[str, bytes]:
     """What an honest relay hands `to`: a fresh seed from every other participant, sealed."""
-    return {
-        sender: seal(
-            os.urandom(32),
-            SEAL_KEYS[to].public_key(),
-            seal_context(state.transcript, sender, to),
-        )
-        for sender in state.participants
-        if sender != to
-    }
+    return sealed_seeds_for(state.transcript, state.participants, SEAL_KEYS, to)
 
 
 def _prepare(

@@ -15,6 +15,14 @@ from mpcnode.config import RosterEntry
 from mpcnode.pki import Identity, Role
 from mpcnode.tls import TlsFiles, channel_credentials, channel_options, check_server_pin
 
+# gRPC's default reconnect backoff grows to 120 s: a node that restarted would be left out of
+# every round for that long. Parties are few and known, so retry often.
+RECONNECT_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
 
 async def open_party_channel(
     entry: RosterEntry, tls: TlsFiles, pin_timeout: float
@@ -27,5 +35,7 @@ async def open_party_channel(
             check_server_pin, host.strip("[]"), int(port), tls, identity, entry.pin, pin_timeout
         )
     return grpc.aio.secure_channel(
-        entry.address, channel_credentials(tls), options=channel_options(identity)
+        entry.address,
+        channel_credentials(tls),
+        options=[*channel_options(identity), *RECONNECT_OPTIONS],
     )

@@ -7,17 +7,17 @@ played this way (test_review_findings.py, test_review_round3.py).
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import x25519
+from seeded import sealed_seeds_for
 
 from mpcnode.config import NodePolicy, Roster, RosterEntry
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.privacy import Mechanism, Privacy
 from mpcnode.core.randomness import SystemRandomSource
-from mpcnode.core.sealing import format_seal_key, seal, seal_context
+from mpcnode.core.sealing import format_seal_key
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
@@ -70,12 +70,4 @@ def held(store: NodeStore, dataset: str) -> Fraction:
 
 def seeds_for(state: NodeRound, to: str = "alice") -> dict[str, bytes]:
     """What an honest relay hands `to`: a fresh seed from every other participant, sealed."""
-    return {
-        sender: seal(
-            os.urandom(32),
-            SEAL_KEYS[to].public_key(),
-            seal_context(state.transcript, sender, to),
-        )
-        for sender in state.participants
-        if sender != to
-    }
+    return sealed_seeds_for(state.transcript, state.participants, SEAL_KEYS, to)
