@@ -7,7 +7,7 @@
 #  3. builds the offline base (debootstrap) and the image (docker build --network none);
 #  4. runs README's newcomer commands: compose up --build, the demo's result (12686, 3171.5);
 #  5. runs README's other computation, and the fifth party joining (16786, 3357.2);
-#  6. runs the fault test: bob's container killed mid-round (tests/containers);
+#  6. runs the fault test: bob's container dies mid-round (at the share step) (tests/containers);
 #  7. tears down every container, network, volume and image it made, even on failure, and
 #     checks that nothing of its compose projects is left.
 # Needs .venv (README command 2 made it). Images, projects and the port are CI's own, so a
@@ -217,6 +217,6 @@ timed "histogram via the hr, analyst tools" another_computation
 step "compose simulation: a fifth party joins"
 timed "fifth party (erin)" fifth_party
 COMPOSE_FILE=$FIFTH compose down -v --remove-orphans
-step "fault test: bob's container killed mid-round"
+step "fault test: bob's container dies mid-round (at the share step)"
 timed "fault test (pytest, containers)" fault_test
 step "container CI passed"

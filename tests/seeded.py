@@ -9,9 +9,10 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric import x25519
 
+from mpcnode.config import Roster, RosterEntry
 from mpcnode.core.prg import expand
 from mpcnode.core.randomness import RandomSource
-from mpcnode.core.sealing import seal, seal_context
+from mpcnode.core.sealing import format_seal_key, seal, seal_context
 from mpcnode.core.sharing import PartialStream, draw_seed
 
 
@@ -66,3 +67,17 @@ def sealed_seeds_for(
         for sender in participants
         if sender != to
     }
+
+
+def roster_with_seal_keys(
+    parties: Sequence[str],
+) -> tuple[Roster, dict[str, x25519.X25519PrivateKey]]:
+    """A roster of `parties` on loopback addresses, each with a fresh seal key (returned)."""
+    keys = {p: x25519.X25519PrivateKey.generate() for p in parties}
+    entries = tuple(
+        RosterEntry(
+            id=p, address=f"127.0.0.1:{7001 + i}", seal_key=format_seal_key(keys[p].public_key())
+        )
+        for i, p in enumerate(parties)
+    )
+    return Roster(party=entries), keys

@@ -16,18 +16,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric import x25519
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from seeded import sealed_seeds_for
+from seeded import roster_with_seal_keys, sealed_seeds_for
 
 from coordinator.reasons import failure_reason
 from coordinator.round_failure import RoundFailure
-from mpcnode.config import NodePolicy, Roster, RosterEntry
+from mpcnode.config import NodePolicy
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
 from mpcnode.core.randomness import SystemRandomSource
-from mpcnode.core.sealing import format_seal_key
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.errors import MpcError
@@ -35,17 +33,7 @@ from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
 
 PARTIES = ("alice", "bob", "carlos", "david", "erin")
-SEAL_KEYS = {p: x25519.X25519PrivateKey.generate() for p in PARTIES}
-ROSTER = Roster(
-    party=tuple(
-        RosterEntry(
-            id=p,
-            address=f"127.0.0.1:{7001 + i}",
-            seal_key=format_seal_key(SEAL_KEYS[p].public_key()),
-        )
-        for i, p in enumerate(PARTIES)
-    )
-)
+ROSTER, SEAL_KEYS = roster_with_seal_keys(PARTIES)
 DECLARATIONS = {
     "raises": Declaration("raises", Shape.SCALAR, 0, 10_000),
     "salaries": Declaration(

@@ -10,31 +10,19 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import x25519
-from seeded import sealed_seeds_for
+from seeded import roster_with_seal_keys, sealed_seeds_for
 
-from mpcnode.config import NodePolicy, Roster, RosterEntry
+from mpcnode.config import NodePolicy
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.privacy import Mechanism, Privacy
 from mpcnode.core.randomness import SystemRandomSource
-from mpcnode.core.sealing import format_seal_key
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
 
 PARTIES = ("alice", "bob", "carlos", "david")
 ABC = PARTIES[:3]
-SEAL_KEYS = {p: x25519.X25519PrivateKey.generate() for p in PARTIES}
-ROSTER = Roster(
-    party=tuple(
-        RosterEntry(
-            id=p,
-            address=f"127.0.0.1:{7001 + i}",
-            seal_key=format_seal_key(SEAL_KEYS[p].public_key()),
-        )
-        for i, p in enumerate(PARTIES)
-    )
-)
+ROSTER, SEAL_KEYS = roster_with_seal_keys(PARTIES)
 RAISES = Declaration("raises", Shape.SCALAR, 0, 10_000)
 LAPLACE = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=0.5)
 
