@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from mpcnode.client import CoordinatorClient, Progress
+from mpcnode.client.analyst import WATCH_TIMEOUT_S
 from mpcnode.commands.options import (
     apply_options,
     friendly_errors,
@@ -206,6 +207,13 @@ def _privacy(
 @click.option(
     "--reader", "readers", multiple=True, help="Analysts allowed to read the result (default: all)."
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=WATCH_TIMEOUT_S,
+    show_default=True,
+    help="Seconds to follow the computation before giving up on watching it (it goes on).",
+)
 @_privacy_options
 @friendly_errors
 def run(
@@ -226,6 +234,7 @@ def run(
     parties: tuple[str, ...],
     legacy_parties: tuple[str, ...],
     readers: tuple[str, ...],
+    timeout: float,
     **privacy: Any,
 ) -> None:
     """Create a computation, show its progress, print its result.
@@ -257,7 +266,9 @@ def run(
     )
     with _client(address, cert, key, ca) as client:
         invited = parties + legacy_parties
-        result = client.run(spec, invited, on_progress=None if as_json else _progress)
+        result = client.run(
+            spec, invited, on_progress=None if as_json else _progress, timeout=timeout
+        )
     click.echo(json.dumps(result_json(result)) if as_json else result_table(result))
 
 

@@ -21,7 +21,6 @@ since retrying without it would silently change what is computed for a policy re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -32,12 +31,14 @@ import numpy as np
 import numpy.typing as npt
 
 from coordinator.config import RoundSettings
+from coordinator.feed import EventFeed
 from coordinator.nodes import NodeGateway
 from coordinator.outputs import outputs_for
 from coordinator.reasons import failure_reason
 from coordinator.relay import route
 from coordinator.round_failure import RoundFailure
 from coordinator.store import Computation, CoordinatorStore, Event, Output
+from mpcnode import failpoints
 from mpcnode.api.v1 import types_pb2
 from mpcnode.config import Roster
 from mpcnode.core.mechanisms import draw_noise, plan_noise
@@ -71,7 +72,7 @@ class Sequencer:
         self._settings = settings
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
-        self._changed = asyncio.Condition()
+        self._feed = EventFeed(store, clock)
 
     async def create(self, spec: ComputationSpec, parties: tuple[str, ...]) -> str:
         """Validate a computation (spec, overflow, parties, min_parties) and start it."""
@@ -97,9 +98,9 @@ class Sequencer:
             )
         cid = uuid.uuid4().hex
         await asyncio.to_thread(self._store.create, cid, spec, tuple(invited))
-        event = self._new_event(b"", 0, "created", "pending", tuple(invited), "", "created")
+        event = self._feed.new(b"", 0, "created", "pending", tuple(invited), "", "created")
         await asyncio.to_thread(self._store.add_event, cid, event)
-        await self._announce(cid, event)
+        await self._feed.announce(cid, event)
         self._spawn(cid)
         return cid
 
@@ -117,16 +118,15 @@ class Sequencer:
                     f"round {round_id.hex()[:8]} aborted: the coordinator restarted "
                     f"during phase {phase}"
                 )
-                event = self._new_event(
+                event = self._feed.new(
                     round_id, comp.attempts, "aborted", "running", participants, "", reason
                 )
                 await asyncio.to_thread(
                     self._store.set_phase, round_id, "aborted", reason, (comp.id, event)
                 )
-                await self._announce(comp.id, event)
-                header = types_pb2.RoundHeader(round_id=round_id)
-                await asyncio.gather(
-                    *(self._gateway.notify_end(p, header, reason) for p in participants)
+                await self._feed.announce(comp.id, event)
+                self._notify_in_background(
+                    participants, types_pb2.RoundHeader(round_id=round_id), reason
                 )
             log.info("resuming computation %s after restart", comp.id)
             self._spawn(comp.id)
@@ -136,6 +136,13 @@ class Sequencer:
         participants = comp.participants or comp.parties
         attempt = comp.attempts
         while True:
+            if attempt >= self._settings.max_attempts:  # rounds cut short by restarts count
+                return await self._fail(
+                    cid,
+                    participants,
+                    f"gave up after {attempt} rounds, the last interrupted by a coordinator "
+                    "restart",
+                )
             attempt += 1
             try:
                 await self._round(comp, attempt, participants)
@@ -164,9 +171,10 @@ class Sequencer:
         # Every distinct abort, oldest first: a later refusal is often caused by an earlier
         # abort, and a reader needs both; the same refusal on every retry is shown once.
         reason = failure_reason([e.message for e in events if e.phase == "aborted"], why)
-        event = self._new_event(b"", 0, "failed", "failed", participants, "", reason)
+        event = self._feed.new(b"", 0, "failed", "failed", participants, "", reason)
         await asyncio.to_thread(self._store.fail, cid, reason, event)
-        await self._announce(cid, event)
+        failpoints.hit("after-fail")
+        await self._feed.announce(cid, event)
         log.warning("computation %s failed: %s", cid, reason)
 
     async def _round(self, comp: Computation, attempt: int, participants: tuple[str, ...]) -> None:
@@ -183,7 +191,7 @@ class Sequencer:
         await asyncio.to_thread(
             self._store.begin_round, cid, round_id, attempt, participants, deadline_ms, (cid, event)
         )
-        await self._announce(cid, event)
+        await self._feed.announce(cid, event)
 
         def remaining() -> float:
             return max(0.1, deadline_ms / 1000 - self._clock())
@@ -206,25 +214,34 @@ class Sequencer:
             await self._step(
                 "share",
                 participants,
-                lambda p: self._gateway.share(p, header, inbox[p], receipts[p], remaining()),
+                lambda p: self._gateway.share(
+                    p,
+                    header,
+                    inbox[p],
+                    receipts[p],
+                    min(remaining(), self._settings.share_timeout_seconds),
+                ),
             )
+            failpoints.hit("before-collect")
             await self._phase(cid, round_id, attempt, "partial", participants)
             total = await self._collect(header, participants, spec.length, remaining)
         except RoundFailure as failure:
             reason = failure.reason(label)
             blamed = next(iter(failure.errors))
-            event = self._new_event(
+            event = self._feed.new(
                 round_id, attempt, "aborted", "running", participants, blamed, reason
             )
             await asyncio.to_thread(
                 self._store.set_phase, round_id, "aborted", reason, (cid, event)
             )
-            await self._announce(cid, event)
-            await self._tell_nodes(participants, header, reason)
+            await self._feed.announce(cid, event)
+            # In the background: an unreachable party's notice may take its full timeout, and
+            # the retry must not wait for it.
+            self._notify_in_background(participants, header, reason)
             raise
         outputs = await asyncio.to_thread(self._outputs, spec, total, len(participants))
         del total  # the published outputs replace it: never hold both with a 10^7 vector
-        event = self._new_event(
+        event = self._feed.new(
             round_id,
             attempt,
             "published",
@@ -234,7 +251,8 @@ class Sequencer:
             f"round {label} published",
         )
         await asyncio.to_thread(self._store.publish, cid, round_id, outputs, event)
-        await self._announce(cid, event)
+        failpoints.hit("after-publish")
+        await self._feed.announce(cid, event)
         await self._tell_nodes(participants, header, "published")
 
     async def _collect(
@@ -268,18 +286,26 @@ class Sequencer:
     ) -> None:
         await asyncio.gather(*(self._gateway.notify_end(p, header, reason) for p in participants))
 
+    def _notify_in_background(
+        self, participants: tuple[str, ...], header: types_pb2.RoundHeader, reason: str
+    ) -> None:
+        """Tell the nodes a round ended, without waiting (each notice is bounded: 5 s)."""
+        task = asyncio.create_task(self._tell_nodes(participants, header, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _phase_event(
         self, round_id: bytes, attempt: int, phase: str, participants: tuple[str, ...]
     ) -> Event:
         message = f"round {round_id.hex()[:8]}: {phase} with {', '.join(participants)}"
-        return self._new_event(round_id, attempt, phase, "running", participants, "", message)
+        return self._feed.new(round_id, attempt, phase, "running", participants, "", message)
 
     async def _phase(
         self, cid: str, round_id: bytes, attempt: int, phase: str, participants: tuple[str, ...]
     ) -> None:
         event = self._phase_event(round_id, attempt, phase, participants)
         await asyncio.to_thread(self._store.set_phase, round_id, phase, "", (cid, event))
-        await self._announce(cid, event)
+        await self._feed.announce(cid, event)
 
     async def _step(
         self, phase: str, participants: tuple[str, ...], call: Callable[[str], Awaitable[_T]]
@@ -302,39 +328,10 @@ class Sequencer:
             raise RoundFailure(phase, errors)
         return done
 
-    def _new_event(
-        self,
-        round_id: bytes,
-        attempt: int,
-        phase: str,
-        state: str,
-        participants: tuple[str, ...],
-        party: str,
-        message: str,
-    ) -> Event:
-        now = int(self._clock() * 1000)
-        return Event(0, round_id, attempt, phase, state, participants, party, message, now)
-
-    async def _announce(self, cid: str, event: Event) -> None:
-        """Log an event already stored and wake every watcher."""
-        log.info("computation %s: %s", cid, event.message)
-        async with self._changed:
-            self._changed.notify_all()
-
     async def watch(self, cid: str) -> AsyncIterator[Event]:
         """Every event of a computation from the first, until it is published or failed."""
-        await asyncio.to_thread(self._store.get, cid)  # NotFound for an unknown id
-        seq = 0
-        while True:
-            events = await asyncio.to_thread(self._store.events_after, cid, seq)
-            for event in events:
-                seq = event.seq
-                yield event
-            if events and events[-1].state in ("published", "failed"):
-                return
-            async with self._changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 1.0)
+        async for event in self._feed.watch(cid):
+            yield event
 
     async def close(self) -> None:
         """Stop driving computations; their rounds are resumed by `recover` at next start."""

@@ -220,6 +220,7 @@ class LocalFederation:
         proc = self.processes.pop(name)
         if proc.poll() is None:
             os.kill(proc.pid, sig)
+            os.kill(proc.pid, signal.SIGCONT)  # a stalled (stopped) daemon must see it too
         try:
             return proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -14,7 +14,7 @@ from mpcnode.api.v1 import types_pb2 as pb
 from mpcnode.client.channel import ChannelClient, call, translated
 from mpcnode.core.result_privacy import ResultPrivacy
 from mpcnode.core.spec import ComputationSpec
-from mpcnode.errors import PreconditionFailed
+from mpcnode.errors import DeadlineExceeded, PreconditionFailed
 from mpcnode.pki import Identity, Role
 from mpcnode.tls import TlsFiles
 from mpcnode.wire.reports import report_from_proto
@@ -72,6 +72,11 @@ class Result:
         return self.privacy.mechanism.value
 
 
+WATCH_TIMEOUT_S = 600.0
+"""How long `watch` and `run` follow a computation by default before giving up on it (the
+computation itself goes on; `status` and `result` find it later)."""
+
+
 class CoordinatorClient(ChannelClient):
     """The analyst API of a coordinator, called with an analyst certificate."""
 
@@ -93,9 +98,22 @@ class CoordinatorClient(ChannelClient):
         ref = call(self._what, lambda: self._stub.CreateComputation(request, timeout=self._timeout))
         return ref.computation_id
 
-    def watch(self, computation_id: str, timeout: float | None = None) -> Iterator[Progress]:
-        """Yield a computation's events from the first until it is published or failed."""
+    def watch(self, computation_id: str, timeout: float = WATCH_TIMEOUT_S) -> Iterator[Progress]:
+        """Yield a computation's events from the first until it is published or failed.
+
+        After `timeout` seconds, DeadlineExceeded saying that the computation still runs
+        (watching again, or `status`, picks it up: events are kept).
+        """
         ref = pb.ComputationRef(computation_id=computation_id)
+        try:
+            yield from self._follow(ref, timeout)
+        except DeadlineExceeded:
+            raise DeadlineExceeded(
+                f"{self._what}: computation {computation_id} is still running after {timeout:g} "
+                "s of watching; watch it again, or ask for its status or result later"
+            ) from None
+
+    def _follow(self, ref: pb.ComputationRef, timeout: float) -> Iterator[Progress]:
         with translated(self._what):
             for e in self._stub.WatchComputation(ref, timeout=timeout):
                 yield Progress(
@@ -157,10 +175,14 @@ class CoordinatorClient(ChannelClient):
         spec: ComputationSpec,
         parties: tuple[str, ...] = (),
         on_progress: Callable[[Progress], None] | None = None,
+        timeout: float = WATCH_TIMEOUT_S,
     ) -> Result:
-        """Create, follow and fetch: the result, or PreconditionFailed with the failure reason."""
+        """Create, follow and fetch: the result, or PreconditionFailed with the failure reason.
+
+        DeadlineExceeded when the computation has not ended within `timeout` seconds.
+        """
         cid = self.create(spec, parties)
-        for event in self.watch(cid):
+        for event in self.watch(cid, timeout):
             if on_progress is not None:
                 on_progress(event)
         info = self.status(cid)

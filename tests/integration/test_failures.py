@@ -21,6 +21,7 @@ from integration_helpers import running_federation, scalar, submit_all, vector
 from mpcnode.client import Progress
 from mpcnode.core.declaration import Declaration
 from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.errors import MpcError
 from mpcnode.federation import LocalFederation
 
 pytestmark = pytest.mark.integration
@@ -225,3 +226,101 @@ def test_coordinator_restarted_after_partials_were_released_retries_the_same_com
     assert {(r.participants, r.function, r.period) for r in releases} == {
         (PARTIES, releases[0].function, "1")
     }
+
+
+SHARE_TIMEOUT_S = 2.0
+
+
+@pytest.mark.parametrize("length", [1, 1_000_000])
+def test_a_node_stalled_in_share_is_blamed_alone_and_the_retry_publishes_without_it(
+    tmp_path: Path, length: int
+) -> None:
+    """bob stops itself (SIGSTOP) when handed its seeds: only his call times out, so only he
+    is blamed, and the retry without him publishes within the share timeout plus a round."""
+    stalled = {"bob": {"MPCNODE_FAILPOINT": "stall-before-share"}}
+    rounds = {"share_timeout_seconds": SHARE_TIMEOUT_S}
+    with running_federation(tmp_path / "fed", PARTIES, rounds=rounds, daemon_env=stalled) as fed:
+        dataset = f"stalled-{length}"
+        inputs = {p: np.full(length, i + 1, dtype=np.int64) for i, p in enumerate(PARTIES)}
+        submit_all(fed, dataset, inputs, vector(dataset, length, 0, 10) if length > 1 else
+                   scalar(dataset, 10))  # fmt: skip
+        spec = ComputationSpec(
+            name="survives a stall", kind=Kind.SUM, dataset=dataset, lower=0, upper=10,
+            length=length, min_parties=3,
+        )  # fmt: skip
+        events: list[Progress] = []
+        started = time.monotonic()
+        with fed.analyst() as analyst:
+            result = analyst.run(spec, on_progress=events.append)
+        took = time.monotonic() - started
+        bob = fed.processes["bob"]
+        assert bob.poll() is None  # stalled, not dead: it got SIGCONT only at the stop
+    aborted = [e for e in events if e.phase == "aborted"]
+    assert len(aborted) == 1, [e.message for e in events]
+    assert aborted[0].party == "bob"
+    assert "phase share" in aborted[0].message and "DEADLINE_EXCEEDED" in aborted[0].message
+    assert "alice" not in aborted[0].message.split("phase share", 1)[1]  # nobody else blamed
+    assert result.participants == ("alice", "carlos", "david")
+    assert result.outputs["sum"].tolist() == [1 + 3 + 4] * length
+    assert took < SHARE_TIMEOUT_S + 30, took
+
+
+@pytest.mark.parametrize("point", ["after-publish", "after-fail"])
+def test_a_coordinator_killed_at_the_end_leaves_the_terminal_event_to_whoever_reattaches(
+    tmp_path: Path, point: str
+) -> None:
+    """The terminal state and its event are one transaction: a crash between the commit and
+    waking the watchers leaves both, and a watcher attached after the restart gets the end."""
+    dies = {"coordinator": {"MPCNODE_FAILPOINT": point}}
+    with running_federation(tmp_path / "fed", PARTIES, daemon_env=dies) as fed:
+        dataset = "ends"
+        submit_all(fed, dataset, {p: i for i, p in enumerate(PARTIES)}, scalar(dataset, 10))
+        upper = 10 if point == "after-publish" else 20  # 20: every node refuses (not declared)
+        spec = ComputationSpec(
+            name="the end", kind=Kind.SUM, dataset=dataset, lower=0, upper=upper, min_parties=3
+        )
+        with fed.analyst() as analyst:
+            cid = analyst.create(spec)
+            with pytest.raises(MpcError):  # the stream breaks when the coordinator dies
+                list(analyst.watch(cid, timeout=WATCH_TIMEOUT))
+        assert fed.processes["coordinator"].wait(30) == 86
+        fed.processes.pop("coordinator")
+        fed.start_daemon("coordinator")
+        fed.wait_ready("coordinator")
+        with fed.analyst() as analyst:
+            started = time.monotonic()
+            events = list(analyst.watch(cid, timeout=30))
+            assert time.monotonic() - started < 5
+            info = analyst.status(cid)
+    want = "published" if point == "after-publish" else "failed"
+    assert events[-1].state == want == info.state, [e.message for e in events]
+    assert [e.state for e in events].count(want) == 1
+
+
+def test_max_attempts_hold_across_coordinator_restarts(tmp_path: Path) -> None:
+    """A computation whose every round crashes the coordinator is failed after max_attempts
+    rounds in all, however many restarts it took: no crash loop."""
+    dies = {"coordinator": {"MPCNODE_FAILPOINT": "before-collect"}}
+    rounds = {"max_attempts": 2}
+    with running_federation(tmp_path / "fed", PARTIES, rounds=rounds, daemon_env=dies) as fed:
+        submit_all(fed, "loop", {p: i for i, p in enumerate(PARTIES)}, scalar("loop", 10))
+        spec = ComputationSpec(
+            name="crashes", kind=Kind.SUM, dataset="loop", lower=0, upper=10, min_parties=3
+        )
+        with fed.analyst() as analyst:
+            cid = analyst.create(spec)
+        for _ in range(2):  # each start resumes the computation and dies in its round
+            assert fed.processes["coordinator"].wait(30) == 86
+            fed.processes.pop("coordinator")
+            fed.start_daemon("coordinator", {"MPCNODE_FAILPOINT": "before-collect"})
+            fed.wait_ready("coordinator")
+        with fed.analyst() as analyst:
+            events = list(analyst.watch(cid, timeout=30))
+            info = analyst.status(cid)
+        assert fed.processes["coordinator"].poll() is None  # the third start ran no round
+    assert info.state == "failed"
+    assert info.attempts == 2
+    assert "gave up after 2 rounds" in info.reason
+    assert "coordinator restart" in info.reason
+    restarted = [e for e in events if e.state == "running" and "restarted" in e.message]
+    assert len(restarted) == 2, [(e.phase, e.message) for e in events]
