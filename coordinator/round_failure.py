@@ -29,6 +29,14 @@ class RoundFailure(Exception):
         parts = [f"{', '.join(parties)}: {text}" for text, parties in by_message.items()]
         return f"round {label} aborted in phase {self.phase}: " + "; ".join(parts)
 
+    def dropped(self) -> dict[str, str]:
+        """Each party at fault, with the line that says why (for a result's `dropped`)."""
+        return {
+            party: f"phase {self.phase}: {err.status}: "
+            f"{strip_caller(err.message, party)[:MESSAGE_LIMIT]}"
+            for party, err in self.errors.items()
+        }
+
     @property
     def retryable(self) -> bool:
         """True when every fault is a party that could not be reached."""

@@ -149,6 +149,8 @@ class Sequencer:
                 return
             except RoundFailure as failure:
                 participants = tuple(p for p in participants if p not in failure.errors)
+                if failure.retryable:  # the result will say who was left out, and why
+                    await asyncio.to_thread(self._store.drop_parties, cid, failure.dropped())
                 if not failure.retryable:
                     return await self._fail(cid, participants, "refused: not retried")
                 if attempt >= self._settings.max_attempts:

@@ -130,6 +130,7 @@ class CoordinatorService(coordinator_pb2_grpc.CoordinatorServicer):
                 output_dtypes=[_DTYPES[o.values.dtype.name] for o in result.outputs],
                 created_unix_ms=comp.created_ms,
                 published_unix_ms=comp.updated_ms,
+                dropped=_dropped(comp),
             )
         )
         for index, output in enumerate(result.outputs):
@@ -151,7 +152,12 @@ def _status(comp: Computation) -> cpb.ComputationStatus:
         participants=list(comp.participants or comp.parties),
         created_unix_ms=comp.created_ms,
         updated_unix_ms=comp.updated_ms,
+        dropped=_dropped(comp),
     )
+
+
+def _dropped(comp: Computation) -> list[pb.DroppedParty]:
+    return [pb.DroppedParty(party=p, reason=r) for p, r in comp.dropped]
 
 
 def _event(ref: pb.ComputationRef, event: Event) -> cpb.ComputationEvent:

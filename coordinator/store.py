@@ -9,111 +9,30 @@ published result cannot be lost and an unpublished one cannot be half-written.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from mpcnode.core.spec import ComputationSpec, spec_from_canonical
+from coordinator.records import (
+    COMPUTATION_COLUMNS,
+    MIGRATIONS,
+    TERMINAL_PHASES,
+    TERMINAL_STATES,
+    Computation,
+    Event,
+    Notice,
+    Output,
+    StoredResult,
+    computation_of,
+    event_from_doc,
+    insert_event,
+)
+from mpcnode.core.spec import ComputationSpec
 from mpcnode.errors import NotFound, PreconditionFailed, shown
 from mpcnode.sqlite import Database, read_array, write_array
 
-MIGRATIONS = (
-    """
-    CREATE TABLE computations (
-        id TEXT PRIMARY KEY,
-        spec BLOB NOT NULL,
-        parties TEXT NOT NULL,
-        state TEXT NOT NULL,
-        reason TEXT NOT NULL DEFAULT '',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        participants TEXT NOT NULL DEFAULT '[]',
-        created_ms INTEGER NOT NULL,
-        updated_ms INTEGER NOT NULL
-    );
-    CREATE TABLE rounds (
-        round_id BLOB PRIMARY KEY,
-        computation_id TEXT NOT NULL REFERENCES computations (id),
-        attempt INTEGER NOT NULL,
-        participants TEXT NOT NULL,
-        deadline_ms INTEGER NOT NULL,
-        phase TEXT NOT NULL,
-        reason TEXT NOT NULL DEFAULT '',
-        updated_ms INTEGER NOT NULL
-    );
-    CREATE TABLE events (
-        computation_id TEXT NOT NULL REFERENCES computations (id),
-        seq INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (computation_id, seq)
-    );
-    CREATE TABLE outputs (
-        computation_id TEXT NOT NULL REFERENCES computations (id),
-        idx INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        dtype TEXT NOT NULL,
-        data BLOB NOT NULL,
-        PRIMARY KEY (computation_id, idx)
-    )
-    """,
-)
-TERMINAL_STATES = ("published", "failed")
-TERMINAL_PHASES = ("published", "aborted")
-
-
-@dataclass(frozen=True)
-class Computation:
-    """A computation and where it stands."""
-
-    id: str
-    spec: ComputationSpec
-    parties: tuple[str, ...]
-    state: str  # pending | running | published | failed
-    reason: str
-    attempts: int
-    participants: tuple[str, ...]
-    created_ms: int
-    updated_ms: int
-
-
-@dataclass(frozen=True)
-class Event:
-    """One step of a computation, as WatchComputation streams it."""
-
-    seq: int
-    round_id: bytes
-    attempt: int
-    phase: str
-    state: str
-    participants: tuple[str, ...]
-    party: str
-    message: str
-    unix_ms: int
-
-
-Notice = tuple[str, Event]
-"""An event of a computation (its id, the event) to append with another write."""
-
-
-@dataclass(frozen=True)
-class Output:
-    """One named output of a result (e.g. "sum", "mean", "counts")."""
-
-    name: str
-    values: npt.NDArray[np.int64] | npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    """A published result: the round it came from and its outputs."""
-
-    computation: Computation
-    round_id: bytes
-    outputs: tuple[Output, ...]
+__all__ = ["Computation", "CoordinatorStore", "Event", "Notice", "Output", "StoredResult"]
 
 
 def _now_ms() -> int:
@@ -144,33 +63,32 @@ class CoordinatorStore:
         """A computation, or NotFound."""
         with self._db.transaction("get computation") as conn:
             row = conn.execute(
-                "SELECT id, spec, parties, state, reason, attempts, participants, created_ms, "
-                "updated_ms FROM computations WHERE id = ?",
+                f"SELECT {COMPUTATION_COLUMNS} FROM computations WHERE id = ?",
                 (cid,),
             ).fetchone()
         if row is None:
             raise NotFound(f"no computation {shown(cid)} on this coordinator")
-        return _computation(row)
+        return computation_of(row)
 
     def recent(self, limit: int) -> list[Computation]:
         """The newest computations first."""
         with self._db.transaction("list computations") as conn:
             rows = conn.execute(
-                "SELECT id, spec, parties, state, reason, attempts, participants, created_ms, "
-                "updated_ms FROM computations ORDER BY created_ms DESC, id LIMIT ?",
+                f"SELECT {COMPUTATION_COLUMNS} FROM computations "
+                "ORDER BY created_ms DESC, id LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [_computation(r) for r in rows]
+        return [computation_of(r) for r in rows]
 
     def unfinished(self) -> list[Computation]:
         """Computations neither published nor failed (to resume after a restart)."""
         with self._db.transaction("unfinished computations") as conn:
             rows = conn.execute(
-                "SELECT id, spec, parties, state, reason, attempts, participants, created_ms, "
-                "updated_ms FROM computations WHERE state NOT IN (?, ?) ORDER BY created_ms",
+                f"SELECT {COMPUTATION_COLUMNS} FROM computations WHERE state NOT IN (?, ?) "
+                "ORDER BY created_ms",
                 TERMINAL_STATES,
             ).fetchall()
-        return [_computation(r) for r in rows]
+        return [computation_of(r) for r in rows]
 
     def begin_round(
         self,
@@ -198,7 +116,16 @@ class CoordinatorStore:
                 (attempt, json.dumps(participants), now, cid),
             )
             if notice is not None:
-                _insert_event(conn, *notice)
+                insert_event(conn, *notice)
+
+    def drop_parties(self, cid: str, dropped: dict[str, str]) -> None:
+        """Record the invited parties a retry goes on without, and the abort that dropped each."""
+        with self._db.transaction("drop parties", durable=False) as conn:
+            row = conn.execute("SELECT dropped FROM computations WHERE id = ?", (cid,)).fetchone()
+            merged = {**json.loads(str(row[0])), **dropped}
+            conn.execute(
+                "UPDATE computations SET dropped = ? WHERE id = ?", (json.dumps(merged), cid)
+            )
 
     def set_phase(
         self, round_id: bytes, phase: str, reason: str = "", notice: Notice | None = None
@@ -214,7 +141,7 @@ class CoordinatorStore:
                 (phase, reason, _now_ms(), round_id),
             )
             if notice is not None:
-                _insert_event(conn, *notice)
+                insert_event(conn, *notice)
 
     def interrupted_rounds(self, cid: str) -> list[tuple[bytes, tuple[str, ...], str]]:
         """Rounds of a computation left in a running phase: (round_id, participants, phase)."""
@@ -238,7 +165,7 @@ class CoordinatorStore:
                 (reason, _now_ms(), cid),
             )
             if event is not None:
-                _insert_event(conn, cid, event)
+                insert_event(conn, cid, event)
 
     def publish(
         self, cid: str, round_id: bytes, outputs: tuple[Output, ...], event: Event | None = None
@@ -268,7 +195,7 @@ class CoordinatorStore:
                 (now, cid),
             )
             if event is not None:
-                _insert_event(conn, cid, event)
+                insert_event(conn, cid, event)
 
     def result(self, cid: str) -> StoredResult:
         """The published result, or FAILED_PRECONDITION saying where the computation is."""
@@ -296,7 +223,7 @@ class CoordinatorStore:
     def add_event(self, cid: str, event: Event) -> Event:
         """Append an event, assigning the next sequence number."""
         with self._db.transaction("add event", durable=False) as conn:
-            return _insert_event(conn, cid, event)
+            return insert_event(conn, cid, event)
 
     def events_after(self, cid: str, seq: int) -> list[Event]:
         """Events of a computation with a sequence number above `seq`, in order."""
@@ -305,62 +232,4 @@ class CoordinatorStore:
                 "SELECT body FROM events WHERE computation_id = ? AND seq > ? ORDER BY seq",
                 (cid, seq),
             ).fetchall()
-        return [_event_from_doc(json.loads(r[0])) for r in rows]
-
-
-def _insert_event(conn: sqlite3.Connection, cid: str, event: Event) -> Event:
-    seq = conn.execute(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE computation_id = ?", (cid,)
-    ).fetchone()[0]
-    stored = Event(seq, *_event_fields(event))
-    conn.execute(
-        "INSERT INTO events (computation_id, seq, body) VALUES (?, ?, ?)",
-        (cid, seq, json.dumps(_event_doc(stored))),
-    )
-    return stored
-
-
-def _computation(row: Any) -> Computation:
-    return Computation(
-        id=str(row[0]),
-        spec=spec_from_canonical(bytes(row[1])),
-        parties=tuple(json.loads(str(row[2]))),
-        state=str(row[3]),
-        reason=str(row[4]),
-        attempts=int(row[5]),
-        participants=tuple(json.loads(str(row[6]))),
-        created_ms=int(row[7]),
-        updated_ms=int(row[8]),
-    )
-
-
-def _event_fields(e: Event) -> tuple[bytes, int, str, str, tuple[str, ...], str, str, int]:
-    return (e.round_id, e.attempt, e.phase, e.state, e.participants, e.party, e.message, e.unix_ms)
-
-
-def _event_doc(e: Event) -> dict[str, object]:
-    return {
-        "seq": e.seq,
-        "round_id": e.round_id.hex(),
-        "attempt": e.attempt,
-        "phase": e.phase,
-        "state": e.state,
-        "participants": list(e.participants),
-        "party": e.party,
-        "message": e.message,
-        "unix_ms": e.unix_ms,
-    }
-
-
-def _event_from_doc(d: Any) -> Event:
-    return Event(
-        seq=int(d["seq"]),
-        round_id=bytes.fromhex(str(d["round_id"])),
-        attempt=int(d["attempt"]),
-        phase=str(d["phase"]),
-        state=str(d["state"]),
-        participants=tuple(d["participants"]),
-        party=str(d["party"]),
-        message=str(d["message"]),
-        unix_ms=int(d["unix_ms"]),
-    )
+        return [event_from_doc(json.loads(r[0])) for r in rows]

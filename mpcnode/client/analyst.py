@@ -52,6 +52,7 @@ class ComputationInfo:
     participants: tuple[str, ...]
     created_unix_ms: int
     updated_unix_ms: int
+    dropped: tuple[tuple[str, str], ...] = ()  # (party, reason) a retry went on without
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class Result:
     outputs: dict[str, npt.NDArray[np.int64] | npt.NDArray[np.float64]]
     privacy: ResultPrivacy
     published_unix_ms: int
+    # Invited parties the round went on without, each with the reason (party, reason).
+    dropped: tuple[tuple[str, str], ...] = ()
 
     @property
     def mechanism(self) -> str:
@@ -168,6 +171,7 @@ class CoordinatorClient(ChannelClient):
             outputs=outputs,
             privacy=report_from_proto(header.privacy),
             published_unix_ms=header.published_unix_ms,
+            dropped=tuple((d.party, d.reason) for d in header.dropped),
         )
 
     def run(
@@ -201,4 +205,5 @@ def _info(s: cpb.ComputationStatus) -> ComputationInfo:
         tuple(s.participants),
         s.created_unix_ms,
         s.updated_unix_ms,
+        tuple((d.party, d.reason) for d in s.dropped),
     )

@@ -28,6 +28,7 @@ def result_table(result: Result) -> str:
     lines = [
         f"computation {result.computation_id}: {spec.kind.value} of {spec.dataset!r} ({spec.name})",
         f"participants: {', '.join(result.participants)}  (round {result.round_id[:8]})",
+        *(f"dropped: {party} ({reason})" for party, reason in result.dropped),
         result.privacy.summary(),
     ]
     for name, values in result.outputs.items():
@@ -59,6 +60,7 @@ def result_json(result: Result) -> dict[str, Any]:
         "bins": list(spec.bins),
         "round_id": result.round_id,
         "participants": list(result.participants),
+        "dropped": [{"party": p, "reason": r} for p, r in result.dropped],
         "privacy": privacy_json(result.privacy),
         "published_unix_ms": result.published_unix_ms,
         "outputs": {name: values.tolist() for name, values in result.outputs.items()},

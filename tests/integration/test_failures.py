@@ -82,6 +82,8 @@ def _node_killed_before_it_shares(fed: LocalFederation) -> None:
 
     survivors = ("alice", "carlos", "david")
     assert result.participants == survivors
+    assert [party for party, _ in result.dropped] == ["bob"]
+    assert "UNAVAILABLE" in result.dropped[0][1]
     expected = sum(inputs[p] for p in survivors)
     np.testing.assert_array_equal(result.outputs["sum"], expected)
 
@@ -261,6 +263,8 @@ def test_a_node_stalled_in_share_is_blamed_alone_and_the_retry_publishes_without
     assert "phase share" in aborted[0].message and "DEADLINE_EXCEEDED" in aborted[0].message
     assert "alice" not in aborted[0].message.split("phase share", 1)[1]  # nobody else blamed
     assert result.participants == ("alice", "carlos", "david")
+    assert [party for party, _ in result.dropped] == ["bob"]
+    assert result.dropped[0][1].startswith("phase share: DEADLINE_EXCEEDED")
     assert result.outputs["sum"].tolist() == [1 + 3 + 4] * length
     assert took < SHARE_TIMEOUT_S + 30, took
 
@@ -324,3 +328,22 @@ def test_max_attempts_hold_across_coordinator_restarts(tmp_path: Path) -> None:
     assert "coordinator restart" in info.reason
     restarted = [e for e in events if e.state == "running" and "restarted" in e.message]
     assert len(restarted) == 2, [(e.phase, e.message) for e in events]
+
+
+def test_a_node_restarted_just_before_a_round_is_included(tmp_path: Path) -> None:
+    """The coordinator's channel to bob saw him go: right after he serves again, the next
+    round includes him (reconnect backoff of at most 1 s, and Prepare waits briefly)."""
+    with running_federation(tmp_path / "fed", PARTIES) as fed:
+        submit_all(fed, "back", {p: i + 1 for i, p in enumerate(PARTIES)}, scalar("back", 10))
+        spec = ComputationSpec(
+            name="with bob", kind=Kind.SUM, dataset="back", lower=0, upper=10, min_parties=3
+        )
+        with fed.analyst() as analyst:
+            first = analyst.run(spec)
+            fed.stop_daemon("bob")
+            fed.start_daemon("bob")
+            fed.wait_ready("bob")
+            again = analyst.run(spec)
+    assert first.participants == again.participants == PARTIES
+    assert again.dropped == ()
+    assert again.outputs["sum"].tolist() == [10]

@@ -109,6 +109,7 @@ class ComputationStatus(_message.Message):
     PARTICIPANTS_FIELD_NUMBER: _builtins.int
     CREATED_UNIX_MS_FIELD_NUMBER: _builtins.int
     UPDATED_UNIX_MS_FIELD_NUMBER: _builtins.int
+    DROPPED_FIELD_NUMBER: _builtins.int
     state: _types_pb2.ComputationState.ValueType
     reason: _builtins.str
     """Why it failed, naming the party and phase (empty unless FAILED)."""
@@ -121,6 +122,10 @@ class ComputationStatus(_message.Message):
     def spec(self) -> _types_pb2.ComputationSpec: ...
     @_builtins.property
     def participants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def dropped(self) -> _containers.RepeatedCompositeFieldContainer[_types_pb2.DroppedParty]:
+        """Invited parties a retry went on without so far, each with the reason."""
+
     def __init__(
         self,
         *,
@@ -132,10 +137,11 @@ class ComputationStatus(_message.Message):
         participants: _abc.Iterable[_builtins.str] | None = ...,
         created_unix_ms: _builtins.int = ...,
         updated_unix_ms: _builtins.int = ...,
+        dropped: _abc.Iterable[_types_pb2.DroppedParty] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ref", b"ref", "spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_unix_ms", b"created_unix_ms", "participants", b"participants", "reason", b"reason", "ref", b"ref", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_unix_ms", b"created_unix_ms", "dropped", b"dropped", "participants", b"participants", "reason", b"reason", "ref", b"ref", "spec", b"spec", "state", b"state", "updated_unix_ms", b"updated_unix_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

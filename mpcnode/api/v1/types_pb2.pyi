@@ -741,6 +741,7 @@ class ResultHeader(_message.Message):
     OUTPUT_DTYPES_FIELD_NUMBER: _builtins.int
     CREATED_UNIX_MS_FIELD_NUMBER: _builtins.int
     PUBLISHED_UNIX_MS_FIELD_NUMBER: _builtins.int
+    DROPPED_FIELD_NUMBER: _builtins.int
     round_id: _builtins.bytes
     created_unix_ms: _builtins.int
     published_unix_ms: _builtins.int
@@ -760,6 +761,12 @@ class ResultHeader(_message.Message):
     def output_dtypes(self) -> _containers.RepeatedScalarFieldContainer[Global___DType.ValueType]:
         """Element type of every output (INT64 for integer sums and counts, FLOAT64 otherwise)."""
 
+    @_builtins.property
+    def dropped(self) -> _containers.RepeatedCompositeFieldContainer[Global___DroppedParty]:
+        """Invited parties the published round went on without (unreachable or stalled in an
+        earlier round of the computation), each with the reason.
+        """
+
     def __init__(
         self,
         *,
@@ -772,11 +779,37 @@ class ResultHeader(_message.Message):
         output_dtypes: _abc.Iterable[Global___DType.ValueType] | None = ...,
         created_unix_ms: _builtins.int = ...,
         published_unix_ms: _builtins.int = ...,
+        dropped: _abc.Iterable[Global___DroppedParty] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["privacy", b"privacy", "ref", b"ref", "spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_unix_ms", b"created_unix_ms", "output_dtypes", b"output_dtypes", "outputs", b"outputs", "participants", b"participants", "privacy", b"privacy", "published_unix_ms", b"published_unix_ms", "ref", b"ref", "round_id", b"round_id", "spec", b"spec"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_unix_ms", b"created_unix_ms", "dropped", b"dropped", "output_dtypes", b"output_dtypes", "outputs", b"outputs", "participants", b"participants", "privacy", b"privacy", "published_unix_ms", b"published_unix_ms", "ref", b"ref", "round_id", b"round_id", "spec", b"spec"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ResultHeader: _TypeAlias = ResultHeader  # noqa: Y015
+
+@_typing.final
+class DroppedParty(_message.Message):
+    """An invited party a computation's retry went on without."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    party: _builtins.str
+    reason: _builtins.str
+    """The phase and status that dropped it, e.g. "phase share: DEADLINE_EXCEEDED: ..."."""
+    def __init__(
+        self,
+        *,
+        party: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["party", b"party", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DroppedParty: _TypeAlias = DroppedParty  # noqa: Y015
