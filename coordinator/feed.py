@@ -43,8 +43,9 @@ class EventFeed:
         return Event(0, round_id, attempt, phase, state, participants, party, message, now)
 
     async def announce(self, cid: str, event: Event) -> None:
-        """Log an event already stored and wake every watcher."""
-        log.info("computation %s: %s", cid, event.message)
+        """Log an event already stored and wake every watcher (an abort as a WARNING)."""
+        level = logging.WARNING if event.phase == "aborted" else logging.INFO
+        log.log(level, "computation %s: %s", cid, event.message)
         async with self._changed:
             self._version += 1
             self._changed.notify_all()

@@ -20,6 +20,7 @@ import grpc.aio
 import numpy as np
 import numpy.typing as npt
 
+from mpcnode import failpoints
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import Roster
 from mpcnode.core.sealing import RECEIPT_BYTES, SEALED_BYTES
@@ -177,6 +178,7 @@ class NodeGateway:
                         f"{party} sent a partial of length {piece.total_length}", party=party
                     )
                 adder.add(piece.chunk)
+                failpoints.hit("mid-collect")
         except grpc.RpcError as err:
             raise _blame(from_rpc_error(err, f"{party} (partial)"), party) from None
         adder.finish()

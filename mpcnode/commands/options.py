@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -23,6 +24,27 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("grpc._cython.cygrpc").addFilter(CallerGone())
+
+
+class CallerGone(logging.Filter):
+    """gRPC logs an ERROR with a traceback when a streaming call's caller goes away mid-stream
+    (`ExecuteBatchError ... [/mpc.v1.RoundControl/CollectPartial]`, e.g. the coordinator was
+    restarted while it collected a partial). For a daemon that is an expected failure: it
+    becomes one WARNING line. Tracebacks are for bugs."""
+
+    _METHOD = re.compile(r"\[(/[^\]]+)\]")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the caller-gone record in place; keep every record."""
+        message = record.getMessage()
+        if "ExecuteBatchError" in message:
+            found = self._METHOD.search(message)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "the caller went away while %s was streaming its reply"
+            record.args = (found.group(1) if found else "a call",)
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def friendly_errors(fn: _F) -> _F:

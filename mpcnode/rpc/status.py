@@ -34,8 +34,13 @@ def grpc_code(err: errors.MpcError) -> grpc.StatusCode:
     return cast(grpc.StatusCode, getattr(grpc.StatusCode, err.status))
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> None:
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any], exc: BaseException, method: str
+) -> None:
     if isinstance(exc, errors.MpcError):
+        # An expected failure (a refusal, an unknown round, a deadline): one line, no
+        # traceback. Messages never carry a value (STYLE 11), so the log may have them.
+        log.warning("%s refused: %s: %s", method, exc.status, exc.message[:300])
         if exc.party:
             context.set_trailing_metadata(((PARTY_METADATA_KEY, exc.party),))
         await context.abort(grpc_code(exc), exc.message)
@@ -58,7 +63,7 @@ def rpc_method(method: _F) -> _F:
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
-                await _abort(context, exc)
+                await _abort(context, exc, method.__name__)
 
         return cast(_F, stream_wrapper)
 
@@ -69,7 +74,7 @@ def rpc_method(method: _F) -> _F:
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
-            await _abort(context, exc)
+            await _abort(context, exc, method.__name__)
 
     return cast(_F, unary_wrapper)
 

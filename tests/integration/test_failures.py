@@ -8,6 +8,7 @@ elements so that the partial phase after it lasts long enough to be interrupted.
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from integration_helpers import running_federation, scalar, submit_all, vector
 
 from mpcnode.client import Progress
+from mpcnode.commands.options import CallerGone
 from mpcnode.core.declaration import Declaration
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import MpcError
@@ -347,3 +349,41 @@ def test_a_node_restarted_just_before_a_round_is_included(tmp_path: Path) -> Non
     assert first.participants == again.participants == PARTIES
     assert again.dropped == ()
     assert again.outputs["sum"].tolist() == [10]
+
+
+def test_a_coordinator_gone_mid_collect_is_a_warning_on_the_nodes_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """An expected failure is one WARNING line; tracebacks are for bugs (issue 10, item 8)."""
+    dies = {"coordinator": {"MPCNODE_FAILPOINT": "mid-collect"}}
+    length = 1_000_000  # sixteen chunks: the nodes are still streaming when it goes
+    with running_federation(tmp_path / "fed", PARTIES, daemon_env=dies) as fed:
+        inputs = {p: np.full(length, i, dtype=np.int64) for i, p in enumerate(PARTIES)}
+        submit_all(fed, "gone", inputs, vector("gone", length, 0, 10))
+        spec = ComputationSpec(
+            name="gone", kind=Kind.SUM, dataset="gone", lower=0, upper=10, length=length,
+            min_parties=3,
+        )  # fmt: skip
+        with fed.analyst() as analyst:
+            cid = analyst.create(spec)
+            with pytest.raises(MpcError):
+                list(analyst.watch(cid, timeout=WATCH_TIMEOUT))
+        assert fed.processes["coordinator"].wait(30) == 86
+        time.sleep(1)  # the nodes notice the broken streams
+    for party in PARTIES:
+        log = (fed.root / "logs" / f"{party}.log").read_text()
+        assert "Traceback" not in log, log
+        assert " ERROR " not in log, log
+
+
+def test_the_caller_gone_record_becomes_one_warning_line() -> None:
+    record = logging.LogRecord(
+        "grpc._cython.cygrpc", logging.ERROR, __file__, 1,
+        "ExecuteBatchError raised in core by servicer method [/mpc.v1.RoundControl/"
+        "CollectPartial]", (), (RuntimeError, RuntimeError("x"), None),
+    )  # fmt: skip
+    assert CallerGone().filter(record)
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert record.getMessage() == (
+        "the caller went away while /mpc.v1.RoundControl/CollectPartial was streaming its reply"
+    )
