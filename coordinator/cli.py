@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +37,47 @@ def cli() -> None:
     Run:    mpc-coordinator serve --config coordinator.toml
     Ask:    mpc-coordinator run --kind mean --dataset raises --lower 0 --upper 10000 ...
     """
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    help="The coordinator's TOML config file.",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    help="Prune what ended more than this many days ago (default: retention.days).",
+)
+@friendly_errors
+def prune(config_path: Path, days: int | None) -> None:
+    """Delete the events and round rows of computations that ended long ago, now.
+
+    Results, their outputs and each computation's final state and reason are kept. The
+    daemon does the same every hour with its config's `retention.days`.
+
+    \b
+    Example:
+      mpc-coordinator prune --config /etc/mpcnode/coordinator.toml --days 7
+    """
+    from coordinator.config import load_coordinator_config  # noqa: PLC0415
+    from coordinator.store import CoordinatorStore  # noqa: PLC0415
+
+    config = load_coordinator_config(config_path)
+    keep = config.retention.days if days is None else days
+    if keep == 0 and days is None:
+        click.echo("retention.days is 0: everything is kept; pass --days to prune anyway")
+        return
+    store = CoordinatorStore(config.data_dir)
+    try:
+        events, rounds = store.prune(int((time.time() - keep * 86400) * 1000))
+    finally:
+        store.close()
+    click.echo(f"pruned {events} events and {rounds} round rows of computations ended "
+               f"{keep} or more days ago")  # fmt: skip
 
 
 @cli.command()

@@ -33,6 +33,15 @@ class RoundSettings(_Strict):
     max_attempts: int = Field(default=3, ge=1, le=20)
 
 
+class RetentionSettings(_Strict):
+    """How long the coordinator keeps what only explains a computation's past."""
+
+    # Events and round rows of computations that ended more than this many days ago are
+    # deleted (hourly, and by `mpc-coordinator prune`); results, their outputs and every
+    # computation's final state and reason are kept. 0 keeps everything.
+    days: int = Field(default=30, ge=0)
+
+
 class AccessSettings(_Strict):
     """Who may use the analyst API."""
 
@@ -49,6 +58,7 @@ class CoordinatorConfig(_Strict):
     tls: TlsConfig
     rounds: RoundSettings = RoundSettings()
     access: AccessSettings = AccessSettings()
+    retention: RetentionSettings = RetentionSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     _listen = field_validator("listen")(check_address)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from pathlib import Path
 
 import grpc.aio
@@ -20,6 +22,9 @@ from mpcnode.pki import Role
 from mpcnode.rpc.server import serve
 from mpcnode.startup import check_own_identity, hold_instance_lock
 from mpcnode.tls import TlsFiles
+
+log = logging.getLogger(__name__)
+PRUNE_INTERVAL_S = 3600.0
 
 
 async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = None) -> None:
@@ -45,10 +50,18 @@ async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = N
         )
         return [s.full_name for s in coordinator_pb2.DESCRIPTOR.services_by_name.values()]
 
+    async def prune_hourly() -> None:
+        while config.retention.days:
+            cutoff = int((time.time() - config.retention.days * 86400) * 1000)
+            events, rounds = await asyncio.to_thread(store.prune, cutoff)
+            if events or rounds:
+                log.info("retention: pruned %d events and %d round rows", events, rounds)
+            await asyncio.sleep(PRUNE_INTERVAL_S)
+
     async def background() -> None:
         # Warm channels to every node while interrupted computations resume: the first
         # round then pays no TLS handshakes.
-        await asyncio.gather(gateway.warm(), sequencer.recover())
+        await asyncio.gather(gateway.warm(), sequencer.recover(), prune_hourly())
 
     try:
         await serve("mpc-coordinator", config.listen, tls, register, ready_file, background)

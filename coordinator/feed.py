@@ -1,8 +1,10 @@
 """A computation's events: made, stored by the caller, announced, and streamed to watchers.
 
-Every stored event bumps a version under a condition. A watcher reads the version before it
-reads the events, so an event stored while it reads (or while it sends what it read) wakes its
-next wait at once: no wake-up is missed and none waits for a poll.
+Every stored event bumps its computation's version under a condition. A watcher reads the
+version before it reads the events, so an event stored while it reads (or while it sends what
+it read) wakes its next wait at once: no wake-up is missed and none waits for a poll. Versions
+are per computation, so 50 watchers of 50 computations do not each re-read their events on
+every other computation's event.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-from coordinator.store import CoordinatorStore, Event
+from coordinator.records import TERMINAL_STATES
+from coordinator.store import Computation, CoordinatorStore, Event
 
 log = logging.getLogger(__name__)
 _WATCH_POLL_S = 5.0  # a safety net only: every stored event wakes the watchers
@@ -26,7 +29,9 @@ class EventFeed:
         self._store = store
         self._clock = clock
         self._changed = asyncio.Condition()
-        self._version = 0  # bumped by every stored event: a watcher compares, never misses
+        # Bumped by every stored event of a computation: a watcher compares, never misses.
+        # An entry lives while its computation runs (dropped with its terminal event).
+        self._versions: dict[str, int] = {}
 
     def new(
         self,
@@ -47,7 +52,10 @@ class EventFeed:
         level = logging.WARNING if event.phase == "aborted" else logging.INFO
         log.log(level, "computation %s: %s", cid, event.message)
         async with self._changed:
-            self._version += 1
+            if event.state in ("published", "failed"):
+                self._versions.pop(cid, None)  # a watcher that reads next sees the end
+            else:
+                self._versions[cid] = self._versions.get(cid, 0) + 1
             self._changed.notify_all()
 
     async def watch(self, cid: str) -> AsyncIterator[Event]:
@@ -56,24 +64,42 @@ class EventFeed:
         The version is read before the events are, so an event stored while they are read
         (or sent) wakes the next wait at once: no wake-up is missed, and none waits for a poll.
         """
-        await asyncio.to_thread(self._store.get, cid)  # NotFound for an unknown id
+        comp = await asyncio.to_thread(self._store.get, cid)  # NotFound for an unknown id
         seq = 0
         while True:
-            seen = self._version
+            seen = self._versions.get(cid, -1)
             events = await asyncio.to_thread(self._store.events_after, cid, seq)
             for event in events:
                 seq = event.seq
                 yield event
-            if events and events[-1].state in ("published", "failed"):
+            if events and events[-1].state in TERMINAL_STATES:
                 return
-            await self._changed_since(seen)
+            if comp.state in TERMINAL_STATES and not events:  # its events were pruned
+                yield _ended(comp, seq + 1)
+                return
+            await self._changed_since(cid, seen)
 
-    async def _changed_since(self, seen: int) -> None:
-        """Return once an event is stored after version `seen` (or after a safety timeout)."""
+    async def _changed_since(self, cid: str, seen: int) -> None:
+        """Return once an event of `cid` is stored after version `seen` (or a safety timeout)."""
 
         def changed() -> bool:
-            return self._version != seen
+            return self._versions.get(cid, -1) != seen
 
         async with self._changed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait_for(changed), _WATCH_POLL_S)
+
+
+def _ended(comp: Computation, seq: int) -> Event:
+    """The terminal event of a computation whose events retention deleted."""
+    return Event(
+        seq,
+        b"",
+        comp.attempts,
+        comp.state,
+        comp.state,
+        comp.participants,
+        "",
+        comp.reason or comp.state,
+        comp.updated_ms,
+    )

@@ -118,6 +118,24 @@ class CoordinatorStore:
             if notice is not None:
                 insert_event(conn, *notice)
 
+    def prune(self, ended_before_ms: int) -> tuple[int, int]:
+        """Delete the events and round rows of computations that ended before the cutoff.
+
+        Their results, outputs and final state (with its reason) stay. Returns the number of
+        events and of rounds deleted.
+        """
+        ended = "SELECT id FROM computations WHERE state IN (?, ?) AND updated_ms < ?"
+        args = (*TERMINAL_STATES, ended_before_ms)
+        with self._db.transaction("prune", durable=False) as conn:
+            events = conn.execute(
+                f"DELETE FROM events WHERE computation_id IN ({ended})", args
+            ).rowcount
+            rounds = conn.execute(
+                f"DELETE FROM rounds WHERE computation_id IN ({ended}) AND phase != 'published'",
+                args,
+            ).rowcount
+        return events, rounds
+
     def drop_parties(self, cid: str, dropped: dict[str, str]) -> None:
         """Record the invited parties a retry goes on without, and the abort that dropped each."""
         with self._db.transaction("drop parties", durable=False) as conn:

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 # transaction, for data that SQL alone cannot move.
 Migration = str | Callable[[sqlite3.Connection], None]
 PAGE_SIZE = 32768
+WAL_CHECKPOINT_PAGES = 256
+WAL_LIMIT_BYTES = 16 << 20
 
 
 class Database:
@@ -66,6 +68,10 @@ class Database:
                 _make_private(sidecar)
         self._conn.execute("PRAGMA synchronous=FULL")
         self._durable = True
+        # A bounded WAL: checkpoint every 256 pages (8 MiB), and truncate the file back to
+        # 16 MiB after a checkpoint (a 10^7-element input alone passes 80 MB through it).
+        self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+        self._conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._migrate(migrations)
 

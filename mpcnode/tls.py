@@ -19,6 +19,7 @@ auth context reports a version other than TLS 1.3.
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 from dataclasses import dataclass
@@ -190,7 +191,14 @@ def caller_identity(context: grpc.aio.ServicerContext[Any, Any]) -> CallerCert:
     if versions != [TLS_VERSION]:
         found = b", ".join(versions).decode(errors="replace")
         raise PermissionDenied(f"the call used {found}; only {TLS_VERSION.decode()} is accepted")
-    return CallerCert(identity=identity_from_cert(certs[0]), pin=public_key_pin(certs[0]))
+    return _caller_cert(certs[0])
+
+
+@functools.lru_cache(maxsize=256)
+def _caller_cert(pem: bytes) -> CallerCert:
+    # Parsing a certificate costs more than the rest of a small call's checks; a federation
+    # has few certificates, and the same bytes always mean the same identity and pin.
+    return CallerCert(identity=identity_from_cert(pem), pin=public_key_pin(pem))
 
 
 def check_server_pin(
