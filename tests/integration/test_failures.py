@@ -23,7 +23,7 @@ from mpcnode.client import Progress
 from mpcnode.commands.options import CallerGone
 from mpcnode.core.declaration import Declaration
 from mpcnode.core.spec import ComputationSpec, Kind
-from mpcnode.errors import MpcError
+from mpcnode.errors import DeadlineExceeded, MpcError
 from mpcnode.federation import LocalFederation
 
 pytestmark = pytest.mark.integration
@@ -255,7 +255,11 @@ def test_a_node_stalled_in_share_is_blamed_alone_and_the_retry_publishes_without
         events: list[Progress] = []
         started = time.monotonic()
         with fed.analyst() as analyst:
-            result = analyst.run(spec, on_progress=events.append)
+            cid = analyst.create(spec)
+            with pytest.raises(DeadlineExceeded, match=r"still running after 0\.5 s"):
+                list(analyst.watch(cid, timeout=0.5))  # gives up watching, not the computation
+            events.extend(analyst.watch(cid, timeout=WATCH_TIMEOUT))
+            result = analyst.result(cid)
         took = time.monotonic() - started
         bob = fed.processes["bob"]
         assert bob.poll() is None  # stalled, not dead: it got SIGCONT only at the stop
