@@ -169,6 +169,15 @@ class NodePolicy(_Strict):
     budget: BudgetPolicy = BudgetPolicy()
 
 
+class NodeRetention(_Strict):
+    """How long the node keeps its release history (the audit trail `mpcnode releases` shows)."""
+
+    # Release records older than this many days are deleted (hourly, and by `mpcnode
+    # prune`). The ledger's per-period summaries, which every rule reads, are kept whatever
+    # this says, so pruning never loosens a budget or the exact-release rule. 0 keeps all.
+    release_history_days: int = Field(default=0, ge=0)
+
+
 class DatasetConfig(_Strict):
     """One dataset as the organization declares it in its node's config (DESIGN 3).
 
@@ -227,6 +236,7 @@ class NodeConfig(_Strict):
     seal_key: Path
     coordinator: CoordinatorRef = CoordinatorRef()
     policy: NodePolicy = NodePolicy()
+    retention: NodeRetention = NodeRetention()
     # The organization's declared datasets, by name: [datasets.raises] ...
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -275,6 +276,47 @@ def budget(
         click.echo("no privacy budget spent or configured yet")
     for r in rows:
         click.echo(budget_line(r))
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    help="The node's TOML config file.",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    help="Delete release records older than this (default: retention.release_history_days).",
+)
+@friendly_errors
+def prune(config_path: Path, days: int | None) -> None:
+    """Delete old release records (the audit trail) now; budgets and rules are kept.
+
+    The ledger's per-period summaries, which every budget and the exact-release rule read,
+    are never pruned. The daemon does the same every hour when its config sets
+    `retention.release_history_days`.
+
+    \b
+    Example:
+      mpcnode prune --config /etc/mpcnode/node.toml --days 365
+    """
+    from mpcnode.config import load_node_config  # noqa: PLC0415
+    from mpcnode.node.store import NodeStore  # noqa: PLC0415
+
+    config = load_node_config(config_path)
+    keep = config.retention.release_history_days if days is None else days
+    if keep == 0 and days is None:
+        click.echo("retention.release_history_days is 0: every record is kept; pass --days")
+        return
+    store = NodeStore(config.data_dir)
+    try:
+        pruned = store.prune_history(int((time.time() - keep * 86400) * 1000))
+    finally:
+        store.close()
+    click.echo(f"pruned {pruned} release records older than {keep} days")
 
 
 @cli.command()

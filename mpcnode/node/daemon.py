@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 import grpc.aio
@@ -25,6 +26,7 @@ from mpcnode.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 _EXPIRY_INTERVAL_S = 5.0
+_PRUNE_INTERVAL_S = 3600.0
 
 
 async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
@@ -68,9 +70,17 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
         return [s.full_name for s in node_pb2.DESCRIPTOR.services_by_name.values()]
 
     async def expire_rounds() -> None:
+        next_prune = 0.0
         while True:
             await asyncio.sleep(_EXPIRY_INTERVAL_S)
             book.expire()
+            days = config.retention.release_history_days
+            if days and time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + _PRUNE_INTERVAL_S
+                cutoff = int((time.time() - days * 86400) * 1000)
+                pruned = await asyncio.to_thread(store.prune_history, cutoff)
+                if pruned:
+                    log.info("retention: pruned %d release records", pruned)
 
     try:
         await serve(

@@ -237,6 +237,14 @@ def insert_history(conn: sqlite3.Connection, key: str, entry: ReleaseRecord) -> 
     )
 
 
+def prune_history(conn: sqlite3.Connection, released_before_ms: int) -> int:
+    """Delete audit-trail rows released before the cutoff; the summaries stay. Returns the
+    number deleted. A pruned round id cannot come back: its deadline has long passed."""
+    return conn.execute(
+        "DELETE FROM ledger_releases WHERE released_ms < ?", (released_before_ms,)
+    ).rowcount
+
+
 def releases(conn: sqlite3.Connection, dataset: str = "") -> list[ReleaseRecord]:
     """The audit trail, oldest first, optionally of one dataset."""
     rows = conn.execute(

@@ -350,6 +350,11 @@ class NodeStore:
         with self._db.transaction("list releases") as conn:
             return ledger.releases(conn, dataset)
 
+    def prune_history(self, released_before_ms: int) -> int:
+        """Delete release records older than the cutoff (the ledger summaries stay)."""
+        with self._db.transaction("prune release history", durable=False) as conn:
+            return ledger.prune_history(conn, released_before_ms)
+
     def drop_hold(self, round_id: bytes) -> None:
         """Free a round's reservation (it ended without releasing)."""
         with self._db.transaction("drop hold", durable=False) as conn:
