@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,10 +31,35 @@ _READY_TIMEOUT_S = 30.0
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now (the daemon binds it a moment later)."""
+    """A TCP port on 127.0.0.1 that is free now (the daemon binds it a moment later).
+
+    Chosen below the kernel's ephemeral range: a port from that range could be taken, before
+    the daemon binds it, by the local end of any outgoing connection on the machine (a CI
+    run caught this once). Falls back to a kernel-chosen port.
+    """
+    low = _ephemeral_low()
+    for _ in range(50):
+        port = secrets.randbelow(low - _FIRST_PORT) + _FIRST_PORT
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+_FIRST_PORT = 10000
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(low, _FIRST_PORT + 1000)
 
 
 def _toml_value(value: object) -> str:
