@@ -16,6 +16,7 @@ from mpcnode.client.analyst import WATCH_TIMEOUT_S
 from mpcnode.commands.options import (
     apply_options,
     friendly_errors,
+    prune_options,
     serve_options,
     setup_logging,
     tls_options,
@@ -40,17 +41,9 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    help="The coordinator's TOML config file.",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-)
-@click.option(
-    "--days",
-    type=click.IntRange(min=0),
-    help="Prune what ended more than this many days ago (default: retention.days).",
+@prune_options(
+    "The coordinator's TOML config file.",
+    "Prune what ended more than this many days ago (default: retention.days).",
 )
 @friendly_errors
 def prune(config_path: Path, days: int | None) -> None:

@@ -19,6 +19,7 @@ from mpcnode.commands.health import health
 from mpcnode.commands.options import (
     apply_options,
     friendly_errors,
+    prune_options,
     serve_options,
     setup_logging,
     tls_options,
@@ -279,17 +280,9 @@ def budget(
 
 
 @cli.command()
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    help="The node's TOML config file.",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-)
-@click.option(
-    "--days",
-    type=click.IntRange(min=0),
-    help="Delete release records older than this (default: retention.release_history_days).",
+@prune_options(
+    "The node's TOML config file.",
+    "Delete release records older than this (default: retention.release_history_days).",
 )
 @friendly_errors
 def prune(config_path: Path, days: int | None) -> None:

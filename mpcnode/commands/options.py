@@ -106,6 +106,31 @@ def tls_options(cert_help: str, env_prefix: str | None = None) -> list[Callable[
     ]
 
 
+def _config_option(config_help: str) -> Callable[[_F], _F]:
+    return click.option(
+        "--config",
+        "config_path",
+        required=True,
+        help=config_help,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    )
+
+
+def prune_options(config_help: str, days_help: str) -> Callable[[_F], _F]:
+    """--config and --days of a daemon's `prune` command."""
+
+    def decorate(fn: _F) -> _F:
+        return apply_options(
+            fn,
+            [
+                _config_option(config_help),
+                click.option("--days", type=click.IntRange(min=0), help=days_help),
+            ],
+        )
+
+    return decorate
+
+
 def serve_options(config_help: str) -> Callable[[_F], _F]:
     """--config and --ready-file of a daemon's `serve` command."""
 
@@ -113,13 +138,7 @@ def serve_options(config_help: str) -> Callable[[_F], _F]:
         return apply_options(
             fn,
             [
-                click.option(
-                    "--config",
-                    "config_path",
-                    required=True,
-                    help=config_help,
-                    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                ),
+                _config_option(config_help),
                 click.option(
                     "--ready-file",
                     type=click.Path(dir_okay=False, path_type=Path),

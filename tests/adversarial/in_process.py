@@ -7,6 +7,7 @@ played this way (test_review_findings.py, test_review_round3.py).
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 from typing import Any
 
@@ -17,6 +18,7 @@ from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.privacy import Mechanism, Privacy
 from mpcnode.core.randomness import SystemRandomSource
 from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
 
@@ -59,3 +61,32 @@ def held(store: NodeStore, dataset: str) -> Fraction:
 def seeds_for(state: NodeRound, to: str = "alice") -> dict[str, bytes]:
     """What an honest relay hands `to`: a fresh seed from every other participant, sealed."""
     return sealed_seeds_for(state.transcript, state.participants, SEAL_KEYS, to)
+
+
+def round_args(
+    spec: ComputationSpec, participants: tuple[str, ...] = ABC
+) -> tuple[bytes, bytes, ComputationSpec, tuple[str, ...], int]:
+    """A fresh round id, its transcript and deadline: what a coordinator's Prepare carries."""
+    round_id = new_round_id()
+    deadline = int((time.time() + 60) * 1000)
+    return (
+        round_id,
+        transcript_hash(round_id, spec, participants, deadline),
+        spec,
+        participants,
+        deadline,
+    )
+
+
+async def prepare(
+    book: RoundBook, spec: ComputationSpec, participants: tuple[str, ...] = ABC
+) -> NodeRound:
+    """What a (possibly malicious) coordinator's Prepare makes of this node."""
+    return await book.prepare(*round_args(spec, participants))
+
+
+async def release(book: RoundBook, state: NodeRound) -> None:
+    """Complete a prepared round with honest seeds and collect this node's partial."""
+    await book.accept_seeds(state.round_id, state.transcript, seeds_for(state))
+    await book.release_partial(state.round_id, state.transcript)
+    book.end(state.round_id, "published")

@@ -19,7 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from in_process import ABC, LAPLACE, PARTIES, RAISES, book_of, held, seeds_for, spec_of
+from in_process import (
+    ABC,
+    LAPLACE,
+    PARTIES,
+    RAISES,
+    book_of,
+    held,
+    prepare,
+    release,
+    spec_of,
+)
 
 from mpcnode.core.accounting import Cost
 from mpcnode.core.conformance import node_function
@@ -33,7 +43,6 @@ from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.errors import InvalidInput, MpcError, PreconditionFailed
 from mpcnode.node import rounds as rounds_module
 from mpcnode.node.migrations import MIGRATIONS
-from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
 from mpcnode.sqlite import Database
 
@@ -44,23 +53,6 @@ CAPS = {
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-async def prepare(
-    book: RoundBook, spec: ComputationSpec, participants: tuple[str, ...] = ABC
-) -> NodeRound:
-    """What a (possibly malicious) coordinator's Prepare makes of this node."""
-    round_id = new_round_id()
-    deadline = int((time.time() + 60) * 1000)
-    transcript = transcript_hash(round_id, spec, participants, deadline)
-    return await book.prepare(round_id, transcript, spec, participants, deadline)
-
-
-async def release(book: RoundBook, state: NodeRound) -> None:
-    """Complete a prepared round with honest seeds and collect this node's partial."""
-    await book.accept_seeds(state.round_id, state.transcript, seeds_for(state))
-    await book.release_partial(state.round_id, state.transcript)
-    book.end(state.round_id, "published")
 
 
 # -- 1. noise sized from the analyst's choice of kind ----------------------------------------

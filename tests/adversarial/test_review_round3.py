@@ -12,57 +12,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-from in_process import ABC, LAPLACE, PARTIES, RAISES, book_of, held, seeds_for, spec_of
+from in_process import (
+    ABC,
+    LAPLACE,
+    PARTIES,
+    RAISES,
+    book_of,
+    held,
+    prepare,
+    release,
+    round_args,
+    seeds_for,
+    spec_of,
+)
 
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
 from mpcnode.core.randomness import SystemRandomSource
-from mpcnode.core.spec import ComputationSpec, Kind
-from mpcnode.core.transcript import new_round_id, transcript_hash
+from mpcnode.core.spec import Kind
 from mpcnode.errors import NotFound, PreconditionFailed
-from mpcnode.node.rounds import NodeRound, RoundBook
 from mpcnode.node.store import NodeStore
 
 CENTRAL = Privacy(Mechanism.DISCRETE_LAPLACE, Placement.CENTRAL, epsilon=0.5)
 
 
 # -- helpers (as in test_review_findings.py) -------------------------------------------------
-
-
-def round_args(
-    spec: ComputationSpec, participants: tuple[str, ...] = ABC
-) -> tuple[bytes, bytes, ComputationSpec, tuple[str, ...], int]:
-    """A fresh round id, its transcript and deadline: what a coordinator's Prepare carries."""
-    round_id = new_round_id()
-    deadline = int((time.time() + 60) * 1000)
-    return (
-        round_id,
-        transcript_hash(round_id, spec, participants, deadline),
-        spec,
-        participants,
-        deadline,
-    )
-
-
-async def prepare(
-    book: RoundBook, spec: ComputationSpec, participants: tuple[str, ...] = ABC
-) -> NodeRound:
-    """What a (possibly malicious) coordinator's Prepare makes of this node."""
-    return await book.prepare(*round_args(spec, participants))
-
-
-async def release(book: RoundBook, state: NodeRound) -> None:
-    """Complete a prepared round with honest seeds and collect this node's partial."""
-    await book.accept_seeds(state.round_id, state.transcript, seeds_for(state))
-    await book.release_partial(state.round_id, state.transcript)
-    book.end(state.round_id, "published")
 
 
 # -- 1. a seal taken from a stale Prepare read ----------------------------------------------
