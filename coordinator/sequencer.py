@@ -255,7 +255,7 @@ class Sequencer:
         await asyncio.to_thread(self._store.publish, cid, round_id, outputs, event)
         failpoints.hit("after-publish")
         await self._feed.announce(cid, event)
-        await self._tell_nodes(participants, header, "published")
+        # No Forget: every node ended the round itself once it had streamed its partial.
 
     async def _collect(
         self,

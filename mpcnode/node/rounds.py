@@ -68,6 +68,9 @@ from mpcnode.node.store import DatasetRecord, NodeStore
 log = logging.getLogger(__name__)
 U64 = npt.NDArray[np.uint64]
 _ENDED_MEMORY = 10_000  # ended round ids kept to explain late messages
+# Why a round ended once its partial was streamed: the node ends it itself, so the
+# coordinator needs no Forget fan-out after publishing (issue 10, item 9).
+RELEASED = "released its partial"
 
 
 @dataclass
@@ -130,6 +133,8 @@ class RoundBook:
         check_round_id(round_id)
         state = self._rounds.get(round_id)
         if state is None:
+            if self._ended.get(round_id) == RELEASED:
+                raise AlreadyExists(f"round {round_id.hex()}: the partial was already released")
             if round_id in self._ended:
                 raise PreconditionFailed(
                     f"round {round_id.hex()} already ended on this node ({self._ended[round_id]})"
@@ -352,7 +357,8 @@ class RoundBook:
         # released (its write may have been refused): a recorded release has no hold left.
         # A short local write; ending is rare and must not leave the budget held.
         self._store.drop_hold(round_id)
-        self._ended[round_id] = why
+        if self._ended.get(round_id) != RELEASED:  # a later Forget or Abort changes nothing
+            self._ended[round_id] = why
         while len(self._ended) > _ENDED_MEMORY:
             self._ended.popitem(last=False)
 

@@ -22,7 +22,7 @@ from mpcnode.core.spec import MAX_LENGTH, check_dataset_name
 from mpcnode.errors import InvalidInput, shown
 from mpcnode.node.access import NodeAccess
 from mpcnode.node.ledger import ReleaseRecord
-from mpcnode.node.rounds import RoundBook
+from mpcnode.node.rounds import RELEASED, RoundBook
 from mpcnode.node.store import NodeStore, StoredInput
 from mpcnode.rpc.status import rpc_method
 from mpcnode.wire.budgets import budget_to_proto
@@ -87,14 +87,17 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         self._access.coordinator(context)
         header = request.header
         stream = await self._book.release_partial(header.round_id, header.transcript_hash)
-        for start in range(0, stream.length, CHUNK_ELEMENTS):
-            count = min(CHUNK_ELEMENTS, stream.length - start)
-            if count <= _INLINE_ELEMENTS:
-                part = stream.chunk(start, count)
-            else:
-                part = await asyncio.to_thread(stream.chunk, start, count)
-            chunk = types_pb2.TensorChunk(offset=start, part=to_tensor(part))
-            yield node_pb2.PartialChunk(total_length=stream.length, chunk=chunk)
+        try:
+            for start in range(0, stream.length, CHUNK_ELEMENTS):
+                count = min(CHUNK_ELEMENTS, stream.length - start)
+                if count <= _INLINE_ELEMENTS:
+                    part = stream.chunk(start, count)
+                else:
+                    part = await asyncio.to_thread(stream.chunk, start, count)
+                chunk = types_pb2.TensorChunk(offset=start, part=to_tensor(part))
+                yield node_pb2.PartialChunk(total_length=stream.length, chunk=chunk)
+        finally:  # released: nothing of the round is left to do here, whatever the stream did
+            self._book.end(header.round_id, RELEASED)
 
     @rpc_method
     async def Abort(self, request: node_pb2.AbortRequest, context: Context) -> node_pb2.AbortReply:

@@ -113,7 +113,8 @@ class RoundControlServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Forget(self, request, context):
-        """Drops the state of a published round. Idempotent.
+        """Drops the state of a published round. Idempotent. A node ends a round itself once it
+        has streamed its partial, so a coordinator need not call this.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

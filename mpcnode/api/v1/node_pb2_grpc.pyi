@@ -80,7 +80,9 @@ class RoundControlStub:
     Abort: _grpc.UnaryUnaryMultiCallable[_node_pb2.AbortRequest, _node_pb2.AbortReply]
     """Drops the round's state and refuses any later message of it. Idempotent."""
     Forget: _grpc.UnaryUnaryMultiCallable[_node_pb2.ForgetRequest, _node_pb2.ForgetReply]
-    """Drops the state of a published round. Idempotent."""
+    """Drops the state of a published round. Idempotent. A node ends a round itself once it
+    has streamed its partial, so a coordinator need not call this.
+    """
 
 @_typing.type_check_only
 class RoundControlAsyncStub(RoundControlStub):
@@ -117,7 +119,9 @@ class RoundControlAsyncStub(RoundControlStub):
     Abort: _aio.UnaryUnaryMultiCallable[_node_pb2.AbortRequest, _node_pb2.AbortReply]  # type: ignore[assignment]
     """Drops the round's state and refuses any later message of it. Idempotent."""
     Forget: _aio.UnaryUnaryMultiCallable[_node_pb2.ForgetRequest, _node_pb2.ForgetReply]  # type: ignore[assignment]
-    """Drops the state of a published round. Idempotent."""
+    """Drops the state of a published round. Idempotent. A node ends a round itself once it
+    has streamed its partial, so a coordinator need not call this.
+    """
 
 class RoundControlServicer(metaclass=_abc_1.ABCMeta):
     """Coordinator -> node. Only the coordinator's identity may call."""
@@ -181,7 +185,9 @@ class RoundControlServicer(metaclass=_abc_1.ABCMeta):
         request: _node_pb2.ForgetRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_node_pb2.ForgetReply, _abc.Awaitable[_node_pb2.ForgetReply]]:
-        """Drops the state of a published round. Idempotent."""
+        """Drops the state of a published round. Idempotent. A node ends a round itself once it
+        has streamed its partial, so a coordinator need not call this.
+        """
 
 def add_RoundControlServicer_to_server(servicer: RoundControlServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
