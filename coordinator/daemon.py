@@ -17,7 +17,6 @@ from coordinator.store import CoordinatorStore
 from mpcnode.api.v1 import coordinator_pb2, coordinator_pb2_grpc
 from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import load_roster
-from mpcnode.memory import tune_allocator
 from mpcnode.pki import Role
 from mpcnode.rpc.server import serve
 from mpcnode.startup import check_own_identity, hold_instance_lock
@@ -34,7 +33,6 @@ async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = N
     others, when its certificate is not a coordinator's, or when another copy serves from
     the same data_dir.
     """
-    tune_allocator()
     check_daemon_at_rest(config.data_dir, config.tls.key)
     check_own_identity(config.tls.cert, Role.COORDINATOR, None, "its role")
     lock = hold_instance_lock(config.data_dir, "mpc-coordinator serve")

@@ -13,7 +13,6 @@ from mpcnode.api.v1 import node_pb2, node_pb2_grpc
 from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import NodeConfig, load_roster
 from mpcnode.core.randomness import SystemRandomSource
-from mpcnode.memory import tune_allocator
 from mpcnode.node.access import NodeAccess
 from mpcnode.node.rounds import RoundBook
 from mpcnode.node.service import LocalService, RoundControlService
@@ -37,7 +36,6 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
     the roster carries for it, or when another copy serves from
     the same data_dir; warns when no coordinator pin is set (the deployment docs require one).
     """
-    tune_allocator()
     check_daemon_at_rest(config.data_dir, config.tls.key, config.seal_key)
     check_own_identity(config.tls.cert, Role.PARTY, config.party_id, "party_id")
     lock = hold_instance_lock(config.data_dir, "mpcnode serve")
