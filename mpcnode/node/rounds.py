@@ -92,6 +92,7 @@ class NodeRound:
     seeds: tuple[OutgoingSeed, ...] = field(default=(), repr=False)
     received: dict[str, bytes] = field(default_factory=dict, repr=False)  # opened, by sender
     received_sealed: dict[str, bytes] = field(default_factory=dict, repr=False)
+    receipts: dict[str, bytes] = field(default_factory=dict, repr=False)  # of `received`
     released: bool = False
 
     @property
@@ -268,20 +269,18 @@ class RoundBook:
                     f"round {state.label}: other seeds were already accepted; a conflicting "
                     "Share is refused"
                 )
-            return self._receipts(state)
+            return state.receipts
         opened = await asyncio.to_thread(
             open_all, self.party_id, state.participants, transcript, incoming, self._seal_key
         )
         state = self.get(round_id, transcript)  # it may have been aborted meanwhile
         if not state.received:  # a concurrent identical Share may have won
             state.received, state.received_sealed = opened, dict(incoming)
-        return self._receipts(state)
-
-    def _receipts(self, state: NodeRound) -> dict[str, bytes]:
-        return {
-            sender: receipt(seed, seal_context(state.transcript, sender, self.party_id))
-            for sender, seed in state.received.items()
-        }
+            state.receipts = {
+                sender: receipt(seed, seal_context(transcript, sender, self.party_id))
+                for sender, seed in opened.items()
+            }
+        return state.receipts
 
     async def release_partial(self, round_id: bytes, transcript: bytes) -> PartialStream:
         """Record the release durably, then return the partial sum as a stream of slices.

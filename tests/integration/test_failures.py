@@ -253,14 +253,13 @@ def test_a_node_stalled_in_share_is_blamed_alone_and_the_retry_publishes_without
             length=length, min_parties=3,
         )  # fmt: skip
         events: list[Progress] = []
-        started = time.monotonic()
         with fed.analyst() as analyst:
             cid = analyst.create(spec)
             with pytest.raises(DeadlineExceeded, match=r"still running after 0\.5 s"):
                 list(analyst.watch(cid, timeout=0.5))  # gives up watching, not the computation
-            events.extend(analyst.watch(cid, timeout=WATCH_TIMEOUT))
+            # One share timeout and one more round, or the watch fails (DeadlineExceeded).
+            events.extend(analyst.watch(cid, timeout=SHARE_TIMEOUT_S + 30))
             result = analyst.result(cid)
-        took = time.monotonic() - started
         bob = fed.processes["bob"]
         assert bob.poll() is None  # stalled, not dead: it got SIGCONT only at the stop
     aborted = [e for e in events if e.phase == "aborted"]
@@ -272,7 +271,6 @@ def test_a_node_stalled_in_share_is_blamed_alone_and_the_retry_publishes_without
     assert [party for party, _ in result.dropped] == ["bob"]
     assert result.dropped[0][1].startswith("phase share: DEADLINE_EXCEEDED")
     assert result.outputs["sum"].tolist() == [1 + 3 + 4] * length
-    assert took < SHARE_TIMEOUT_S + 30, took
 
 
 @pytest.mark.parametrize("point", ["after-publish", "after-fail"])
@@ -298,9 +296,7 @@ def test_a_coordinator_killed_at_the_end_leaves_the_terminal_event_to_whoever_re
         fed.start_daemon("coordinator")
         fed.wait_ready("coordinator")
         with fed.analyst() as analyst:
-            started = time.monotonic()
-            events = list(analyst.watch(cid, timeout=30))
-            assert time.monotonic() - started < 5
+            events = list(analyst.watch(cid, timeout=5))  # the end at once, or DeadlineExceeded
             info = analyst.status(cid)
     want = "published" if point == "after-publish" else "failed"
     assert events[-1].state == want == info.state, [e.message for e in events]
