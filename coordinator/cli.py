@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from coordinator.comparison_cli import KIND_CHOICES, comparison_from_cli, comparison_options
 from mpcnode.client import CoordinatorClient, Progress
 from mpcnode.client.analyst import WATCH_TIMEOUT_S
 from mpcnode.commands.options import (
@@ -23,7 +24,7 @@ from mpcnode.commands.options import (
 )
 from mpcnode.commands.render import result_json, result_table
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
-from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.core.spec import ComputationSpec
 from mpcnode.tls import TlsFiles
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -208,7 +209,7 @@ def _privacy(
 
 @cli.command()
 @_analyst_options
-@click.option("--kind", type=click.Choice([k.value for k in Kind]), required=True)
+@click.option("--kind", type=click.Choice(KIND_CHOICES), required=True)
 @click.option("--dataset", required=True, help="Dataset name the parties submitted under.")
 @click.option("--name", help="A label for the computation (default: '<kind> of <dataset>').")
 @click.option(
@@ -250,6 +251,7 @@ def _privacy(
     help="Seconds to follow the computation before giving up on watching it (it goes on).",
 )
 @_privacy_options
+@comparison_options
 @friendly_errors
 def run(
     address: str,
@@ -284,11 +286,15 @@ def run(
           --epsilon 1
       mpc-coordinator run ... --kind histogram --dataset poll --bins no,yes --upper 1000 \
           --dp randomized_response --epsilon 1
+      mpc-coordinator run ... --kind auction --price second --dataset bids --upper 1000
+      mpc-coordinator run ... --kind threshold --at-least 0.5 --dataset votes --upper 1
+      mpc-coordinator run ... --kind sum --dataset losses --upper 1e8 --suppress-dominant 0.8
     """
     bin_names = tuple(b.strip() for b in bins.split(",")) if bins else ()
+    spec_kind, comparison = comparison_from_cli(kind, privacy)
     spec = ComputationSpec(
         name=name or f"{kind} of {dataset}",
-        kind=Kind(kind),
+        kind=spec_kind,
         dataset=dataset,
         lower=lower,
         upper=upper,
@@ -298,6 +304,7 @@ def run(
         min_parties=min_parties,
         readers=readers,
         privacy=_privacy(**privacy),
+        comparison=comparison,
     )
     with _client(address, cert, key, ca) as client:
         invited = parties + legacy_parties

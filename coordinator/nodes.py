@@ -183,6 +183,34 @@ class NodeGateway:
             raise _blame(from_rpc_error(err, f"{party} (partial)"), party) from None
         adder.finish()
 
+    async def step(
+        self,
+        party: str,
+        header: types_pb2.RoundHeader,
+        step: int,
+        messages: list[node_pb2.StepMessage],
+        others: list[str],
+        timeout: float,
+    ) -> node_pb2.StepReply:
+        """One step of a multi-step round at one node; its reply, checked against the
+        contract (the step, one message from it to each of `others`, or output shares)."""
+        stub = await self._stub(party)
+        request = node_pb2.StepRequest(header=header, step=step, messages=messages)
+        reply: node_pb2.StepReply = await self._call(
+            party, "compute", stub.Step(request, timeout=timeout)
+        )
+        recipients = sorted(m.recipient for m in reply.messages)
+        wrong = [m for m in reply.messages if m.sender != party or m.step != step]
+        if reply.step != step or wrong or (reply.done and reply.messages):
+            raise MpcError(f"{party} answered step {step} out of contract", party=party)
+        if not reply.done and recipients != sorted(others):
+            raise MpcError(
+                f"{party} answered step {step} with messages for {', '.join(recipients)}, "
+                f"not one for each of {', '.join(sorted(others))}",
+                party=party,
+            )
+        return reply
+
     async def notify_end(self, party: str, header: types_pb2.RoundHeader, reason: str) -> None:
         """Best effort: tell a node to drop a round (Forget when published, else Abort)."""
         try:

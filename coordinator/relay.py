@@ -3,6 +3,8 @@
 Each node's PrepareReply holds its seeds, each sealed to its recipient's roster seal key with
 the receipt the recipient must return. The coordinator cannot open a seed; it forwards each
 to its recipient without the receipt, and keeps the receipts to check the Share replies.
+A multi-step round's messages (DESIGN 9) are relayed the same way, step by step: each is
+sealed end to end between two nodes under a key derived from the seed of that direction.
 """
 
 from __future__ import annotations
@@ -23,3 +25,14 @@ def route(
             )
             receipts[seed.recipient][sender] = seed.receipt
     return inbox, receipts
+
+
+def route_steps(
+    replies: dict[str, node_pb2.StepReply],
+) -> dict[str, list[node_pb2.StepMessage]]:
+    """Each participant's inbox for the next step: every message addressed to it, unopened."""
+    inbox: dict[str, list[node_pb2.StepMessage]] = {p: [] for p in replies}
+    for reply in replies.values():
+        for message in reply.messages:
+            inbox[message.recipient].append(message)
+    return inbox

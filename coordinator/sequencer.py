@@ -37,10 +37,12 @@ from coordinator.outputs import outputs_for
 from coordinator.reasons import failure_reason
 from coordinator.relay import route
 from coordinator.round_failure import RoundFailure
+from coordinator.stepping import run_steps
 from coordinator.store import Computation, CoordinatorStore, Event, Output
 from mpcnode import failpoints
 from mpcnode.api.v1 import types_pb2
 from mpcnode.config import Roster
+from mpcnode.core.comparison_options import MIN_PARTIES
 from mpcnode.core.mechanisms import draw_noise, plan_noise
 from mpcnode.core.privacy import Placement
 from mpcnode.core.randomness import RandomSource, SystemRandomSource, UniformInts
@@ -225,8 +227,16 @@ class Sequencer:
                 ),
             )
             failpoints.hit("before-collect")
-            await self._phase(cid, round_id, attempt, "partial", participants)
-            total = await self._collect(header, participants, spec.length, remaining)
+            if spec.multi_step:  # DESIGN 9: steps among the nodes, relayed sealed
+                await self._phase(cid, round_id, attempt, "compute", participants)
+                outputs = await run_steps(
+                    self._gateway, self._step, header, spec, participants, remaining
+                )
+            else:
+                await self._phase(cid, round_id, attempt, "partial", participants)
+                total = await self._collect(header, participants, spec.length, remaining)
+                outputs = await asyncio.to_thread(self._outputs, spec, total, len(participants))
+                del total  # the outputs replace it: never hold both with a 10^7 vector
         except RoundFailure as failure:
             reason = failure.reason(label)
             blamed = next(iter(failure.errors))
@@ -241,8 +251,6 @@ class Sequencer:
             # the retry must not wait for it.
             self._notify_in_background(participants, header, reason)
             raise
-        outputs = await asyncio.to_thread(self._outputs, spec, total, len(participants))
-        del total  # the published outputs replace it: never hold both with a 10^7 vector
         event = self._feed.new(
             round_id,
             attempt,
@@ -344,6 +352,8 @@ class Sequencer:
 
 def _fewest(spec: ComputationSpec) -> tuple[int, str]:
     """The fewest participants a round of `spec` may have, and the rule that says so."""
+    if spec.multi_step and spec.min_parties < MIN_PARTIES:
+        return MIN_PARTIES, f"the honest majority of a {spec.kind.value} ({MIN_PARTIES} parties)"
     privacy = spec.privacy
     t = privacy.threshold_for(spec.min_parties)
     if privacy.enabled and privacy.placement is Placement.DISTRIBUTED and t > spec.min_parties:

@@ -20,6 +20,7 @@ from mpcnode.api.v1 import types_pb2 as pb
 from mpcnode.core.result_privacy import result_privacy
 from mpcnode.errors import PermissionDenied
 from mpcnode.pki import Role
+from mpcnode.protocols.plan import revealed, threat_model
 from mpcnode.rpc.status import rpc_method
 from mpcnode.tls import caller_identity
 from mpcnode.wire.reports import report_to_proto
@@ -38,6 +39,7 @@ _PHASES = {
     "prepare": pb.PHASE_PREPARE,
     "share": pb.PHASE_SHARE,
     "partial": pb.PHASE_PARTIAL,
+    "compute": pb.PHASE_COMPUTE,
     "published": pb.PHASE_PUBLISHED,
     "aborted": pb.PHASE_ABORTED,
     "failed": pb.PHASE_ABORTED,
@@ -131,6 +133,8 @@ class CoordinatorService(coordinator_pb2_grpc.CoordinatorServicer):
                 created_unix_ms=comp.created_ms,
                 published_unix_ms=comp.updated_ms,
                 dropped=_dropped(comp),
+                threat_model=threat_model(comp.spec, len(comp.participants)),
+                revealed=revealed(comp.spec),
             )
         )
         for index, output in enumerate(result.outputs):

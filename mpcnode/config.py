@@ -156,12 +156,14 @@ class NodePolicy(_Strict):
 
     # A round must have at least this many participants, whatever the spec asks.
     min_parties: int = Field(default=3, ge=2)
-    allowed_kinds: tuple[Literal["sum", "mean", "count", "histogram"], ...] = (
-        "sum",
-        "mean",
-        "count",
-        "histogram",
-    )
+    # The comparison kinds (max, min, auction, quantile, threshold) each publish something
+    # no sum does (a party's exact value and who holds it, a YES/NO), so an owner opts in.
+    allowed_kinds: tuple[
+        Literal[
+            "sum", "mean", "count", "histogram", "max", "min", "auction", "quantile", "threshold"
+        ],
+        ...,
+    ] = ("sum", "mean", "count", "histogram")
     # A Prepare whose deadline is further away than this is refused.
     max_round_seconds: int = Field(default=900, ge=1)
     # Default differential-privacy budgets of every dataset-period (a declaration may set

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from fractions import Fraction
 
 import pytest
 
+from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.privacy import Mechanism, Privacy
 from mpcnode.core.spec import (
     MAX_FRACTIONAL_BITS,
@@ -169,6 +171,7 @@ def test_canonical_bytes_are_exact_and_cover_every_field() -> None:
         {"min_parties": 3},
         {"readers": ("analyst",)},
         {"privacy": Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1.0)},
+        {"comparison": ComparisonOptions(suppress_dominant=Fraction(4, 5))},
     ]
     assert {f.name for f in dataclasses.fields(BASE)} == {k for c in changes for k in c}
     for change in changes:

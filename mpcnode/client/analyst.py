@@ -68,6 +68,12 @@ class Result:
     published_unix_ms: int
     # Invited parties the round went on without, each with the reason (party, reason).
     dropped: tuple[tuple[str, str], ...] = ()
+    threat_model: str = ""  # e.g. "honest majority, passive, t = 1 of 3 parties ..."
+    revealed: str = ""  # exactly what the result reveals, in words
+
+    def party(self, output: str) -> str:
+        """The party id an index output names (argmax, argmin, an auction's winner)."""
+        return self.participants[int(self.outputs[output][0])]
 
     @property
     def mechanism(self) -> str:
@@ -172,6 +178,8 @@ class CoordinatorClient(ChannelClient):
             privacy=report_from_proto(header.privacy),
             published_unix_ms=header.published_unix_ms,
             dropped=tuple((d.party, d.reason) for d in header.dropped),
+            threat_model=header.threat_model,
+            revealed=header.revealed,
         )
 
     def run(

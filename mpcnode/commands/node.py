@@ -318,21 +318,37 @@ def prune(config_path: Path, days: int | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep certificates, configs and logs in this folder.",
 )
+@click.argument(
+    "which",
+    type=click.Choice(["raises", "auction", "referendum", "breach"]),
+    default="raises",
+)
 @friendly_errors
-def demo(keep: Path | None) -> None:
-    """Run a whole federation locally: four organizations learn their total and mean raise.
+def demo(keep: Path | None, which: str) -> None:
+    """Run a whole federation locally: four organizations compute without showing values.
 
     Issues fresh certificates, starts a coordinator and four nodes (alice, bob, carlos,
-    david) as separate processes on loopback, each submits its raise, the coordinator runs
-    a sum and a mean, prints them (12686 and 3171.5), and stops everything.
+    david) as separate processes on loopback, has each submit its value, runs the
+    computations, prints their results, and stops everything:
+
+    \b
+      raises      the total and mean raise (12686 and 3171.5)
+      auction     first-price (bob, 150) and second-price (bob, 135) sealed-bid auctions
+      referendum  YES for "at least half voted yes", and nothing else
+      breach      a sector's breach-loss total, suppressed: one firm dominates it
 
     \b
     Example:
       mpcnode demo
+      mpcnode demo auction
     """
-    from mpcnode.demo import run_demo  # noqa: PLC0415
+    if which == "raises":
+        from mpcnode.demo import run_demo  # noqa: PLC0415
 
-    sys.exit(run_demo(keep))
+        sys.exit(run_demo(keep))
+    from mpcnode.comparison_demos import DEMOS  # noqa: PLC0415
+
+    sys.exit(DEMOS[which](keep))
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from mpcnode.client.analyst import Result
 from mpcnode.core.accounting import decimal_down, decimal_up
 from mpcnode.core.result_privacy import ResultPrivacy
+from mpcnode.protocols.plan import PARTY_OUTPUTS
 from mpcnode.wire.budgets import BudgetView
 
 _SHOWN = 10  # elements of a long vector printed in a table
@@ -30,7 +31,11 @@ def result_table(result: Result) -> str:
         f"participants: {', '.join(result.participants)}  (round {result.round_id[:8]})",
         *(f"dropped: {party} ({reason})" for party, reason in result.dropped),
         result.privacy.summary(),
+        *([f"threat model: {result.threat_model}"] if result.threat_model else []),
+        *([f"reveals: {result.revealed}"] if result.revealed else []),
     ]
+    if spec.multi_step:
+        return "\n".join(lines + [f"  {k:<10} {v}" for k, v in published_view(result).items()])
     for name, values in result.outputs.items():
         if name == "winner" and spec.bins:
             lines.append(f"  {name:<6} {spec.bins[int(values[0])]}")
@@ -64,7 +69,26 @@ def result_json(result: Result) -> dict[str, Any]:
         "privacy": privacy_json(result.privacy),
         "published_unix_ms": result.published_unix_ms,
         "outputs": {name: values.tolist() for name, values in result.outputs.items()},
+        "threat_model": result.threat_model,
+        "revealed": result.revealed,
+        **({"published": published_view(result)} if spec.multi_step else {}),
     }
+
+
+def published_view(result: Result) -> dict[str, Any]:
+    """A comparison's outputs as a person reads them: party ids, YES/NO, suppression."""
+    view: dict[str, Any] = {}
+    for name, values in result.outputs.items():
+        if name in PARTY_OUTPUTS:
+            view[name] = result.party(name)
+        elif name == "yes":
+            view["answer"] = "YES" if int(values[0]) else "NO"
+        elif name == "suppressed":
+            if int(values[0]):
+                view["sum"] = "suppressed (dominance)"
+        else:
+            view[name] = values[0].item()
+    return view
 
 
 def privacy_json(report: ResultPrivacy) -> dict[str, Any]:

@@ -128,10 +128,11 @@ def node_function(spec: ComputationSpec) -> str:
 
     Sum, mean and count (and a histogram, a per-bin sum) over the same dataset, shape and
     encoding are one function: each node releases a share of the same encoded sum, and the
-    coordinator only post-processes. The name, readers, min_parties and privacy settings
-    are left out (privacy is recorded as placement and cost beside it).
+    coordinator only post-processes. Each comparison kind with its options is a function of
+    its own. The name, readers, min_parties and privacy settings are left out (privacy is
+    recorded as placement and cost beside it).
     """
-    doc = {  # bins are labels of the elements: a histogram of a binned vector is its sum
+    doc: dict[str, object] = {  # bins label elements: a histogram of a binned vector is its sum
         "dataset": spec.dataset,
         "fractional_bits": spec.fractional_bits,
         "length": spec.length,
@@ -139,5 +140,11 @@ def node_function(spec: ComputationSpec) -> str:
         "sum": "encoded-sum-v1",
         "upper": float(spec.upper).hex(),
     }
+    if spec.multi_step:
+        # A max, an auction, a threshold at T or a dominance-checked sum each reveal a
+        # different function of the inputs: two thresholds at different T over the same
+        # parties, say, would bisect their sum. So each is its own function.
+        del doc["sum"]
+        doc["comparison"] = {"kind": spec.kind.value, **spec.comparison.canonical()}
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(raw).hexdigest()

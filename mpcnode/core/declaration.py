@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mpcnode.core.privacy import Unit
-from mpcnode.core.spec import MAX_FRACTIONAL_BITS, MAX_LENGTH, Kind
+from mpcnode.core.spec import COMPARISON_KINDS, MAX_FRACTIONAL_BITS, MAX_LENGTH, Kind
 from mpcnode.core.spec import check_dataset_name as _check_name
 from mpcnode.errors import InvalidInput, shown
 
@@ -42,7 +42,7 @@ class Shape(enum.Enum):
 
 
 SHAPE_KINDS: dict[Shape, tuple[Kind, ...]] = {
-    Shape.SCALAR: (Kind.SUM, Kind.MEAN, Kind.COUNT),
+    Shape.SCALAR: (Kind.SUM, Kind.MEAN, Kind.COUNT, *COMPARISON_KINDS),
     Shape.VECTOR: (Kind.SUM, Kind.MEAN, Kind.COUNT),
     Shape.VOTE: (Kind.HISTOGRAM,),
     Shape.POLL: (Kind.HISTOGRAM,),

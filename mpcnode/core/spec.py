@@ -15,6 +15,11 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from mpcnode.core.comparison_options import (
+    ComparisonOptions,
+    check_comparison,
+    options_from_canonical,
+)
 from mpcnode.core.privacy import Mechanism, Privacy, privacy_from_canonical
 from mpcnode.errors import InvalidInput, shown
 
@@ -32,6 +37,14 @@ class Kind(enum.Enum):
     MEAN = "mean"
     COUNT = "count"
     HISTOGRAM = "histogram"
+    MAX = "max"
+    MIN = "min"
+    AUCTION = "auction"
+    QUANTILE = "quantile"
+    THRESHOLD = "threshold"
+
+
+COMPARISON_KINDS = (Kind.MAX, Kind.MIN, Kind.AUCTION, Kind.QUANTILE, Kind.THRESHOLD)
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,12 @@ class ComputationSpec:
     min_parties: int = 2
     readers: tuple[str, ...] = field(default=())
     privacy: Privacy = field(default=Privacy())
+    comparison: ComparisonOptions = field(default=ComparisonOptions())
+
+    @property
+    def multi_step(self) -> bool:
+        """True when the round runs over Shamir shares in several steps (DESIGN 9)."""
+        return self.kind in COMPARISON_KINDS or self.comparison.dominance
 
     @property
     def is_integer(self) -> bool:
@@ -83,6 +102,16 @@ class ComputationSpec:
             )
         check_overflow(max_parties, self.lower, self.upper, self.fractional_bits)
         self._check_privacy(max_parties)
+        check_comparison(
+            self.kind.value,
+            self.comparison,
+            self.lower,
+            self.upper,
+            self.fractional_bits,
+            self.length,
+            self.privacy.enabled,
+            max_parties,
+        )
 
     def _check_privacy(self, max_parties: int) -> None:
         privacy = self.privacy
@@ -165,6 +194,8 @@ class ComputationSpec:
         }
         if self.privacy.enabled:  # absent otherwise, so exact specs keep their known hashes
             doc["privacy"] = self.privacy.canonical()
+        if self.comparison != ComparisonOptions():  # the same, for sums without options
+            doc["comparison"] = self.comparison.canonical()
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -183,6 +214,7 @@ def spec_from_canonical(data: bytes) -> ComputationSpec:
         min_parties=doc["min_parties"],
         readers=tuple(doc["readers"]),
         privacy=privacy_from_canonical(doc.get("privacy")),
+        comparison=options_from_canonical(doc.get("comparison")),
     )
 
 

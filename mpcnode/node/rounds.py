@@ -31,7 +31,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +40,6 @@ from mpcnode import failpoints
 from mpcnode.config import NodePolicy, Roster
 from mpcnode.core.conformance import check_ceilings, conform, node_function
 from mpcnode.core.mechanisms import (
-    NoisePlan,
     check_contributors,
     plan_noise,
 )
@@ -61,9 +59,10 @@ from mpcnode.errors import (
 )
 from mpcnode.node.admission import check_min_parties, check_round, check_round_id, same_dataset
 from mpcnode.node.contribution import contribution
-from mpcnode.node.ledger import ReleaseRecord
-from mpcnode.node.seeding import OutgoingSeed, draw_and_seal, open_all
-from mpcnode.node.store import DatasetRecord, NodeStore
+from mpcnode.node.round_state import NodeRound, release_record
+from mpcnode.node.seeding import draw_and_seal, open_all
+from mpcnode.node.steps import StepOutcome, StepRunner
+from mpcnode.node.store import NodeStore
 
 log = logging.getLogger(__name__)
 U64 = npt.NDArray[np.uint64]
@@ -71,34 +70,6 @@ _ENDED_MEMORY = 10_000  # ended round ids kept to explain late messages
 # Why a round ended once its partial was streamed: the node ends it itself, so the
 # coordinator needs no Forget fan-out after publishing (issue 10, item 9).
 RELEASED = "released its partial"
-
-
-@dataclass
-class NodeRound:
-    """One round as this node sees it. `encoded` is handed to the partial at release."""
-
-    round_id: bytes
-    transcript: bytes
-    spec: ComputationSpec
-    participants: tuple[str, ...]
-    deadline_ms: int
-    dataset: DatasetRecord
-    release: PlannedRelease
-    input_id: str = ""
-    values_hash: str = ""
-    encoded: Slices | None = None
-    plan: NoisePlan | None = None
-    sampler: str = ""
-    seeds: tuple[OutgoingSeed, ...] = field(default=(), repr=False)
-    received: dict[str, bytes] = field(default_factory=dict, repr=False)  # opened, by sender
-    received_sealed: dict[str, bytes] = field(default_factory=dict, repr=False)
-    receipts: dict[str, bytes] = field(default_factory=dict, repr=False)  # of `received`
-    released: bool = False
-
-    @property
-    def label(self) -> str:
-        """The round id as logs and messages print it."""
-        return self.round_id.hex()
 
 
 class RoundBook:
@@ -288,12 +259,64 @@ class RoundBook:
         Only once per round, and only when every other participant's seed was accepted.
         """
         state = self.get(round_id, transcript)
+        if state.spec.multi_step:
+            raise PreconditionFailed(
+                f"round {state.label} is a {state.spec.kind.value} over Shamir shares: it runs "
+                "with Step, and no partial sum is released"
+            )
+        own = await self._release(state, "CollectPartial")
+        sent = [s.seed for s in state.seeds]
+        stream = PartialStream(own, sent, list(state.received.values()))
+        log.info("round %s: partial released", state.label)
+        return stream
+
+    async def step(
+        self, round_id: bytes, transcript: bytes, step: int, messages: dict[str, bytes]
+    ) -> StepOutcome:
+        """One step of a multi-step round (`StepRunner`); step 1 records the release first."""
+        state = self.get(round_id, transcript)
+        if not state.spec.multi_step:
+            raise PreconditionFailed(
+                f"round {state.label} is a {state.spec.kind.value}: its partial is collected "
+                "with CollectPartial, not Step"
+            )
+        async with state.step_lock:  # one step at a time: the program is a generator
+            if state.runner is None:
+                if step != 1:
+                    raise PreconditionFailed(
+                        f"step {step} is out of order: this node expects step 1"
+                    )
+                own = await self._release(state, "Step")
+                encoded = int(own.chunk(0, 1).view(np.int64)[0])
+                state.runner = StepRunner(
+                    self.party_id,
+                    state.participants,
+                    transcript,
+                    state.spec,
+                    encoded,
+                    {s.recipient: s.seed for s in state.seeds},
+                    state.received,
+                    self._rng,
+                )
+            runner = state.runner
+            try:
+                outcome = await asyncio.to_thread(runner.advance, step, messages)
+            finally:
+                if runner.broken:
+                    self.end(round_id, "its computation failed")
+        if outcome.done:
+            self.end(round_id, RELEASED)
+            log.info("round %s: output shares released after %d steps", state.label, step)
+        return outcome
+
+    async def _release(self, state: NodeRound, call: str) -> Slices:
+        """Record the release durably, once per round; the contribution it releases."""
         if state.released:
             raise AlreadyExists(f"round {state.label}: the partial was already released")
         if not state.received:
             raise PreconditionFailed(
                 f"round {state.label}: no seeds were shared with this node yet; call Share "
-                "before CollectPartial"
+                f"before {call}"
             )
         if state.plan is not None:
             check_contributors(state.plan, len(state.participants))
@@ -304,33 +327,13 @@ class RoundBook:
             state.released = False
             raise
         failpoints.hit("after-release-recorded")
-        own, state.encoded = state.encoded, None  # the stream holds it; the round no longer
+        own, state.encoded = state.encoded, None  # the caller holds it; the round no longer
         if own is None:  # prepare always sets it; only a programming error gets here
             raise PreconditionFailed(f"round {state.label} has no contribution to release")
-        sent = [s.seed for s in state.seeds]
-        stream = PartialStream(own, sent, list(state.received.values()))
-        log.info("round %s: partial released", state.label)
-        return stream
+        return own
 
     async def _record_release(self, state: NodeRound) -> None:
-        privacy = state.spec.privacy
-        record = ReleaseRecord(
-            state.round_id,
-            state.transcript,
-            state.spec.dataset,
-            state.dataset.period,
-            state.input_id,
-            state.dataset.declaration.fingerprint,
-            state.spec.name,
-            state.participants,
-            state.release.function,
-            privacy.placement.value if privacy.enabled else "none",
-            privacy.mechanism.value,
-            privacy.unit.value,
-            state.sampler,
-            state.release.costs,
-            self._now_ms(),
-        )
+        record = release_record(state, self._now_ms())
 
         def record_now() -> None:
             # The declaration in force now, not at Prepare: what the owner changed meanwhile

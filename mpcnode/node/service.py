@@ -100,6 +100,27 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
             self._book.end(header.round_id, RELEASED)
 
     @rpc_method
+    async def Step(self, request: node_pb2.StepRequest, context: Context) -> node_pb2.StepReply:
+        """One step of a multi-step round: this node's sealed messages, or its output shares."""
+        self._access.coordinator(context)
+        header = request.header
+        messages = _step_messages(request.messages, self._book.party_id, request.step)
+        outcome = await self._book.step(
+            header.round_id, header.transcript_hash, request.step, messages
+        )
+        return node_pb2.StepReply(
+            step=outcome.step,
+            messages=[
+                node_pb2.StepMessage(
+                    sender=self._book.party_id, recipient=r, step=outcome.step, sealed=m
+                )
+                for r, m in outcome.messages.items()
+            ],
+            done=outcome.done,
+            output_shares=outcome.output,
+        )
+
+    @rpc_method
     async def Abort(self, request: node_pb2.AbortRequest, context: Context) -> node_pb2.AbortReply:
         """Drop the round; idempotent."""
         self._access.coordinator(context)
@@ -134,6 +155,28 @@ def _incoming_seeds(seeds: Sequence[node_pb2.SealedSeed], party: str) -> dict[st
         if seed.sender in by_sender:
             raise InvalidInput(f"two seeds from {shown(seed.sender)}; one per sender")
         by_sender[seed.sender] = seed.sealed
+    return by_sender
+
+
+def _step_messages(
+    messages: Sequence[node_pb2.StepMessage], party: str, step: int
+) -> dict[str, bytes]:
+    """The relayed messages of step - 1 by sender; INVALID_ARGUMENT for a misaddressed one."""
+    if step < 1:
+        raise InvalidInput("steps are numbered from 1")
+    by_sender: dict[str, bytes] = {}
+    for message in messages:
+        if message.recipient != party:
+            raise InvalidInput(
+                f"a step message addressed to {shown(message.recipient)} was relayed to {party}"
+            )
+        if message.step != step - 1:
+            raise InvalidInput(
+                f"step {step} carries the messages of step {step - 1}, not of step {message.step}"
+            )
+        if message.sender in by_sender:
+            raise InvalidInput(f"two step messages from {shown(message.sender)}; one per sender")
+        by_sender[message.sender] = message.sealed
     return by_sender
 
 

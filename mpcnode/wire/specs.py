@@ -5,9 +5,11 @@ The only place the spec's proto enums (privacy ones included) are interpreted.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TypeVar
 
 from mpcnode.api.v1 import types_pb2 as pb
+from mpcnode.core.comparison_options import ComparisonOptions, parse_fraction
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput
@@ -17,6 +19,11 @@ _KINDS = {
     pb.KIND_MEAN: Kind.MEAN,
     pb.KIND_COUNT: Kind.COUNT,
     pb.KIND_HISTOGRAM: Kind.HISTOGRAM,
+    pb.KIND_MAX: Kind.MAX,
+    pb.KIND_MIN: Kind.MIN,
+    pb.KIND_AUCTION: Kind.AUCTION,
+    pb.KIND_QUANTILE: Kind.QUANTILE,
+    pb.KIND_THRESHOLD: Kind.THRESHOLD,
 }
 K = TypeVar("K")
 V = TypeVar("V")
@@ -99,7 +106,9 @@ def spec_from_proto(msg: pb.ComputationSpec) -> ComputationSpec:
     """
     kind = _KINDS.get(msg.kind)
     if kind is None:
-        raise InvalidInput("spec.kind must be one of sum, mean, count, histogram")
+        raise InvalidInput(
+            "spec.kind must be one of " + ", ".join(k.value for k in _KINDS.values())
+        )
     if msg.on_out_of_bounds == pb.BOUNDS_POLICY_CLIP:
         raise InvalidInput(
             "spec.on_out_of_bounds = clip is gone: values are checked against their owner's "
@@ -117,6 +126,7 @@ def spec_from_proto(msg: pb.ComputationSpec) -> ComputationSpec:
         min_parties=msg.min_parties,
         readers=tuple(msg.readers),
         privacy=privacy_from_proto(msg.privacy),
+        comparison=comparison_from_proto(msg.comparison),
     )
 
 
@@ -134,4 +144,41 @@ def spec_to_proto(spec: ComputationSpec) -> pb.ComputationSpec:
         min_parties=spec.min_parties,
         readers=list(spec.readers),
         privacy=privacy_to_proto(spec.privacy),
+        comparison=comparison_to_proto(spec.comparison),
+    )
+
+
+def comparison_from_proto(msg: pb.ComparisonOptions) -> ComparisonOptions:
+    """Decode comparison options; fractions are parsed exactly (InvalidInput if not numbers)."""
+    for name in ("price", "quantile", "at_least", "suppress_dominant"):
+        if len(getattr(msg, name)) > 40:
+            raise InvalidInput(f"spec.comparison.{name} is longer than 40 characters")
+
+    def fraction(name: str) -> Fraction:
+        text = getattr(msg, name)
+        return parse_fraction(text, f"spec.comparison.{name}") if text else Fraction(0)
+
+    return ComparisonOptions(
+        price=msg.price,
+        quantile=fraction("quantile"),
+        at_least=fraction("at_least") if msg.at_least else None,
+        of_participants=msg.of_participants,
+        suppress_dominant=fraction("suppress_dominant"),
+        dominant_top=msg.dominant_top or 1,
+    )
+
+
+def comparison_to_proto(options: ComparisonOptions) -> pb.ComparisonOptions:
+    """Encode comparison options (fractions as exact strings, defaults left unset)."""
+
+    def text(value: Fraction) -> str:
+        return str(value) if value else ""
+
+    return pb.ComparisonOptions(
+        price=options.price,
+        quantile=text(options.quantile),
+        at_least="" if options.at_least is None else str(options.at_least),
+        of_participants=options.of_participants,
+        suppress_dominant=text(options.suppress_dominant),
+        dominant_top=options.dominant_top if options.dominance else 0,
     )

@@ -247,6 +247,105 @@ class PartialChunk(_message.Message):
 Global___PartialChunk: _TypeAlias = PartialChunk  # noqa: Y015
 
 @_typing.final
+class StepRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    step: _builtins.int
+    @_builtins.property
+    def header(self) -> _types_pb2.RoundHeader: ...
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___StepMessage]:
+        """Step > 1: exactly one message from every other participant, addressed to this node,
+        of step - 1.
+        """
+
+    def __init__(
+        self,
+        *,
+        header: _types_pb2.RoundHeader | None = ...,
+        step: _builtins.int = ...,
+        messages: _abc.Iterable[Global___StepMessage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "messages", b"messages", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StepRequest: _TypeAlias = StepRequest  # noqa: Y015
+
+@_typing.final
+class StepMessage(_message.Message):
+    """Field elements from `sender` to `recipient` in one step, sealed with AES-256-GCM under
+    HKDF-SHA256(seed s_sr, info = "mpc.v1/step-key\\0" || seal context(transcript, sender,
+    recipient)) where s_sr is the seed the sender sealed to the recipient in Prepare; nonce =
+    the step as 12 bytes big-endian. Plaintext: 16-byte little-endian elements of GF(2^127 - 1).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SENDER_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    SEALED_FIELD_NUMBER: _builtins.int
+    sender: _builtins.str
+    recipient: _builtins.str
+    step: _builtins.int
+    sealed: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        sender: _builtins.str = ...,
+        recipient: _builtins.str = ...,
+        step: _builtins.int = ...,
+        sealed: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient", "sealed", b"sealed", "sender", b"sender", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StepMessage: _TypeAlias = StepMessage  # noqa: Y015
+
+@_typing.final
+class StepReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    OUTPUT_SHARES_FIELD_NUMBER: _builtins.int
+    step: _builtins.int
+    done: _builtins.bool
+    output_shares: _builtins.bytes
+    """When done: this node's Shamir shares of the outputs (16-byte little-endian elements),
+    re-randomized so that all of them together reveal only the outputs.
+    """
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___StepMessage]:
+        """This node's messages of `step`, one per other participant (empty when done)."""
+
+    def __init__(
+        self,
+        *,
+        step: _builtins.int = ...,
+        messages: _abc.Iterable[Global___StepMessage] | None = ...,
+        done: _builtins.bool = ...,
+        output_shares: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "messages", b"messages", "output_shares", b"output_shares", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StepReply: _TypeAlias = StepReply  # noqa: Y015
+
+@_typing.final
 class AbortRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -50,6 +50,11 @@ class RoundControlStub:
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.CollectPartialRequest.SerializeToString,
                 response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PartialChunk.FromString,
                 _registered_method=True)
+        self.Step = channel.unary_unary(
+                '/mpc.v1.RoundControl/Step',
+                request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.StepRequest.SerializeToString,
+                response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.StepReply.FromString,
+                _registered_method=True)
         self.Abort = channel.unary_unary(
                 '/mpc.v1.RoundControl/Abort',
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.AbortRequest.SerializeToString,
@@ -105,6 +110,23 @@ class RoundControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Step(self, request, context):
+        """One step of a multi-step round (the comparison kinds and dominance suppression, DESIGN
+        9), after Share. Step 1 carries no messages: the node records its release durably (as
+        CollectPartial does), shares its value and deals its randomness. Step k > 1 carries the
+        messages every other participant addressed to this node in step k - 1, and the reply
+        holds this node's messages of step k, or, once the computation is over, done = true
+        and this node's shares of the outputs. Each message is sealed end to end between the
+        two nodes (see StepMessage); the coordinator relays them unopened. The number of steps
+        and every message's size follow from the spec and the participant count, never from a
+        value. Repeating the current step with the same messages returns the same reply; other
+        messages for it are ALREADY_EXISTS; a step other than the current or the next one is
+        FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Abort(self, request, context):
         """Drops the round's state and refuses any later message of it. Idempotent.
         """
@@ -137,6 +159,11 @@ def add_RoundControlServicer_to_server(servicer, server):
                     servicer.CollectPartial,
                     request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.CollectPartialRequest.FromString,
                     response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.PartialChunk.SerializeToString,
+            ),
+            'Step': grpc.unary_unary_rpc_method_handler(
+                    servicer.Step,
+                    request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.StepRequest.FromString,
+                    response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.StepReply.SerializeToString,
             ),
             'Abort': grpc.unary_unary_rpc_method_handler(
                     servicer.Abort,
@@ -231,6 +258,33 @@ class RoundControl:
             '/mpc.v1.RoundControl/CollectPartial',
             mpcnode_dot_api_dot_v1_dot_node__pb2.CollectPartialRequest.SerializeToString,
             mpcnode_dot_api_dot_v1_dot_node__pb2.PartialChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Step(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.v1.RoundControl/Step',
+            mpcnode_dot_api_dot_v1_dot_node__pb2.StepRequest.SerializeToString,
+            mpcnode_dot_api_dot_v1_dot_node__pb2.StepReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -77,6 +77,19 @@ class RoundControlStub:
     at most once per round (ALREADY_EXISTS after); the release and the budget it spends are
     recorded durably before the first byte of the partial leaves.
     """
+    Step: _grpc.UnaryUnaryMultiCallable[_node_pb2.StepRequest, _node_pb2.StepReply]
+    """One step of a multi-step round (the comparison kinds and dominance suppression, DESIGN
+    9), after Share. Step 1 carries no messages: the node records its release durably (as
+    CollectPartial does), shares its value and deals its randomness. Step k > 1 carries the
+    messages every other participant addressed to this node in step k - 1, and the reply
+    holds this node's messages of step k, or, once the computation is over, done = true
+    and this node's shares of the outputs. Each message is sealed end to end between the
+    two nodes (see StepMessage); the coordinator relays them unopened. The number of steps
+    and every message's size follow from the spec and the participant count, never from a
+    value. Repeating the current step with the same messages returns the same reply; other
+    messages for it are ALREADY_EXISTS; a step other than the current or the next one is
+    FAILED_PRECONDITION.
+    """
     Abort: _grpc.UnaryUnaryMultiCallable[_node_pb2.AbortRequest, _node_pb2.AbortReply]
     """Drops the round's state and refuses any later message of it. Idempotent."""
     Forget: _grpc.UnaryUnaryMultiCallable[_node_pb2.ForgetRequest, _node_pb2.ForgetReply]
@@ -115,6 +128,19 @@ class RoundControlAsyncStub(RoundControlStub):
     """Streams the node's partial sum, once the node holds every participant's seed. Released
     at most once per round (ALREADY_EXISTS after); the release and the budget it spends are
     recorded durably before the first byte of the partial leaves.
+    """
+    Step: _aio.UnaryUnaryMultiCallable[_node_pb2.StepRequest, _node_pb2.StepReply]  # type: ignore[assignment]
+    """One step of a multi-step round (the comparison kinds and dominance suppression, DESIGN
+    9), after Share. Step 1 carries no messages: the node records its release durably (as
+    CollectPartial does), shares its value and deals its randomness. Step k > 1 carries the
+    messages every other participant addressed to this node in step k - 1, and the reply
+    holds this node's messages of step k, or, once the computation is over, done = true
+    and this node's shares of the outputs. Each message is sealed end to end between the
+    two nodes (see StepMessage); the coordinator relays them unopened. The number of steps
+    and every message's size follow from the spec and the participant count, never from a
+    value. Repeating the current step with the same messages returns the same reply; other
+    messages for it are ALREADY_EXISTS; a step other than the current or the next one is
+    FAILED_PRECONDITION.
     """
     Abort: _aio.UnaryUnaryMultiCallable[_node_pb2.AbortRequest, _node_pb2.AbortReply]  # type: ignore[assignment]
     """Drops the round's state and refuses any later message of it. Idempotent."""
@@ -169,6 +195,25 @@ class RoundControlServicer(metaclass=_abc_1.ABCMeta):
         """Streams the node's partial sum, once the node holds every participant's seed. Released
         at most once per round (ALREADY_EXISTS after); the release and the budget it spends are
         recorded durably before the first byte of the partial leaves.
+        """
+
+    @_abc_1.abstractmethod
+    def Step(
+        self,
+        request: _node_pb2.StepRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_node_pb2.StepReply, _abc.Awaitable[_node_pb2.StepReply]]:
+        """One step of a multi-step round (the comparison kinds and dominance suppression, DESIGN
+        9), after Share. Step 1 carries no messages: the node records its release durably (as
+        CollectPartial does), shares its value and deals its randomness. Step k > 1 carries the
+        messages every other participant addressed to this node in step k - 1, and the reply
+        holds this node's messages of step k, or, once the computation is over, done = true
+        and this node's shares of the outputs. Each message is sealed end to end between the
+        two nodes (see StepMessage); the coordinator relays them unopened. The number of steps
+        and every message's size follow from the spec and the participant count, never from a
+        value. Repeating the current step with the same messages returns the same reply; other
+        messages for it are ALREADY_EXISTS; a step other than the current or the next one is
+        FAILED_PRECONDITION.
         """
 
     @_abc_1.abstractmethod

@@ -65,6 +65,26 @@ class _KindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Kind.ValueType],
     """Total of per-party integer counts (inputs are non-negative integers)."""
     KIND_HISTOGRAM: _Kind.ValueType  # 4
     """Per-bin tally of one-hot or per-bin count vectors over `bins`."""
+    KIND_MAX: _Kind.ValueType  # 5
+    """The comparison kinds (DESIGN 9) run as multi-step rounds over Shamir shares among the
+    participants (Step), with an honest majority: at least 3 participants, up to
+    t = floor((n - 1) / 2) of them colluding. Each takes one scalar per party.
+    The largest value and who holds it (ties: the earliest party id in sorted order).
+    """
+    KIND_MIN: _Kind.ValueType  # 6
+    """The smallest value and who holds it (ties: the earliest party id)."""
+    KIND_AUCTION: _Kind.ValueType  # 7
+    """A sealed-bid auction: the winner (ties: the earliest party id) and, with
+    comparison.price = "first", the winning bid, or with "second", the second-highest bid.
+    """
+    KIND_QUANTILE: _Kind.ValueType  # 8
+    """The nearest-rank quantile comparison.quantile of the values: the value at rank
+    ceil(q * n) of n, ascending (the median, q = 1/2, is the lower median for even n).
+    """
+    KIND_THRESHOLD: _Kind.ValueType  # 9
+    """YES (1) or NO (0) for sum >= comparison.at_least (times the number of participants when
+    comparison.of_participants); nothing else, not even the sum.
+    """
 
 class Kind(_Kind, metaclass=_KindEnumTypeWrapper):
     """What a computation computes."""
@@ -78,6 +98,26 @@ KIND_COUNT: Kind.ValueType  # 3
 """Total of per-party integer counts (inputs are non-negative integers)."""
 KIND_HISTOGRAM: Kind.ValueType  # 4
 """Per-bin tally of one-hot or per-bin count vectors over `bins`."""
+KIND_MAX: Kind.ValueType  # 5
+"""The comparison kinds (DESIGN 9) run as multi-step rounds over Shamir shares among the
+participants (Step), with an honest majority: at least 3 participants, up to
+t = floor((n - 1) / 2) of them colluding. Each takes one scalar per party.
+The largest value and who holds it (ties: the earliest party id in sorted order).
+"""
+KIND_MIN: Kind.ValueType  # 6
+"""The smallest value and who holds it (ties: the earliest party id)."""
+KIND_AUCTION: Kind.ValueType  # 7
+"""A sealed-bid auction: the winner (ties: the earliest party id) and, with
+comparison.price = "first", the winning bid, or with "second", the second-highest bid.
+"""
+KIND_QUANTILE: Kind.ValueType  # 8
+"""The nearest-rank quantile comparison.quantile of the values: the value at rank
+ceil(q * n) of n, ascending (the median, q = 1/2, is the lower median for even n).
+"""
+KIND_THRESHOLD: Kind.ValueType  # 9
+"""YES (1) or NO (0) for sum >= comparison.at_least (times the number of participants when
+comparison.of_participants); nothing else, not even the sum.
+"""
 Global___Kind: _TypeAlias = Kind  # noqa: Y015
 
 class _BoundsPolicy:
@@ -135,6 +175,8 @@ class _PhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Phase.ValueType
     PHASE_PARTIAL: _Phase.ValueType  # 4
     PHASE_PUBLISHED: _Phase.ValueType  # 5
     PHASE_ABORTED: _Phase.ValueType  # 6
+    PHASE_COMPUTE: _Phase.ValueType  # 7
+    """A multi-step round's exchanges among the participants (comparison kinds)."""
 
 class Phase(_Phase, metaclass=_PhaseEnumTypeWrapper):
     """Phase of one round (DESIGN 4.1)."""
@@ -146,6 +188,8 @@ PHASE_SHARE: Phase.ValueType  # 3
 PHASE_PARTIAL: Phase.ValueType  # 4
 PHASE_PUBLISHED: Phase.ValueType  # 5
 PHASE_ABORTED: Phase.ValueType  # 6
+PHASE_COMPUTE: Phase.ValueType  # 7
+"""A multi-step round's exchanges among the participants (comparison kinds)."""
 Global___Phase: _TypeAlias = Phase  # noqa: Y015
 
 @_typing.final
@@ -203,6 +247,53 @@ class TensorChunk(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TensorChunk: _TypeAlias = TensorChunk  # noqa: Y015
+
+@_typing.final
+class ComparisonOptions(_message.Message):
+    """Options of the comparison kinds and of dominance suppression. Fractions are exact
+    decimal or ratio strings: "0.8", "4/5", "40". Unset fields must stay unset for kinds
+    they are not for (INVALID_ARGUMENT otherwise).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_FIELD_NUMBER: _builtins.int
+    QUANTILE_FIELD_NUMBER: _builtins.int
+    AT_LEAST_FIELD_NUMBER: _builtins.int
+    OF_PARTICIPANTS_FIELD_NUMBER: _builtins.int
+    SUPPRESS_DOMINANT_FIELD_NUMBER: _builtins.int
+    DOMINANT_TOP_FIELD_NUMBER: _builtins.int
+    price: _builtins.str
+    """KIND_AUCTION: "first" or "second"."""
+    quantile: _builtins.str
+    """KIND_QUANTILE: in (0, 1]."""
+    at_least: _builtins.str
+    """KIND_THRESHOLD: YES when the sum of the values is at least this."""
+    of_participants: _builtins.bool
+    """KIND_THRESHOLD: at_least is a fraction of the number of participants."""
+    suppress_dominant: _builtins.str
+    """KIND_SUM and KIND_MEAN of scalars: when the dominant_top largest contributions exceed
+    this share of the total (in (0, 1)), only "suppressed (dominance)" is published.
+    """
+    dominant_top: _builtins.int
+    """The k of the (n, k) dominance rule; 0 means 1."""
+    def __init__(
+        self,
+        *,
+        price: _builtins.str = ...,
+        quantile: _builtins.str = ...,
+        at_least: _builtins.str = ...,
+        of_participants: _builtins.bool = ...,
+        suppress_dominant: _builtins.str = ...,
+        dominant_top: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_least", b"at_least", "dominant_top", b"dominant_top", "of_participants", b"of_participants", "price", b"price", "quantile", b"quantile", "suppress_dominant", b"suppress_dominant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComparisonOptions: _TypeAlias = ComparisonOptions  # noqa: Y015
 
 @_typing.final
 class Encoding(_message.Message):
@@ -398,6 +489,7 @@ class ComputationSpec(_message.Message):
     MIN_PARTIES_FIELD_NUMBER: _builtins.int
     PRIVACY_FIELD_NUMBER: _builtins.int
     READERS_FIELD_NUMBER: _builtins.int
+    COMPARISON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     kind: Global___Kind.ValueType
     dataset: _builtins.str
@@ -424,6 +516,8 @@ class ComputationSpec(_message.Message):
     def readers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Identities (certificate SAN) allowed to read the result; empty means every analyst."""
 
+    @_builtins.property
+    def comparison(self) -> Global___ComparisonOptions: ...
     def __init__(
         self,
         *,
@@ -439,10 +533,11 @@ class ComputationSpec(_message.Message):
         min_parties: _builtins.int = ...,
         privacy: Global___Privacy | None = ...,
         readers: _abc.Iterable[_builtins.str] | None = ...,
+        comparison: Global___ComparisonOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["encoding", b"encoding", "privacy", b"privacy"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "encoding", b"encoding", "privacy", b"privacy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bins", b"bins", "dataset", b"dataset", "encoding", b"encoding", "kind", b"kind", "length", b"length", "lower", b"lower", "min_parties", b"min_parties", "name", b"name", "on_out_of_bounds", b"on_out_of_bounds", "privacy", b"privacy", "readers", b"readers", "upper", b"upper"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bins", b"bins", "comparison", b"comparison", "dataset", b"dataset", "encoding", b"encoding", "kind", b"kind", "length", b"length", "lower", b"lower", "min_parties", b"min_parties", "name", b"name", "on_out_of_bounds", b"on_out_of_bounds", "privacy", b"privacy", "readers", b"readers", "upper", b"upper"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -742,9 +837,17 @@ class ResultHeader(_message.Message):
     CREATED_UNIX_MS_FIELD_NUMBER: _builtins.int
     PUBLISHED_UNIX_MS_FIELD_NUMBER: _builtins.int
     DROPPED_FIELD_NUMBER: _builtins.int
+    THREAT_MODEL_FIELD_NUMBER: _builtins.int
+    REVEALED_FIELD_NUMBER: _builtins.int
     round_id: _builtins.bytes
     created_unix_ms: _builtins.int
     published_unix_ms: _builtins.int
+    threat_model: _builtins.str
+    """The threat model the result was computed under, e.g. "honest majority, passive,
+    t = 1 of 3 parties" for a comparison.
+    """
+    revealed: _builtins.str
+    """Exactly what the result reveals, in words."""
     @_builtins.property
     def ref(self) -> Global___ComputationRef: ...
     @_builtins.property
@@ -780,10 +883,12 @@ class ResultHeader(_message.Message):
         created_unix_ms: _builtins.int = ...,
         published_unix_ms: _builtins.int = ...,
         dropped: _abc.Iterable[Global___DroppedParty] | None = ...,
+        threat_model: _builtins.str = ...,
+        revealed: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["privacy", b"privacy", "ref", b"ref", "spec", b"spec"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_unix_ms", b"created_unix_ms", "dropped", b"dropped", "output_dtypes", b"output_dtypes", "outputs", b"outputs", "participants", b"participants", "privacy", b"privacy", "published_unix_ms", b"published_unix_ms", "ref", b"ref", "round_id", b"round_id", "spec", b"spec"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_unix_ms", b"created_unix_ms", "dropped", b"dropped", "output_dtypes", b"output_dtypes", "outputs", b"outputs", "participants", b"participants", "privacy", b"privacy", "published_unix_ms", b"published_unix_ms", "ref", b"ref", "revealed", b"revealed", "round_id", b"round_id", "spec", b"spec", "threat_model", b"threat_model"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

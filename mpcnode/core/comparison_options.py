@@ -1,0 +1,158 @@
+"""The options of the comparison computations (DESIGN 9) and the checks that need no data.
+
+Kinds: `max`, `min` (each with who holds it), `auction` (first or second price), `quantile`
+(the median is the quantile 1/2) and `threshold` (YES or NO for sum >= T); and, on a sum or
+mean, `suppress_dominant` (the (n, k) dominance rule: the total is withheld when its k
+largest contributions exceed a share p of it). Fractions are exact (`Fraction`); on the wire
+and in the canonical spec they are strings such as "1/2" or "0.8".
+
+All of them run as multi-step rounds over Shamir shares with an honest majority, so a round
+needs at least 3 participants (t = floor((n - 1) / 2) colluding parties tolerated).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from mpcnode.errors import InvalidInput, shown
+
+MIN_PARTIES = 3  # an honest majority needs n >= 2t + 1 with t >= 1
+MAX_VALUE_BITS = 64  # bits of (upper - lower) * 2^f: keeps every comparison within the field
+MAX_DENOMINATOR = 1 << 20
+PRICES = ("first", "second")
+
+
+@dataclass(frozen=True)
+class ComparisonOptions:
+    """What a comparison computation (or a dominance-checked sum) is asked to decide."""
+
+    price: str = ""  # auction: "first" or "second"
+    quantile: Fraction = Fraction(0)  # quantile: in (0, 1]; the median is 1/2
+    at_least: Fraction | None = None  # threshold: YES when sum >= at_least (x n, below)
+    of_participants: bool = False  # threshold: at_least is a fraction of the participants
+    suppress_dominant: Fraction = Fraction(0)  # sum/mean: p in (0, 1); 0 is off
+    dominant_top: int = 1  # the k of the (n, k) rule
+
+    @property
+    def dominance(self) -> bool:
+        """True when a sum or mean is checked for dominance before it is published."""
+        return self.suppress_dominant != 0
+
+    def canonical(self) -> dict[str, object]:
+        """Every field, fractions as exact strings (part of the spec's canonical bytes)."""
+        return {
+            "at_least": "" if self.at_least is None else str(self.at_least),
+            "dominant_top": self.dominant_top,
+            "of_participants": self.of_participants,
+            "price": self.price,
+            "quantile": str(self.quantile),
+            "suppress_dominant": str(self.suppress_dominant),
+        }
+
+
+def options_from_canonical(doc: dict[str, object] | None) -> ComparisonOptions:
+    """Rebuild options from `canonical()` (absent: the defaults)."""
+    if not doc:
+        return ComparisonOptions()
+    at_least = str(doc["at_least"])
+    return ComparisonOptions(
+        price=str(doc["price"]),
+        quantile=Fraction(str(doc["quantile"])),
+        at_least=Fraction(at_least) if at_least else None,
+        of_participants=bool(doc["of_participants"]),
+        suppress_dominant=Fraction(str(doc["suppress_dominant"])),
+        dominant_top=int(str(doc["dominant_top"])),
+    )
+
+
+def parse_fraction(text: str, what: str) -> Fraction:
+    """An exact fraction from "0.8", "4/5" or "40"; InvalidInput naming `what` otherwise."""
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise InvalidInput(
+            f"{what} is {shown(text)}: write a number such as 0.8, 40 or a fraction 4/5"
+        ) from None
+    if value.denominator > MAX_DENOMINATOR:
+        raise InvalidInput(f"{what} {shown(text)} is too fine: at most 6 decimal places")
+    return value
+
+
+def value_bits(lower: float, upper: float, fractional_bits: int) -> int:
+    """Bits of the largest encoded value once the domain is shifted to start at 0."""
+    span = math.ceil((Fraction(upper) - Fraction(lower)) * (1 << fractional_bits))
+    return max(1, span.bit_length())
+
+
+def check_comparison(
+    kind: str,
+    options: ComparisonOptions,
+    lower: float,
+    upper: float,
+    fractional_bits: int,
+    length: int,
+    dp: bool,
+    max_parties: int,
+) -> None:
+    """Raise InvalidInput naming the first option that does not fit `kind` and its domain."""
+    comparing = kind in ("max", "min", "auction", "quantile", "threshold")
+    if not comparing and not options.dominance:
+        if options != ComparisonOptions():
+            raise InvalidInput(f"comparison options are not for a {kind}")
+        return
+    if options.dominance and kind not in ("sum", "mean"):
+        raise InvalidInput("suppress_dominant is an option of sum and mean only")
+    if length != 1:
+        raise InvalidInput(f"a {kind} compares one value per party: spec.length must be 1")
+    if dp:
+        raise InvalidInput(
+            "differential privacy on comparisons (a noisy threshold, report-noisy-max) is "
+            "not available yet; ask for the exact computation, or a noisy sum"
+        )
+    if max_parties < MIN_PARTIES:
+        raise InvalidInput(
+            f"a {kind} needs at least {MIN_PARTIES} parties: it runs with an honest majority "
+            f"(t < n/2 colluding parties), and {max_parties} invited cannot have one"
+        )
+    bits = value_bits(lower, upper, fractional_bits)
+    if bits > MAX_VALUE_BITS:
+        raise InvalidInput(
+            f"(upper - lower) x 2^fractional_bits needs {bits} bits; comparisons take at "
+            f"most {MAX_VALUE_BITS}: narrow the bounds or use fewer fractional bits"
+        )
+    _check_kind_options(kind, options, lower, max_parties)
+
+
+def _check_kind_options(
+    kind: str, options: ComparisonOptions, lower: float, max_parties: int
+) -> None:
+    expected = ComparisonOptions(
+        price=options.price if kind == "auction" else "",
+        quantile=options.quantile if kind == "quantile" else Fraction(0),
+        at_least=options.at_least if kind == "threshold" else None,
+        of_participants=options.of_participants if kind == "threshold" else False,
+        suppress_dominant=options.suppress_dominant,
+        dominant_top=options.dominant_top if options.dominance else 1,
+    )
+    if options != expected:
+        raise InvalidInput(f"spec.comparison sets an option that is not for a {kind}")
+    if kind == "auction" and options.price not in PRICES:
+        raise InvalidInput("an auction needs spec.comparison.price: first or second")
+    if kind == "quantile" and not 0 < options.quantile <= 1:
+        raise InvalidInput("spec.comparison.quantile must be in (0, 1]; the median is 1/2")
+    if kind == "threshold":
+        if options.at_least is None:
+            raise InvalidInput("a threshold needs spec.comparison.at_least")
+        if abs(options.at_least) > 1 << 64:
+            raise InvalidInput("spec.comparison.at_least is beyond 2^64")
+    if options.dominance:
+        if not 0 < options.suppress_dominant < 1:
+            raise InvalidInput("suppress_dominant must be a share in (0, 1), such as 0.8")
+        if not 1 <= options.dominant_top < max_parties:
+            raise InvalidInput(
+                f"dominant_top (k of the (n, k) rule) must be 1 to {max_parties - 1}"
+            )
+        if lower < 0:
+            raise InvalidInput("dominance is for non-negative values: spec.lower must be >= 0")

@@ -1,0 +1,146 @@
+"""From a computation spec to its program, each node's input, and the published outputs.
+
+The one place that knows which program computes which kind, how a stored value enters
+(encoded, and shifted to start at 0 for the kinds that rank values), and what opening the
+outputs publishes, in numbers and in words (`threat_model`, `revealed`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+from mpcnode.core.comparison_options import value_bits
+from mpcnode.core.shamir import honest_majority_threshold
+from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.protocols.programs import Dominance, Extreme, Program, Ranked, Threshold
+
+
+def _offset(spec: ComputationSpec) -> int:
+    return round(Fraction(spec.lower) * (1 << spec.fractional_bits))
+
+
+def _bits(spec: ComputationSpec) -> int:
+    return value_bits(spec.lower, spec.upper, spec.fractional_bits)
+
+
+def quantile_rank(q: Fraction, n: int) -> int:
+    """The nearest-rank position (0-based, ascending) of quantile q among n values."""
+    return min(n - 1, max(0, math.ceil(q * n) - 1))
+
+
+def program_for(spec: ComputationSpec, n: int) -> Program:
+    """The program every participant runs for `spec` among n parties."""
+    options, bits = spec.comparison, _bits(spec)
+    ranked: dict[Kind, Program] = {
+        Kind.MAX: Extreme(bits, largest=True),
+        Kind.MIN: Extreme(bits, largest=False),
+        Kind.AUCTION: (
+            Extreme(bits, largest=True)
+            if options.price == "first"
+            else Ranked(bits, (n - 2,), winner=True)
+        ),
+        Kind.QUANTILE: Ranked(bits, (quantile_rank(options.quantile, n),)),
+    }
+    if spec.kind in ranked:
+        return ranked[spec.kind]
+    if spec.kind is Kind.THRESHOLD:
+        scale = 1 << spec.fractional_bits
+        largest = math.ceil(max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper))) * scale)
+        if options.at_least is None:  # spec.check refuses it; a programming error here
+            raise ValueError("a threshold needs at_least")
+        at_least = options.at_least * scale * (n if options.of_participants else 1)
+        return Threshold(at_least, largest)
+    return Dominance(bits, options.suppress_dominant, options.dominant_top)
+
+
+def node_input(spec: ComputationSpec, encoded: int) -> int:
+    """A node's value as its program takes it: ranked kinds count from the domain's lower end."""
+    if spec.kind in (Kind.MAX, Kind.MIN, Kind.AUCTION, Kind.QUANTILE):
+        return encoded - _offset(spec)
+    return encoded
+
+
+def published(
+    spec: ComputationSpec, participants: Sequence[str], opened: Sequence[int]
+) -> list[tuple[str, int | float]]:
+    """The outputs as published, by name, from the opened field elements.
+
+    Values are decoded (int for integer specs, float for fixed point). A party output
+    (argmax, argmin, an auction's winner) is an index into `participants` in the order
+    given; the program itself indexes the sorted participant list. threshold -> "yes"
+    (1 or 0); a dominance-checked sum -> "suppressed" (1 or 0) and, only when 0, "sum" (and
+    "mean").
+    """
+    n = len(participants)
+    order = sorted(participants)
+    decoded = program_for(spec, n).decode(opened, n)
+    scale = 1 << spec.fractional_bits
+
+    def value(encoded: int) -> int | float:
+        v = Fraction(encoded + _offset(spec), scale)
+        return int(v) if spec.is_integer else float(v)
+
+    def party(index: int) -> int:
+        return list(participants).index(order[index])
+
+    kind = spec.kind
+    if kind in (Kind.MAX, Kind.MIN):
+        holder = "argmax" if kind is Kind.MAX else "argmin"
+        return [(kind.value, value(decoded["value"])), (holder, party(decoded["index"]))]
+    if kind is Kind.AUCTION:
+        first = spec.comparison.price == "first"
+        price = decoded["value"] if first else decoded[f"rank{n - 2}"]
+        return [("winner", party(decoded["index"])), ("price", value(price))]
+    if kind is Kind.QUANTILE:
+        return [("quantile", value(decoded[f"rank{quantile_rank(spec.comparison.quantile, n)}"]))]
+    if kind is Kind.THRESHOLD:
+        return [("yes", decoded["yes"])]
+    if decoded["suppressed"]:
+        return [("suppressed", 1)]
+    total = Fraction(decoded["sum"], scale)
+    as_number = int(total) if spec.is_integer else float(total)
+    mean = [("mean", float(total / n))] if kind is Kind.MEAN else []
+    return [("suppressed", 0), ("sum", as_number), *mean]
+
+
+PARTY_OUTPUTS = ("argmax", "argmin", "winner")
+"""Outputs that are an index into the result's participants (when the kind compares)."""
+
+
+def threat_model(spec: ComputationSpec, n: int) -> str:
+    """The threat model a result of `spec` over n parties was computed under."""
+    if spec.multi_step:
+        t = honest_majority_threshold(n)
+        return (
+            f"honest majority, passive, t = {t} of {n} parties (Shamir over GF(2^127-1); "
+            "masked openings statistically hidden to 2^-40); the coordinator sees only "
+            "sealed messages and the outputs"
+        )
+    return (
+        f"passive, any {n - 1} of {n} parties colluding (additive shares over Z_2^64); "
+        "the coordinator sees only the partial sums"
+    )
+
+
+def revealed(spec: ComputationSpec) -> str:
+    """In words, exactly what a result of `spec` reveals."""
+    kind, options = spec.kind, spec.comparison
+    nothing_else = "; nothing else: no other value, no comparison outcome"
+    if options.dominance:
+        top = options.dominant_top
+        which = f"{top} largest contributions exceed" if top > 1 else "largest contribution exceeds"
+        share = f"{float(options.suppress_dominant):.4g}"
+        return f"whether the {which} {share} of the total, and the total only if not"
+    if kind is Kind.AUCTION and options.price == "second":
+        return "the winner and the second-highest bid (not the winner's own bid)" + nothing_else
+    texts = {
+        Kind.MAX: "the maximum value and the party that holds it" + nothing_else,
+        Kind.MIN: "the minimum value and the party that holds it" + nothing_else,
+        Kind.AUCTION: "the winner and the winning bid" + nothing_else,
+        Kind.QUANTILE: f"the value at quantile {options.quantile} (not who holds it)"
+        + nothing_else,
+        Kind.THRESHOLD: "YES or NO for the sum reaching the threshold; not the sum",
+    }
+    return texts.get(kind, "the aggregate, as published")
