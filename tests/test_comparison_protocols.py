@@ -295,7 +295,7 @@ def _dominance(values: Sequence[int], share: Fraction, top: int) -> dict[str, in
         ([2, 3, 3, 2, 2], Fraction(3, 5), 2, 0),  # 6 = 3/5 of 10
         ([2, 4, 3, 1, 0], Fraction(3, 5), 2, 1),  # 7 > 6
         ([1, 1, 1, 1], Fraction(3, 4), 3, 0),  # 3 = 3/4 of 4
-        ([1, 2, 1, 0], Fraction(3, 4), 3, 0),  # top three = 4 = all
+        ([1, 2, 1, 0], Fraction(3, 4), 3, 1),  # top three = all 4 > 3
         ([2, 2, 1, 0, 0, 0, 0, 0], Fraction(4, 5), 2, 0),  # 4 = 4/5 of 5
         ([2, 2, 1, 0, 0, 0, 0, 0], Fraction(79, 100), 2, 1),
     ],
@@ -402,10 +402,10 @@ def _programs(n: int) -> list[Program]:
 
 
 def _shape(run: Simulation) -> list[list[list[tuple[int, int]]]]:
-    """Per party, per step: (sender, elements received)."""
+    """Per party, per step: (sender, elements received) for every other party."""
     return [
-        [sorted((j, len(v)) for j, v in inbox.items()) for inbox in steps]
-        for steps in run.received
+        [sorted((j, len(v)) for j, v in inbox.items() if j != i + 1) for inbox in steps]
+        for i, steps in enumerate(run.received)
     ]
 
 
@@ -419,8 +419,18 @@ def test_steps_and_bytes_depend_only_on_the_program_and_n(n: int) -> None:
         assert (a.steps, a.bytes_sent) == (b.steps, b.bytes_sent), program
         assert _shape(a) == _shape(b), program
         assert len(a.received[0]) == a.steps
-        received = sum(len(v) for steps in a.received for inbox in steps for v in inbox.values())
+        received = sum(length for steps in _shape(a) for step in steps for _, length in step)
         assert a.bytes_sent == received * ELEMENT_BYTES
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the transcript aliases the inbox the party mutates")
+def test_the_transcript_holds_only_what_a_party_received() -> None:
+    """Party.open/deal/preprocess add the party's own share to the inbox dict they were
+    handed, and simulate stores that same dict, so received[i][s] gains key i + 1."""
+    run = simulate(Extreme(8), [1, 2, 3], _sources(0), keep_transcript=True)
+    for i, steps in enumerate(run.received):
+        for inbox in steps:
+            assert sorted(inbox) == [j for j in (1, 2, 3) if j != i + 1]
 
 
 @pytest.mark.parametrize("n", PARTY_COUNTS)
