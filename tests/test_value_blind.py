@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,11 @@ from seeded import roster_with_seal_keys, sealed_seeds_for
 from coordinator.reasons import failure_reason
 from coordinator.round_failure import RoundFailure
 from mpcnode.config import NodePolicy
+from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
 from mpcnode.core.randomness import SystemRandomSource
-from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.core.spec import COMPARISON_KINDS, ComputationSpec, Kind
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.errors import MpcError
 from mpcnode.node.rounds import NodeRound, RoundBook
@@ -61,9 +63,8 @@ def _world(root: Path, values: dict[str, list[float]]) -> RoundBook:
     for name, decl in DECLARATIONS.items():
         dtype = np.float64 if decl.fractional_bits else np.int64
         store.put_input(name, np.array(values[name], dtype=dtype), decl)
-    book = RoundBook(
-        "alice", store, NodePolicy(min_parties=3), ROSTER, SystemRandomSource(), SEAL_KEYS["alice"]
-    )
+    policy = NodePolicy(min_parties=3, allowed_kinds=tuple(k.value for k in Kind))
+    book = RoundBook("alice", store, policy, ROSTER, SystemRandomSource(), SEAL_KEYS["alice"])
     return book
 
 
@@ -143,8 +144,24 @@ def specs(draw: st.DrawFn) -> tuple[ComputationSpec, tuple[str, ...]]:
     """A spec close to a declaration with some fields moved: the old oracle's probes."""
     name = draw(st.sampled_from([*DECLARATIONS, "undeclared"]))
     decl = DECLARATIONS.get(name, DECLARATIONS["raises"])
-    kinds = [Kind.HISTOGRAM] if decl.bins else [Kind.SUM, Kind.MEAN]
+    kinds = [Kind.HISTOGRAM] if decl.bins else [Kind.SUM, Kind.MEAN, *COMPARISON_KINDS]
     kind = draw(st.sampled_from(kinds))
+    comparison = draw(
+        st.sampled_from(
+            {
+                Kind.AUCTION: [ComparisonOptions(price="first"), ComparisonOptions(price="second")],
+                Kind.QUANTILE: [ComparisonOptions(quantile=Fraction(1, 2))],
+                Kind.THRESHOLD: [
+                    ComparisonOptions(at_least=Fraction(5000)),
+                    ComparisonOptions(at_least=Fraction(1, 2), of_participants=True),
+                ],
+                Kind.SUM: [
+                    ComparisonOptions(),
+                    ComparisonOptions(suppress_dominant=Fraction(4, 5)),
+                ],
+            }.get(kind, [ComparisonOptions()])
+        )
+    )
     spec = ComputationSpec(
         name=draw(st.sampled_from(["probe", "sum of raises"])),
         kind=kind,
@@ -156,6 +173,7 @@ def specs(draw: st.DrawFn) -> tuple[ComputationSpec, tuple[str, ...]]:
         bins=decl.bins,
         min_parties=draw(st.integers(2, 5)),
         privacy=draw(privacies),
+        comparison=comparison,
     )
     # Half the probes move one field away from the declaration, as the old oracle did.
     field = draw(st.sampled_from(["none", "none", "none", "lower", "upper", "bits", "length"]))
