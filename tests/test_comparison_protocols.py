@@ -174,7 +174,9 @@ def _values(n: int, bits: int) -> st.SearchStrategy[list[int]]:
 
 @FEW
 @given(st.sampled_from(PARTY_COUNTS), st.sampled_from([1, 8, 32]), st.booleans(), st.data())
-def test_extreme_matches_the_cleartext(n: int, bits: int, largest: bool, data: st.DataObject) -> None:
+def test_extreme_matches_the_cleartext(
+    n: int, bits: int, largest: bool, data: st.DataObject
+) -> None:
     values = data.draw(_values(n, bits))
     best = max(values) if largest else min(values)
     got = _result(Extreme(bits, largest), values, data.draw(st.integers(0, 2**20)))

@@ -312,9 +312,7 @@ def test_reconstruct_refuses_a_sharing_of_too_high_degree() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(min_value=3, max_value=9), elements, elements, seeds)
-def test_reduction_weights_interpolate_degree_2t_at_zero(
-    n: int, x: int, y: int, seed: int
-) -> None:
+def test_reduction_weights_interpolate_degree_2t_at_zero(n: int, x: int, y: int, seed: int) -> None:
     t = (n - 1) // 2
     rng = SeededSource(seed)
     weights = shamir.reduction_weights(n)
@@ -336,15 +334,19 @@ def test_reduction_weights_are_the_lagrange_weights_of_1_to_n(n: int) -> None:
     assert sum(shamir.reduction_weights(n)) % P == 1  # interpolates constants
 
 
-def _t_share_cells(secret: int, n: int, degree: int, holders: Sequence[int], seed: int) -> list[int]:
+def _t_share_cells(
+    secret: int, n: int, degree: int, holders: Sequence[int], seed: int
+) -> list[int]:
     count = 16_000
     shares = shamir.share([secret] * count, degree, n, SeededSource(seed))
     bins = {1: 16, 2: 8, 3: 8}[len(holders)]
-    return _joint_cells([shares[h - 1] for h in holders], bins).tolist()
+    counts: list[int] = _joint_cells([shares[h - 1] for h in holders], bins).tolist()
+    return counts
 
 
 @pytest.mark.parametrize(
-    ("n", "holders"), [(3, (2,)), (3, (3,)), (5, (1, 2)), (5, (3, 5)), (7, (1, 2, 3)), (7, (2, 4, 7))]
+    ("n", "holders"),
+    [(3, (2,)), (3, (3,)), (5, (1, 2)), (5, (3, 5)), (7, (1, 2, 3)), (7, (2, 4, 7))],
 )
 def test_any_t_shares_are_uniform_and_independent_of_the_secret(
     n: int, holders: tuple[int, ...]

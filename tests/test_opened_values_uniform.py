@@ -98,7 +98,6 @@ class Observed:
 def _observe(
     program: Extreme, inputs: Sequence[int], seed: int, mp: pytest.MonkeyPatch
 ) -> Observed:
-    n = len(inputs)
     parties: list[RecordingParty] = []
 
     def make(index: int, count: int, rng: RandomSource) -> RecordingParty:
@@ -136,7 +135,9 @@ def _observe(
     for index, (seen, (k, _)) in enumerate(zip(from_transcript, first.operands, strict=True)):
         shares = [p.operands[index][1] for p in parties]
         operands = shamir.reconstruct(shares, t)
-        comparisons += [Comparison(c, signed(a), k - 1) for c, a in zip(seen, operands, strict=True)]
+        comparisons += [
+            Comparison(c, signed(a), k - 1) for c, a in zip(seen, operands, strict=True)
+        ]
     return Observed(
         run.opened,
         comparisons,
@@ -192,7 +193,8 @@ def _stats(bins: int) -> dict[str, Statistic]:
 
 
 def _counts(values: Sequence[int], bins: int) -> list[int]:
-    return np.bincount(np.asarray(values, dtype=np.int64), minlength=bins).tolist()
+    counts: list[int] = np.bincount(np.asarray(values, dtype=np.int64), minlength=bins).tolist()
+    return counts
 
 
 def _positions(observed: Sequence[Observed]) -> list[list[Comparison]]:
@@ -215,7 +217,10 @@ def _same_p(
     first: Sequence[Comparison], second: Sequence[Comparison], statistic: Statistic, bins: int
 ) -> float:
     table = np.array(
-        [_counts([statistic(x) for x in first], bins), _counts([statistic(x) for x in second], bins)]
+        [
+            _counts([statistic(x) for x in first], bins),
+            _counts([statistic(x) for x in second], bins),
+        ]
     )
     table = table[:, table.sum(axis=0) > 0]  # a bin neither sample reaches says nothing
     p: float = stats.chi2_contingency(table).pvalue
@@ -243,7 +248,9 @@ def test_ltz_openings_have_the_documented_form(runs: Runs) -> None:
                 low = (x.c - x.a) % (1 << x.m)
                 high, rest = divmod(x.c - (1 << x.m) - x.a - low, 1 << x.m)
                 assert rest == 0 and 0 <= high < runs.n << (KAPPA + 1), x
-    highs = [(x.c - (1 << x.m) - x.a) >> x.m for o in runs.by_vector["equal"] for x in o.comparisons]
+    highs = [
+        (x.c - (1 << x.m) - x.a) >> x.m for o in runs.by_vector["equal"] for x in o.comparisons
+    ]
     assert max(highs).bit_length() >= KAPPA + 1  # r'' really is about kappa + 1 bits wide
 
 
@@ -373,7 +380,9 @@ def test_the_release_adds_a_fresh_sharing_of_zero(runs: Runs) -> None:
     observed = runs.by_vector["spread"]
     after = _output_polynomials(observed, t, released=True)
     before = _output_polynomials(observed, t, released=False)
-    added = [[(a - b) % P for a, b in zip(x, y, strict=True)] for x, y in zip(after, before)]
+    added = [
+        [(a - b) % P for a, b in zip(x, y, strict=True)] for x, y in zip(after, before, strict=True)
+    ]
     assert all(z[0] == 0 for z in added)
     firsts = [z[1] for z in added]
     assert len(set(firsts)) == len(firsts)  # never zero twice, never repeated
