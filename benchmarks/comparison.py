@@ -43,10 +43,19 @@ quickselect instead). The smallest SecInt that holds the compared differences (3
   so a separate, untimed session counts them: every message carries a Lamport depth (one more
   than the deepest message its sender had received before sending it; 4 bytes in front of the
   payload), and rounds = the deepest message. A Lamport depth is never below the true number
-  of rounds, but on a fast network it counts unrelated messages that happen to arrive just
-  before a send (up to twice the true figure here), so that session also delays every received
-  message by 50 ms, which makes the schedule lock-step: the count is then stable (the same with
-  20 and 100 ms) and agrees with that session's wall time / 50 ms. Marked "<=" all the same.
+  of rounds, but on a fast network it also counts unrelated messages that happen to arrive just
+  before a send (up to twice the true figure here), so that session delays every received
+  message by 150 ms, which makes the schedule lock-step. The counts were then the same with
+  100, 150 and 250 ms, and equal to a count by hand from MPyC 0.11's source (1 round for the
+  inputs, 10 per layer of comparisons with their selections, 1 for the output). Marked "<="
+  all the same: it is what the method guarantees.
+
+Not like for like: "mpcnode (in-process)" runs all n parties one after another on one core
+with no network, MPyC runs n processes on the 2 cores over TCP. Its wall ratio is a first look;
+rounds, bytes and CPU over all parties are comparable, and a column measuring real daemons is
+one more function in `measure_case`. MPyC also draws its randomness without interaction
+(PRSS, keys exchanged at connection), opens an output by sending to t parties only (no
+consistency check) and uses a smaller field (75 bits here, 10-byte elements): fewer bytes.
 """
 
 from __future__ import annotations
@@ -87,7 +96,7 @@ LARGEST = (1 << VALUE_BITS) - 1
 THRESHOLD = 1 << 33  # the threshold test's T: about half of the largest sum of 4 values
 BOUND_S = 300  # the whole run is stopped past this
 SESSION_TIMEOUT_S = 120.0  # one MPyC session (start, all repetitions, shutdown)
-ROUNDS_DELAY_S = 0.05  # latency added to every MPyC message while its rounds are counted
+ROUNDS_DELAY_S = 0.15  # latency added to every MPyC message while its rounds are counted
 PARTY_FLAG = "--mpyc-party"
 Inputs = list[list[int]]  # [repetition][party]: rep 0 is the untimed warm-up
 
@@ -173,7 +182,9 @@ class Measured:
 
 def _check(case: Case, system: str, rep: int, got: int, values: Sequence[int]) -> None:
     if got != case.answer(values):
-        raise RuntimeError(f"{case.label}: {system} gave {got}, not {case.answer(values)} (rep {rep})")
+        raise RuntimeError(
+            f"{case.label}: {system} gave {got}, not {case.answer(values)} (rep {rep})"
+        )
 
 
 # -- mpcnode, in one process ----------------------------------------------------------------------
@@ -203,7 +214,9 @@ def measure_inprocess(case: Case, inputs: Inputs) -> Measured:
     steps, sent, opened = costs.pop()
     out.rounds = steps + 1
     out.bytes_sent = sent + case.parties * opened * ELEMENT_BYTES
-    out.detail = f"{steps} steps + 1 release; {sent} B between parties + {opened} output(s) released"
+    out.detail = (
+        f"{steps} steps + 1 release; {sent} B between parties + {opened} output(s) released"
+    )
     return out
 
 
@@ -258,25 +271,34 @@ def _mpyc_session(case: Case, inputs: Inputs, mode: str, logs: Path) -> list[dic
             assert proc.stdin is not None
             proc.stdin.write(json.dumps(job) + "\n")
             proc.stdin.close()
+        _wait_all(case, procs, deadline, logs / f"{case.kind}-{case.parties}-{mode}")
         reports = []
-        for index, proc in enumerate(procs):
-            try:  # a report is one short line: it fits the pipe, so waiting first is safe
-                proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                raise RuntimeError(f"{case.label}: MPyC party {index} ran past its time") from None
+        for proc in procs:  # a report is one short line: it fits the pipe, so waiting was safe
             assert proc.stdout is not None
-            stdout = proc.stdout.read()
-            if proc.returncode != 0 or not stdout.strip():
-                log = logs / f"{case.kind}-{case.parties}-{mode}-{index}.log"
-                tail = log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{case.label}: MPyC party {index} exited {proc.returncode}\n{tail}")
-            reports.append(json.loads(stdout.strip().splitlines()[-1]))
+            reports.append(json.loads(proc.stdout.read().strip().splitlines()[-1]))
         return reports
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def _wait_all(
+    case: Case, procs: Sequence[subprocess.Popen[str]], deadline: float, log_stem: Path
+) -> None:
+    """Until every party exited 0; the first one to fail (or the deadline) stops the session."""
+    while True:
+        codes = [proc.poll() for proc in procs]
+        for index, code in enumerate(codes):
+            if code not in (None, 0):
+                tail = Path(f"{log_stem}-{index}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{case.label}: MPyC party {index} exited {code}\n{tail}")
+        if all(code == 0 for code in codes):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{case.label}: MPyC ran past {SESSION_TIMEOUT_S:.0f} s")
+        time.sleep(0.02)
 
 
 def measure_mpyc(case: Case, inputs: Inputs, logs: Path) -> Measured:
@@ -321,7 +343,7 @@ def mpyc_party() -> None:
     sys.argv = [sys.argv[0], "--no-log", "--no-uvloop", "-K", str(job["kappa"])]
     for address in addresses:
         sys.argv += ["-P", address]
-    from mpyc.runtime import mpc  # type: ignore[import-untyped]  # noqa: PLC0415 (bench extra)
+    from mpyc.runtime import mpc  # type: ignore[import-not-found, import-untyped, unused-ignore]  # noqa: PLC0415 (bench extra)
 
     loop = mpc._loop  # MPyC listens on every interface unless told a host: keep it on loopback
     listen = loop.create_server
@@ -464,25 +486,34 @@ def detail_lines(case: Case, results: list[Measured]) -> list[str]:
     lines = []
     for m in results:
         reps = ", ".join(f"{w * 1e3:.3g}" for w in m.walls)
-        lines.append(f"    {case.label} {m.system}: reps [{reps}] ms, {m.comparisons} cmp; {m.detail}")
+        lines.append(
+            f"    {case.label} {m.system}: reps [{reps}] ms, {m.comparisons} cmp; {m.detail}"
+        )
     return lines
 
 
 def target_lines(measured: list[tuple[Case, list[Measured]]]) -> list[str]:
-    """`met` or `GAP` against "no worse than MPyC" (printed, never asserted)."""
+    """`met` or `GAP` against "no worse than MPyC" on the like-for-like figures (printed only)."""
     lines = []
+
+    def judge(case: Case, name: str, ours: float, theirs: float, shown: str) -> None:
+        verdict = "met" if ours <= theirs else "GAP"
+        lines.append(f"  [{verdict}] {case.label} {name} <= MPyC's: {shown}")
+
     for case, results in measured:
         ours = next((m for m in results if m.system.startswith("mpcnode")), None)
         theirs = next((m for m in results if m.system.startswith("MPyC")), None)
-        if ours is None or theirs is None or ours.rounds is None or theirs.rounds is None:
+        if ours is None or theirs is None:
             continue
-        verdict = "met" if ours.rounds <= theirs.rounds else "GAP"
-        lines.append(
-            f"  [{verdict}] {case.label} rounds <= MPyC's: {ours.rounds} vs <= {theirs.rounds}"
-        )
-        ratio = ours.wall / theirs.wall
-        verdict = "met" if ratio <= 1.0 else "GAP"
-        lines.append(f"  [{verdict}] {case.label} {ours.system} wall / MPyC's <= 1: {ratio:.2f}x")
+        if ours.rounds is not None and theirs.rounds is not None:
+            shown = f"{ours.rounds} vs <= {theirs.rounds}"
+            judge(case, "rounds", ours.rounds, theirs.rounds, shown)
+        if ours.bytes_sent is not None and theirs.bytes_sent is not None:
+            shown = f"{_size(ours.bytes_sent)} vs {_size(theirs.bytes_sent)}"
+            judge(case, "bytes", ours.bytes_sent, theirs.bytes_sent, shown)
+        if ours.cpu is not None and theirs.cpu is not None:
+            shown = f"{_ms(ours.cpu)} vs {_ms(theirs.cpu)} ({ours.cpu / theirs.cpu:.2f}x)"
+            judge(case, "CPU over all parties", ours.cpu, theirs.cpu, shown)
     return lines
 
 
@@ -537,7 +568,7 @@ def main(argv: Sequence[str]) -> None:
         print(f"\ndetails ({time.monotonic() - started:.0f} s in all):")
         for case, results in measured:
             print("\n".join(detail_lines(case, results)))
-        print("\ntargets (no worse than MPyC; printed, not asserted):")
+        print("\ntargets (no worse than MPyC on rounds, bytes and CPU; printed, not asserted):")
         print("\n".join(target_lines(measured)) or "  none measured in this run")
 
 

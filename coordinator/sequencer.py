@@ -50,6 +50,7 @@ from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import InvalidInput, MpcError, PreconditionFailed, shown
+from mpcnode.protocols.plan import check_fits
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -87,6 +88,8 @@ class Sequencer:
         if len(set(invited)) != len(invited):
             raise InvalidInput("a party is invited twice")
         spec.check(max(len(invited), 2))
+        if spec.multi_step:
+            check_fits(spec, len(invited))
         plan = plan_noise(spec, len(invited))  # the noise must fit the ring too
         if plan is not None and plan.distributed and plan.threshold > len(invited):
             raise InvalidInput(

@@ -96,7 +96,7 @@ def _drive(n: int, body: Body, seed: int, tamper: Tamper | None = None) -> Drive
 def _ltz_body(values: Sequence[int], k: int, n: int, seed: int) -> Body:
     """Each a in `values` is the sum of one secret piece per party; output [a < 0]."""
     count = len(values)
-    pieces = [field.random_elements(SeededSource(seed + 7), count) for _ in range(n - 1)]
+    pieces = [field.random_elements(SeededSource(seed + 7 + j), count) for j in range(n - 1)]
     first = [(a - sum(p[j] for p in pieces)) % P for j, a in enumerate(values)]
     parts = [first, *pieces]
 

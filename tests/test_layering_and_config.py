@@ -65,6 +65,20 @@ def test_pure_core_imports_no_edge(path: Path) -> None:
         assert inside or top in PURE_ALLOWED, f"{path.name} imports {module}"
 
 
+@pytest.mark.parametrize("path", _modules("mpcnode/protocols"), ids=lambda p: p.name)
+def test_protocols_are_pure_and_sit_on_the_core(path: Path) -> None:
+    """The multi-step programs are plain objects over the core: no edge, no node, no I/O."""
+    for module in _imports(path):
+        top = module.split(".")[0]
+        inside = module.startswith(("mpcnode.core", "mpcnode.errors", "mpcnode.protocols"))
+        assert inside or top in PURE_ALLOWED, f"{path.name} imports {module}"
+
+
+def test_the_core_never_imports_the_protocols() -> None:
+    for path in _modules("mpcnode/core"):
+        assert not any(m.startswith("mpcnode.protocols") for m in _imports(path)), path.name
+
+
 @pytest.mark.parametrize("path", _modules("coordinator"), ids=lambda p: p.name)
 def test_coordinator_never_imports_node_share_handling(path: Path) -> None:
     assert not any(m.startswith("mpcnode.node") for m in _imports(path))

@@ -34,6 +34,12 @@ class ComparisonOptions:
     of_participants: bool = False  # threshold: at_least is a fraction of the participants
     suppress_dominant: Fraction = Fraction(0)  # sum/mean: p in (0, 1); 0 is off
     dominant_top: int = 1  # the k of the (n, k) rule
+    winner_only: bool = False  # noisy histogram: publish only the argmax (report-noisy-max)
+
+    @property
+    def compares(self) -> bool:
+        """True when these options make a sum kind a multi-step round."""
+        return self.dominance or self.winner_only
 
     @property
     def dominance(self) -> bool:
@@ -49,6 +55,7 @@ class ComparisonOptions:
             "price": self.price,
             "quantile": str(self.quantile),
             "suppress_dominant": str(self.suppress_dominant),
+            **({"winner_only": True} if self.winner_only else {}),
         }
 
 
@@ -64,6 +71,7 @@ def options_from_canonical(doc: dict[str, object] | None) -> ComparisonOptions:
         of_participants=bool(doc["of_participants"]),
         suppress_dominant=Fraction(str(doc["suppress_dominant"])),
         dominant_top=int(str(doc["dominant_top"])),
+        winner_only=bool(doc.get("winner_only", False)),
     )
 
 
@@ -93,24 +101,25 @@ def check_comparison(
     upper: float,
     fractional_bits: int,
     length: int,
-    dp: bool,
+    privacy: tuple[bool, str, str],
     max_parties: int,
 ) -> None:
-    """Raise InvalidInput naming the first option that does not fit `kind` and its domain."""
+    """Raise InvalidInput naming the first option that does not fit `kind` and its domain.
+
+    `privacy` is (enabled, mechanism, placement) of the spec.
+    """
     comparing = kind in ("max", "min", "auction", "quantile", "threshold")
-    if not comparing and not options.dominance:
+    if not comparing and not options.compares:
         if options != ComparisonOptions():
             raise InvalidInput(f"comparison options are not for a {kind}")
         return
     if options.dominance and kind not in ("sum", "mean"):
         raise InvalidInput("suppress_dominant is an option of sum and mean only")
-    if length != 1:
+    if options.winner_only:
+        _check_winner_only(kind, options, privacy)
+    elif length != 1:
         raise InvalidInput(f"a {kind} compares one value per party: spec.length must be 1")
-    if dp:
-        raise InvalidInput(
-            "differential privacy on comparisons (a noisy threshold, report-noisy-max) is "
-            "not available yet; ask for the exact computation, or a noisy sum"
-        )
+    _check_noise(kind, options, privacy)
     if max_parties < MIN_PARTIES:
         raise InvalidInput(
             f"a {kind} needs at least {MIN_PARTIES} parties: it runs with an honest majority "
@@ -125,9 +134,40 @@ def check_comparison(
     _check_kind_options(kind, options, lower, max_parties)
 
 
+def _check_winner_only(
+    kind: str, options: ComparisonOptions, privacy: tuple[bool, str, str]
+) -> None:
+    if kind != "histogram" or not privacy[0] or options != ComparisonOptions(winner_only=True):
+        raise InvalidInput(
+            "winner_only is report-noisy-max: an option of a noisy histogram alone (with "
+            "--dp and no other comparison option)"
+        )
+
+
+def _check_noise(kind: str, options: ComparisonOptions, privacy: tuple[bool, str, str]) -> None:
+    """DP composes with a threshold (noise on the sum before the comparison) and with
+    report-noisy-max, as distributed discrete Laplace or Skellam noise; not otherwise."""
+    enabled, mechanism, placement = privacy
+    if not enabled:
+        return
+    if kind != "threshold" and not options.winner_only:
+        what = f"{kind} with suppress_dominant" if options.dominance else kind
+        raise InvalidInput(
+            f"differential privacy on a {what} is not available: ask for the exact "
+            "computation, a noisy threshold, or a noisy histogram's winner (winner_only)"
+        )
+    if placement != "distributed" or mechanism not in ("discrete_laplace", "skellam"):
+        raise InvalidInput(
+            "a noisy comparison takes distributed discrete_laplace or skellam noise: the "
+            "nodes add it inside the computation, so nobody sees the noisy value"
+        )
+
+
 def _check_kind_options(
     kind: str, options: ComparisonOptions, lower: float, max_parties: int
 ) -> None:
+    if options.winner_only:
+        return
     expected = ComparisonOptions(
         price=options.price if kind == "auction" else "",
         quantile=options.quantile if kind == "quantile" else Fraction(0),

@@ -72,7 +72,7 @@ class ComputationSpec:
     @property
     def multi_step(self) -> bool:
         """True when the round runs over Shamir shares in several steps (DESIGN 9)."""
-        return self.kind in COMPARISON_KINDS or self.comparison.dominance
+        return self.kind in COMPARISON_KINDS or self.comparison.compares
 
     @property
     def is_integer(self) -> bool:
@@ -109,7 +109,7 @@ class ComputationSpec:
             self.upper,
             self.fractional_bits,
             self.length,
-            self.privacy.enabled,
+            (self.privacy.enabled, self.privacy.mechanism.value, self.privacy.placement.value),
             max_parties,
         )
 

@@ -14,6 +14,7 @@ from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import transcript_hash
 from mpcnode.errors import InvalidInput, PermissionDenied, PreconditionFailed, shown
 from mpcnode.node.store import DatasetRecord
+from mpcnode.protocols.plan import check_fits
 
 
 def check_round_id(round_id: bytes) -> None:
@@ -68,6 +69,8 @@ def check_round(
             "of this Prepare; the coordinator and this node disagree on the hash layout"
         )
     spec.check(len(participants))
+    if spec.multi_step:
+        check_fits(spec, len(participants))
     if party_id not in participants:
         raise InvalidInput(f"this node ({party_id}) is not among the participants")
     unknown = [p for p in participants if roster.get(p) is None]

@@ -287,7 +287,7 @@ class RoundBook:
                         f"step {step} is out of order: this node expects step 1"
                     )
                 own = await self._release(state, "Step")
-                encoded = int(own.chunk(0, 1).view(np.int64)[0])
+                encoded = own.chunk(0, own.length).view(np.int64).tolist()
                 state.runner = StepRunner(
                     self.party_id,
                     state.participants,

@@ -53,7 +53,7 @@ class StepRunner:
         participants: tuple[str, ...],
         transcript: bytes,
         spec: ComputationSpec,
-        encoded: int,
+        encoded: list[int],  # its value(s), encoded, with its noise share if any
         sent_seeds: Mapping[str, bytes],
         received_seeds: Mapping[str, bytes],
         rng: RandomSource,

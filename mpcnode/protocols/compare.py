@@ -35,6 +35,8 @@ def ltz(party: Party, values: Sequence[int], k: int) -> Generator[Exchange, Inbo
     """Shares of [a < 0] for each shared a in [-2^(k-1), 2^(k-1))."""
     if not values:
         return []
+    if k < 1 or k + KAPPA + party.n.bit_length() + 3 > 126:  # the mask must not wrap mod p
+        raise ValueError(f"a {k}-bit comparison among {party.n} parties does not fit the field")
     m = k - 1
     count = len(values)
     bits = party.pool.take("bits", count * m)
@@ -46,10 +48,11 @@ def ltz(party: Party, values: Sequence[int], k: int) -> Generator[Exchange, Inbo
         low_masks.append(r_low)
         masked.append(((1 << (k - 1)) + a + (high[i] << m) + r_low) % P)
     opened = yield from party.open(masked)
-    if any(c >= 1 << (k + KAPPA + 12) for c in opened):  # would mean a wrapped mask
-        raise ValueError("comparison operand outside its declared bit length")
     lows = [c % (1 << m) for c in opened]
-    below = yield from _bit_lt(party, lows, [bits[i * m : (i + 1) * m] for i in range(count)])
+    if m == 0:  # one-bit values {-1, 0}: nothing below the sign, so no carry to compute
+        below = [0] * count
+    else:
+        below = yield from _bit_lt(party, lows, [bits[i * m : (i + 1) * m] for i in range(count)])
     inv = inverse(1 << m)
     out = []
     for a, c_low, r_low, u in zip(values, lows, low_masks, below, strict=True):

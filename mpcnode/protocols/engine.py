@@ -27,7 +27,9 @@ from mpcnode.core.field import P
 from mpcnode.core.randomness import RandomSource
 
 KAPPA = 40  # statistical security of the masked openings, in bits
-MAX_COMPARE_BITS = 126 - KAPPA - 11  # k + kappa + log2(1000 parties) + 1 must stay below 127
+# The widest comparison that fits the field for up to 1000 parties: the masked opening
+# 2^(k-1) + a + 2^(k-1) r'' + r' stays below p when k + kappa + bits(n) + 3 <= 126.
+MAX_COMPARE_BITS = 126 - KAPPA - 3 - 10
 
 
 class ProtocolError(Exception):

@@ -12,9 +12,20 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from mpcnode.core.comparison_options import value_bits
+from mpcnode.core.mechanisms import OVERFLOW_MISS, plan_noise, total_noise_law
+from mpcnode.core.noise_bounds import tail_halfwidth
 from mpcnode.core.shamir import honest_majority_threshold
 from mpcnode.core.spec import ComputationSpec, Kind
-from mpcnode.protocols.programs import Dominance, Extreme, Program, Ranked, Threshold
+from mpcnode.errors import InvalidInput
+from mpcnode.protocols.engine import KAPPA
+from mpcnode.protocols.programs import (
+    Dominance,
+    Extreme,
+    NoisyArgmax,
+    Program,
+    Ranked,
+    Threshold,
+)
 
 
 def _offset(spec: ComputationSpec) -> int:
@@ -45,21 +56,44 @@ def program_for(spec: ComputationSpec, n: int) -> Program:
     }
     if spec.kind in ranked:
         return ranked[spec.kind]
+    scale = 1 << spec.fractional_bits
+    largest = math.ceil(max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper))) * scale)
+    noise = _noise_margin(spec, n)
     if spec.kind is Kind.THRESHOLD:
-        scale = 1 << spec.fractional_bits
-        largest = math.ceil(max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper))) * scale)
         if options.at_least is None:  # spec.check refuses it; a programming error here
             raise ValueError("a threshold needs at_least")
         at_least = options.at_least * scale * (n if options.of_participants else 1)
-        return Threshold(at_least, largest)
+        return Threshold(at_least, largest + -(-noise // n))
+    if options.winner_only:
+        return NoisyArgmax(spec.length, n * largest + noise)
     return Dominance(bits, options.suppress_dominant, options.dominant_top)
 
 
-def node_input(spec: ComputationSpec, encoded: int) -> int:
-    """A node's value as its program takes it: ranked kinds count from the domain's lower end."""
+def _noise_margin(spec: ComputationSpec, n: int) -> int:
+    """A bound on |total noise| of one element that fails with probability below 2^-40."""
+    plan = plan_noise(spec, n)
+    if plan is None:
+        return 0
+    return math.ceil(tail_halfwidth(total_noise_law(plan, n), OVERFLOW_MISS)) + 1
+
+
+def node_input(spec: ComputationSpec, encoded: Sequence[int]) -> list[int]:
+    """A node's input as its program takes it (its noise share already added, if any):
+    the ranked kinds count from the domain's lower end."""
     if spec.kind in (Kind.MAX, Kind.MIN, Kind.AUCTION, Kind.QUANTILE):
-        return encoded - _offset(spec)
-    return encoded
+        return [e - _offset(spec) for e in encoded]
+    return list(encoded)
+
+
+def check_fits(spec: ComputationSpec, n: int) -> None:
+    """InvalidInput when the spec's comparisons would not fit the field for n parties."""
+    widest = program_for(spec, n).widest(n)
+    if widest + KAPPA + n.bit_length() + 3 > 126:
+        raise InvalidInput(
+            f"this {spec.kind.value} compares {widest}-bit values among {n} parties, too wide "
+            "for the comparison's field (GF(2^127 - 1)) with 40 bits of statistical "
+            "security: narrow the bounds, use fewer fractional bits, or a simpler threshold"
+        )
 
 
 def published(
@@ -97,11 +131,20 @@ def published(
         return [("quantile", value(decoded[f"rank{quantile_rank(spec.comparison.quantile, n)}"]))]
     if kind is Kind.THRESHOLD:
         return [("yes", decoded["yes"])]
+    return _sum_outputs(spec, decoded, n)
+
+
+def _sum_outputs(
+    spec: ComputationSpec, decoded: dict[str, int], n: int
+) -> list[tuple[str, int | float]]:
+    """A noisy histogram's winner (a bin of spec.bins), or a dominance-checked sum."""
+    if spec.comparison.winner_only:
+        return [("winner", decoded["index"])]
     if decoded["suppressed"]:
         return [("suppressed", 1)]
-    total = Fraction(decoded["sum"], scale)
+    total = Fraction(decoded["sum"], 1 << spec.fractional_bits)
     as_number = int(total) if spec.is_integer else float(total)
-    mean = [("mean", float(total / n))] if kind is Kind.MEAN else []
+    mean = [("mean", float(total / n))] if spec.kind is Kind.MEAN else []
     return [("suppressed", 0), ("sum", as_number), *mean]
 
 
@@ -133,6 +176,8 @@ def revealed(spec: ComputationSpec) -> str:
         which = f"{top} largest contributions exceed" if top > 1 else "largest contribution exceeds"
         share = f"{float(options.suppress_dominant):.4g}"
         return f"whether the {which} {share} of the total, and the total only if not"
+    if options.winner_only:
+        return "the bin with the largest noisy count (report-noisy-max); no count, noisy or not"
     if kind is Kind.AUCTION and options.price == "second":
         return "the winner and the second-highest bid (not the winner's own bid)" + nothing_else
     texts = {

@@ -41,8 +41,12 @@ class Extreme:
     value_bits: int
     largest: bool = True
 
+    def widest(self, n: int) -> int:
+        """The bit length of its widest comparison."""
+        return self.value_bits + index_bits(n) + 1
+
     def needs(self, n: int) -> Needs:
-        return ltz_needs(n - 1, self.value_bits + index_bits(n) + 1) + Needs(outputs=1)
+        return ltz_needs(n - 1, self.widest(n)) + Needs(outputs=1)
 
     def body(self, party: Party, values: Sequence[int]) -> Body:
         n, w = party.n, index_bits(party.n)
@@ -72,6 +76,10 @@ class Ranked:
 
     def _k(self, n: int) -> int:
         return self.value_bits + index_bits(n) + 1
+
+    def widest(self, n: int) -> int:
+        """The bit length of its widest comparison."""
+        return self._k(n)
 
     def needs(self, n: int) -> Needs:
         comparators = sum(len(layer) for layer in sorting_layers(n))
@@ -120,8 +128,12 @@ class Threshold:
         span = q * n * self.largest_abs + abs(t)
         return q, t, span.bit_length() + 1
 
+    def widest(self, n: int) -> int:
+        """The bit length of its widest comparison."""
+        return self._terms(n)[2]
+
     def needs(self, n: int) -> Needs:
-        return ltz_needs(1, self._terms(n)[2]) + Needs(outputs=1)
+        return ltz_needs(1, self.widest(n)) + Needs(outputs=1)
 
     def body(self, party: Party, values: Sequence[int]) -> Body:
         q, t, k = self._terms(party.n)
@@ -149,6 +161,10 @@ class Dominance:
         span = (self.share.numerator * n + self.share.denominator * self.top) * largest
         return span.bit_length() + 1
 
+    def widest(self, n: int) -> int:
+        """The bit length of its widest comparison."""
+        return max(self.value_bits + 1, self._k(n))
+
     def needs(self, n: int) -> Needs:
         if self.top == 1:
             ranking = ltz_needs(n - 1, self.value_bits + 1)
@@ -174,12 +190,51 @@ class Dominance:
         return {"suppressed": opened[0], "sum": signed(opened[1])}
 
 
-Program = Extreme | Ranked | Threshold | Dominance
+@dataclass(frozen=True)
+class NoisyArgmax:
+    """Report-noisy-max (Dwork and Roth 2014, section 3.3): the bin with the largest noisy
+    count, computed inside MPC, opening only its index, never a count.
+
+    Every party's input is its per-bin vector with its share of distributed noise already
+    added, so the summed counts are the noisy histogram; selecting its argmax is
+    post-processing of it. Ties: the first bin. `largest_abs` bounds |noisy count|.
+    """
+
+    bins: int
+    largest_abs: int
+
+    def _k(self) -> int:
+        return ((self.largest_abs << index_bits(self.bins)) + self.bins).bit_length() + 2
+
+    def widest(self, n: int) -> int:
+        """The bit length of its widest comparison."""
+        return self._k()
+
+    def needs(self, n: int) -> Needs:
+        return ltz_needs(self.bins - 1, self._k()) + Needs(outputs=1)
+
+    def body(self, party: Party, values: Sequence[int]) -> Body:
+        count, w = self.bins, index_bits(self.bins)
+        totals = [sum(values[d * count + b] for d in range(party.n)) % P for b in range(count)]
+        keys = [((c << w) + (count - 1 - b)) % P for b, c in enumerate(totals)]
+        _, index = yield from carrying_tournament(
+            party, keys, list(range(count)), self._k(), largest=True
+        )
+        return [index]
+
+    def decode(self, opened: Sequence[int], n: int) -> dict[str, int]:
+        return {"index": opened[0]}
 
 
-def run(program: Program, party: Party, own: int) -> Steps:
-    """This party's whole computation: preprocessing, the program, its output shares."""
-    shared = yield from party.preprocess([own % P], program.needs(party.n))
+Program = Extreme | Ranked | Threshold | Dominance | NoisyArgmax
+
+
+def run(program: Program, party: Party, own: Sequence[int]) -> Steps:
+    """This party's whole computation: preprocessing, the program, its output shares.
+
+    `own` is this party's input: one value, or one per bin for `NoisyArgmax`.
+    """
+    shared = yield from party.preprocess([v % P for v in own], program.needs(party.n))
     out = yield from program.body(party, shared)
     return party.output(out)
 
@@ -189,14 +244,31 @@ def tournament(
 ) -> Generator[Exchange, Inbox, int]:
     """The largest (or smallest) of shared k-bit keys: ceil(log2 n) rounds of comparisons,
     the winners of one round paired in the next (an odd one out goes up unopposed)."""
-    while len(keys) > 1:
-        pairs = [(keys[i], keys[i + 1]) for i in range(0, len(keys) - 1, 2)]
-        diffs = [((a - b) if largest else (b - a)) % P for a, b in pairs]
+    best, _ = yield from carrying_tournament(party, keys, [], k, largest)
+    return best
+
+
+def carrying_tournament(
+    party: Party, keys: list[int], carried: list[int], k: int, largest: bool
+) -> Generator[Exchange, Inbox, tuple[int, int]]:
+    """`tournament`, moving a second shared column (e.g. an index) along with each key, so
+    that the winner's column can be opened without its key."""
+    columns = [keys, carried] if carried else [keys]
+    while len(columns[0]) > 1:
+        keys = columns[0]
+        pairs = [(i, i + 1) for i in range(0, len(keys) - 1, 2)]
+        diffs = [((keys[i] - keys[j]) if largest else (keys[j] - keys[i])) % P for i, j in pairs]
         pick = yield from ltz(party, diffs, k)  # 1: the right one wins
-        moved = yield from party.mul(pick, [(b - a) % P for a, b in pairs])
-        winners = [(a + d) % P for (a, _), d in zip(pairs, moved, strict=True)]
-        keys = winners + ([keys[-1]] if len(keys) % 2 else [])
-    return keys[0]
+        lefts = [c for c in pick for _ in columns]
+        rights = [(col[j] - col[i]) % P for i, j in pairs for col in columns]
+        moved = yield from party.mul(lefts, rights)
+        width = len(columns)
+        nxt: list[list[int]] = []
+        for c, col in enumerate(columns):
+            won = [(col[i] + moved[m * width + c]) % P for m, (i, _) in enumerate(pairs)]
+            nxt.append(won + ([col[-1]] if len(col) % 2 else []))
+        columns = nxt
+    return columns[0][0], (columns[1][0] if carried else 0)
 
 
 def sort_values(party: Party, values: list[int], k: int) -> Body:

@@ -29,14 +29,16 @@ class Simulation:
 
 def simulate(
     program: Program,
-    inputs: Sequence[int],
+    inputs: Sequence[int] | Sequence[Sequence[int]],
     rng_for: Callable[[int], RandomSource],
     keep_transcript: bool = False,
 ) -> Simulation:
-    """All n parties run `program` on their `inputs`; returns the reconstructed outputs."""
+    """All n parties run `program` on their `inputs` (a value each, or a vector each);
+    returns the reconstructed outputs."""
     n = len(inputs)
     parties = [Party(i + 1, n, rng_for(i)) for i in range(n)]
-    runs: list[Steps] = [run(program, p, x) for p, x in zip(parties, inputs, strict=True)]
+    own = [[x] if isinstance(x, int) else list(x) for x in inputs]
+    runs: list[Steps] = [run(program, p, x) for p, x in zip(parties, own, strict=True)]
     pending: list[Exchange | None] = [next(r) for r in runs]
     outputs: list[list[int] | None] = [None] * n
     received: list[list[Inbox]] = [[] for _ in range(n)]
@@ -49,8 +51,8 @@ def simulate(
         for i, runner in enumerate(runs):
             inbox = {j + 1: exchanges[j].outgoing[i + 1] for j in range(n) if j != i}
             sent += sum(len(v) for v in inbox.values()) * ELEMENT_BYTES
-            if keep_transcript:
-                received[i].append(inbox)
+            if keep_transcript:  # a copy: the party adds its own share to the dict it gets
+                received[i].append({j: list(v) for j, v in inbox.items()})
             try:
                 pending[i] = runner.send(inbox)
             except StopIteration as done:

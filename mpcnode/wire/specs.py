@@ -165,6 +165,7 @@ def comparison_from_proto(msg: pb.ComparisonOptions) -> ComparisonOptions:
         of_participants=msg.of_participants,
         suppress_dominant=fraction("suppress_dominant"),
         dominant_top=msg.dominant_top or 1,
+        winner_only=msg.winner_only,
     )
 
 
@@ -181,4 +182,5 @@ def comparison_to_proto(options: ComparisonOptions) -> pb.ComparisonOptions:
         of_participants=options.of_participants,
         suppress_dominant=text(options.suppress_dominant),
         dominant_top=options.dominant_top if options.dominance else 0,
+        winner_only=options.winner_only,
     )

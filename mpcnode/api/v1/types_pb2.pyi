@@ -263,6 +263,7 @@ class ComparisonOptions(_message.Message):
     OF_PARTICIPANTS_FIELD_NUMBER: _builtins.int
     SUPPRESS_DOMINANT_FIELD_NUMBER: _builtins.int
     DOMINANT_TOP_FIELD_NUMBER: _builtins.int
+    WINNER_ONLY_FIELD_NUMBER: _builtins.int
     price: _builtins.str
     """KIND_AUCTION: "first" or "second"."""
     quantile: _builtins.str
@@ -277,6 +278,10 @@ class ComparisonOptions(_message.Message):
     """
     dominant_top: _builtins.int
     """The k of the (n, k) dominance rule; 0 means 1."""
+    winner_only: _builtins.bool
+    """KIND_HISTOGRAM with distributed noise: publish only the bin with the largest noisy count
+    (report-noisy-max, computed inside MPC), never a count.
+    """
     def __init__(
         self,
         *,
@@ -286,10 +291,11 @@ class ComparisonOptions(_message.Message):
         of_participants: _builtins.bool = ...,
         suppress_dominant: _builtins.str = ...,
         dominant_top: _builtins.int = ...,
+        winner_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_least", b"at_least", "dominant_top", b"dominant_top", "of_participants", b"of_participants", "price", b"price", "quantile", b"quantile", "suppress_dominant", b"suppress_dominant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_least", b"at_least", "dominant_top", b"dominant_top", "of_participants", b"of_participants", "price", b"price", "quantile", b"quantile", "suppress_dominant", b"suppress_dominant", "winner_only", b"winner_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
