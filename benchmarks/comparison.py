@@ -45,17 +45,18 @@ quickselect instead). The smallest SecInt that holds the compared differences (3
   payload), and rounds = the deepest message. A Lamport depth is never below the true number
   of rounds, but on a fast network it also counts unrelated messages that happen to arrive just
   before a send (up to twice the true figure here), so that session delays every received
-  message by 150 ms, which makes the schedule lock-step. The counts were then the same with
-  100, 150 and 250 ms, and equal to a count by hand from MPyC 0.11's source (1 round for the
-  inputs, 10 per layer of comparisons with their selections, 1 for the output). Marked "<="
-  all the same: it is what the method guarantees.
+  message by 150 ms, which makes the schedule lock-step. Here the counts were then the same
+  with 100, 150 and 250 ms, and equal to a count by hand from MPyC 0.11's source: 1 round for
+  the inputs, 9 per comparison and 1 per selection along the longest chain, 1 for the output
+  (it starts each comparison once its operands are ready, so its 6-layer sort of 5 is 5 deep).
+  Marked "<=" all the same: it is what the method guarantees.
 
 Not like for like: "mpcnode (in-process)" runs all n parties one after another on one core
 with no network, MPyC runs n processes on the 2 cores over TCP. Its wall ratio is a first look;
 rounds, bytes and CPU over all parties are comparable, and a column measuring real daemons is
 one more function in `measure_case`. MPyC also draws its randomness without interaction
 (PRSS, keys exchanged at connection), opens an output by sending to t parties only (no
-consistency check) and uses a smaller field (75 bits here, 10-byte elements): fewer bytes.
+consistency check) and uses a smaller field (75-77 bits here, 10-byte elements): fewer bytes.
 """
 
 from __future__ import annotations

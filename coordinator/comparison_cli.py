@@ -16,7 +16,8 @@ KIND_CHOICES = [k.value for k in Kind] + ["median"]
 
 
 def comparison_options(func: F) -> F:
-    """Add --price, --quantile, --at-least, --absolute, --suppress-dominant, --dominant-top."""
+    """Add --price, --quantile, --at-least, --absolute, --suppress-dominant, --winner-only and
+    --dominant-top."""
     options = [
         click.option(
             "--price",
@@ -41,6 +42,12 @@ def comparison_options(func: F) -> F:
             "contribution exceeds this share of the total (0.8).",
         ),
         click.option(
+            "--winner-only",
+            is_flag=True,
+            help="--kind histogram with --dp: publish only the bin with the largest noisy "
+            "count (report-noisy-max inside MPC), never a count.",
+        ),
+        click.option(
             "--dominant-top",
             type=click.IntRange(min=1),
             default=1,
@@ -59,6 +66,7 @@ def comparison_from_cli(kind: str, given: dict[str, Any]) -> tuple[Kind, Compari
     quantile, at_least = given.pop("quantile"), given.pop("at_least")
     absolute, top = given.pop("absolute"), given.pop("dominant_top")
     dominant = given.pop("suppress_dominant")
+    winner_only = given.pop("winner_only")
     if kind == "median":
         kind, quantile = Kind.QUANTILE.value, quantile or "1/2"
     threshold = parse_fraction(at_least, "--at-least") if at_least else None
@@ -77,4 +85,5 @@ def comparison_from_cli(kind: str, given: dict[str, Any]) -> tuple[Kind, Compari
         if dominant
         else Fraction(0),
         dominant_top=top if dominant else 1,
+        winner_only=winner_only,
     )

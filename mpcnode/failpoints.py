@@ -10,6 +10,7 @@ real deployment, `hit` is a string comparison.
 
 Points: "after-release-recorded" (node, `RoundBook.release_partial`), "before-share" (node,
 `RoundBook.accept_seeds`: the node dies when handed its seeds, after it accepted Prepare),
+"mid-steps" (node, `RoundBook.step`: at step 3 of a multi-step round, after its release),
 "before-collect" (coordinator: every node opened its seeds, none released), "mid-collect"
 (coordinator: a partial's first chunk arrived, the rest is still streaming), "after-publish" and
 "after-fail" (coordinator: right after a computation's terminal state and

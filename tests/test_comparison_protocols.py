@@ -23,6 +23,7 @@ from mpcnode.core.field import ELEMENT_BYTES, P
 from mpcnode.core.randomness import RandomSource
 from mpcnode.protocols.compare import ltz, ltz_needs
 from mpcnode.protocols.engine import (
+    KAPPA,
     MAX_COMPARE_BITS,
     Exchange,
     Needs,
@@ -145,22 +146,45 @@ def test_ltz_on_random_values(n: int, k: int, data: st.DataObject) -> None:
     assert _drive(n, _ltz_body(values, k, n, seed), seed).opened == [int(a < 0) for a in values]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ltz with k = 1 (m = 0 mask bits) is an IndexError")
-def test_ltz_with_one_bit_values() -> None:
-    """k = 1 is the domain {-1, 0}; `_bit_lt` indexes the empty bit list of m = 0."""
-    assert _drive(3, _ltz_body([-1, 0], 1, 3, 5), 5).opened == [1, 0]
+@pytest.mark.parametrize("n", PARTY_COUNTS)
+def test_ltz_with_one_bit_values(n: int) -> None:
+    """k = 1 is the domain {-1, 0}: no mask bits, no BitLT, still one masked opening."""
+    run = _drive(n, _ltz_body([-1, 0, 0, -1], 1, n, 5), 5)
+    assert run.opened == [1, 0, 0, 1]
+    assert run.steps == 2  # the dealing step and the opening (no random bits to make)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: k > MAX_COMPARE_BITS wraps the mask mod p silently")
-def test_ltz_beyond_its_bit_bound_refuses_or_is_correct() -> None:
-    """MAX_COMPARE_BITS is declared but never enforced: for k = 100 the opened c wraps mod p
-    and the 'wrapped mask' check (c >= 2^(k + 52) > p) can never fire."""
-    k, values = 100, [-(2**99), -1, 0, 2**99 - 1]
-    try:
-        got = _drive(3, _ltz_body(values, k, 3, 1), 1).opened
-    except (ValueError, ProtocolError):
-        return  # refusing an operand too wide for the field is fine
-    assert got == [1, 1, 0, 0]
+def _widest(n: int) -> int:
+    """The widest k for which c = 2^(k-1) + a + 2^(k-1) r'' + r' cannot reach p."""
+    return 126 - KAPPA - 3 - n.bit_length()
+
+
+@pytest.mark.parametrize("n", [3, 8])
+def test_ltz_is_exact_at_the_widest_width_it_accepts(n: int) -> None:
+    k = _widest(n)
+    assert k >= MAX_COMPARE_BITS  # the advertised bound holds for these n
+    # the largest opening: operand, mask and every dealer's kappa + 1 bit mask all maximal
+    largest = (1 << (k - 1)) * 2 + (1 << (k - 1)) * n * ((1 << (KAPPA + 1)) - 1)
+    assert largest < P, "the accepted width leaves no room for a wrapped mask"
+    values = _boundaries(k)
+    assert _drive(n, _ltz_body(values, k, n, 3), 3).opened == [int(a < 0) for a in values]
+
+
+@pytest.mark.parametrize("n", [3, 8])
+@pytest.mark.parametrize("extra", [1, 20])
+def test_ltz_refuses_an_operand_too_wide_for_the_field(n: int, extra: int) -> None:
+    k = _widest(n) + extra
+    with pytest.raises(ValueError, match="does not fit the field"):
+        _drive(n, _ltz_body([-1, 0], k, n, 1), 1)
+    with pytest.raises(ValueError, match="does not fit the field"):
+        _drive(n, _ltz_body([0], 0, n, 1), 1)  # nor a width of 0
+
+
+def test_a_program_too_wide_for_the_field_is_refused_not_answered() -> None:
+    """Extreme(84) on 3 parties compares 87-bit keys: refused (it once opened garbage)."""
+    with pytest.raises(ValueError, match="does not fit the field"):
+        _sim(Extreme(84), [2**84 - 1, 0, 2**83])
+    assert _result(Extreme(70), [2**70 - 1, 0, 2**69]) == {"value": 2**70 - 1, "index": 0}
 
 
 # --- the programs against the cleartext answer -------------------------------------------
@@ -425,10 +449,9 @@ def test_steps_and_bytes_depend_only_on_the_program_and_n(n: int) -> None:
         assert a.bytes_sent == received * ELEMENT_BYTES
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the transcript aliases the inbox the party mutates")
 def test_the_transcript_holds_only_what_a_party_received() -> None:
-    """Party.open/deal/preprocess add the party's own share to the inbox dict they were
-    handed, and simulate stores that same dict, so received[i][s] gains key i + 1."""
+    """Party.open/deal/preprocess add the party's own share to the inbox dict they are
+    handed; the transcript must not show it (it once aliased that dict)."""
     run = simulate(Extreme(8), [1, 2, 3], _sources(0), keep_transcript=True)
     for i, steps in enumerate(run.received):
         for inbox in steps:

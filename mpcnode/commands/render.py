@@ -79,7 +79,9 @@ def published_view(result: Result) -> dict[str, Any]:
     """A comparison's outputs as a person reads them: party ids, YES/NO, suppression."""
     view: dict[str, Any] = {}
     for name, values in result.outputs.items():
-        if name in PARTY_OUTPUTS:
+        if name == "winner" and result.spec.bins:
+            view[name] = result.spec.bins[int(values[0])]
+        elif name in PARTY_OUTPUTS:
             view[name] = result.party(name)
         elif name == "yes":
             view["answer"] = "YES" if int(values[0]) else "NO"

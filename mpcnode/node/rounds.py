@@ -299,6 +299,8 @@ class RoundBook:
                     self._rng,
                 )
             runner = state.runner
+            if step == 3:
+                failpoints.hit("mid-steps")  # after the release, amid the exchanges
             try:
                 outcome = await asyncio.to_thread(runner.advance, step, messages)
             finally:
