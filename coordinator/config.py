@@ -24,8 +24,9 @@ class RoundSettings(_Strict):
 
     # How long a node may take to answer Prepare before it counts as unreachable.
     prepare_timeout_seconds: float = Field(default=10.0, gt=0)
-    # How long a node may take to open its seeds (Share): a stalled node is blamed alone,
-    # after this, and the round retried without it (well before the round's deadline).
+    # How long a node may take to open its seeds (Share), and to answer each step of a
+    # multi-step round: a stalled node is blamed alone, after this, well before the round's
+    # deadline (and the round retried without it when nothing was released yet).
     share_timeout_seconds: float = Field(default=10.0, gt=0)
     # From Prepare to the last partial: every node refuses the round after this.
     round_deadline_seconds: int = Field(default=120, ge=5)

@@ -233,7 +233,12 @@ class Sequencer:
             if spec.multi_step:  # DESIGN 9: steps among the nodes, relayed sealed
                 await self._phase(cid, round_id, attempt, "compute", participants)
                 outputs = await run_steps(
-                    self._gateway, self._step, header, spec, participants, remaining
+                    self._gateway,
+                    self._step,
+                    header,
+                    spec,
+                    participants,
+                    lambda: min(remaining(), self._settings.share_timeout_seconds),
                 )
             else:
                 await self._phase(cid, round_id, attempt, "partial", participants)

@@ -39,16 +39,20 @@ async def run_steps(
     header: types_pb2.RoundHeader,
     spec: ComputationSpec,
     participants: tuple[str, ...],
-    remaining: Callable[[], float],
+    timeout: Callable[[], float],
 ) -> tuple[Output, ...]:
-    """Every step until each node is done; the published outputs. RoundFailure on abort."""
+    """Every step until each node is done; the published outputs. RoundFailure on abort.
+
+    `timeout` bounds each step's call: a step is small, so a node that does not answer one
+    within it is stalled, and is blamed alone, well before the round's deadline.
+    """
 
     def caller(
         step: int, inbox: dict[str, list[node_pb2.StepMessage]]
     ) -> Callable[[str], Awaitable[node_pb2.StepReply]]:
         def call(party: str) -> Awaitable[node_pb2.StepReply]:
             others = [q for q in participants if q != party]
-            return gateway.step(party, header, step, inbox[party], others, remaining())
+            return gateway.step(party, header, step, inbox[party], others, timeout())
 
         return call
 

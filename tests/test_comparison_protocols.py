@@ -36,6 +36,7 @@ from mpcnode.protocols.networks import sorting_layers
 from mpcnode.protocols.programs import (
     Dominance,
     Extreme,
+    NoisyArgmax,
     Program,
     Ranked,
     Threshold,
@@ -164,7 +165,7 @@ def test_ltz_is_exact_at_the_widest_width_it_accepts(n: int) -> None:
     k = _widest(n)
     assert k >= MAX_COMPARE_BITS  # the advertised bound holds for these n
     # the largest opening: operand, mask and every dealer's kappa + 1 bit mask all maximal
-    largest = (1 << (k - 1)) * 2 + (1 << (k - 1)) * n * ((1 << (KAPPA + 1)) - 1)
+    largest = (1 << (k - 1)) * (3 + n * ((1 << (KAPPA + 1)) - 1))
     assert largest < P, "the accepted width leaves no room for a wrapped mask"
     values = _boundaries(k)
     assert _drive(n, _ltz_body(values, k, n, 3), 3).opened == [int(a < 0) for a in values]
@@ -349,6 +350,48 @@ def test_dominance_matches_the_cleartext(
     assert got == _dominance(values, share, top)
 
 
+def _argmax(vectors: Sequence[Sequence[int]]) -> dict[str, int]:
+    totals = [sum(column) for column in zip(*vectors, strict=True)]
+    return {"index": totals.index(max(totals))}  # ties: the first bin
+
+
+@FEW
+@given(
+    st.sampled_from(PARTY_COUNTS),
+    st.integers(1, 7),
+    st.sampled_from([8, 2**20]),
+    st.data(),
+)
+def test_noisy_argmax_matches_the_cleartext(
+    n: int, bins: int, bound: int, data: st.DataObject
+) -> None:
+    each = bound // n  # so that every |noisy count| <= bound
+    entry = st.one_of(st.integers(-each, each), st.sampled_from([-each, 0, each]))
+    vectors = data.draw(
+        st.lists(st.lists(entry, min_size=bins, max_size=bins), min_size=n, max_size=n)
+    )
+    program = NoisyArgmax(bins, bound)
+    got = program.decode(
+        simulate(program, vectors, _sources(data.draw(st.integers(0, 99)))).opened, n
+    )
+    assert got == _argmax(vectors)
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_noisy_argmax_ties_and_negative_counts(n: int) -> None:
+    program = NoisyArgmax(5, 100)
+
+    def index(vectors: list[list[int]]) -> int:
+        return program.decode(simulate(program, vectors, _sources(n)).opened, n)["index"]
+
+    assert index([[0] * 5 for _ in range(n)]) == 0
+    tie = [[1, 4, -2, 4, 0]] + [[0, 0, 0, 0, 0]] * (n - 1)
+    assert index(tie) == 1  # bins 1 and 3 tie: the first wins
+    negative = [[-9, -3, -7, -3, -20]] + [[-1, 0, -1, -1, 0]] * (n - 1)
+    assert index(negative) == 1
+    assert index([[-30, -30, -30, -30, -29]] * n) == 4
+
+
 # --- refusals and the Pool ---------------------------------------------------------------
 
 
@@ -456,6 +499,17 @@ def test_the_transcript_holds_only_what_a_party_received() -> None:
     for i, steps in enumerate(run.received):
         for inbox in steps:
             assert sorted(inbox) == [j for j in (1, 2, 3) if j != i + 1]
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_noisy_argmax_shape_does_not_depend_on_the_counts(n: int) -> None:
+    program = NoisyArgmax(6, 600)
+    flat = [[0] * 6 for _ in range(n)]
+    peaked = [[-100, 3, 99, -7, 0, 55] for _ in range(n)]
+    a = simulate(program, flat, _sources(1), keep_transcript=True)
+    b = simulate(program, peaked, _sources(2), keep_transcript=True)
+    assert program.decode(a.opened, n) != program.decode(b.opened, n)
+    assert (a.steps, a.bytes_sent, _shape(a)) == (b.steps, b.bytes_sent, _shape(b))
 
 
 @pytest.mark.parametrize("n", PARTY_COUNTS)

@@ -90,7 +90,9 @@ def parse_fraction(text: str, what: str) -> Fraction:
 
 def value_bits(lower: float, upper: float, fractional_bits: int) -> int:
     """Bits of the largest encoded value once the domain is shifted to start at 0."""
-    span = math.ceil((Fraction(upper) - Fraction(lower)) * (1 << fractional_bits))
+    # Encodings round to nearest, so they span from floor(lower 2^f) to ceil(upper 2^f).
+    scale = 1 << fractional_bits
+    span = math.ceil(Fraction(upper) * scale) - math.floor(Fraction(lower) * scale)
     return max(1, span.bit_length())
 
 
