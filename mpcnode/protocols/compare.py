@@ -28,6 +28,8 @@ from mpcnode.protocols.engine import KAPPA, Exchange, Inbox, Needs, Party
 
 def ltz_needs(count: int, k: int) -> Needs:
     """The randomness `count` comparisons of k-bit values consume."""
+    if k < 1:
+        raise ValueError(f"a {k}-bit comparison does not fit the field")
     return Needs(bits=count * (k - 1), masks=count)
 
 

@@ -12,13 +12,13 @@ t = floor((n - 1) / 2) of them colluding. Everything a coalition of t sees is un
 2^-kappa), and independent of the inputs; only the outputs are opened.
 
 No dealer: all correlated randomness (random field elements, random bits, masks, sharings
-of zero) is the sum of what every party dealt in the first step (`Preprocessing`), so it is
-unknown to any coalition that misses one honest dealer.
+of zero) is the sum of what t + 1 parties dealt in the first step (`preprocess`), so it is
+unknown to any coalition of t, which misses at least one of those dealers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 from mpcnode.core import field as gf
@@ -98,18 +98,20 @@ class Party:
         return [j for j in range(1, self.n + 1) if j != self.index]
 
     def exchange(
-        self, outgoing: dict[int, list[int]], expect: int
+        self, outgoing: dict[int, list[int]], expect: int | Callable[[int], int]
     ) -> Generator[Exchange, Inbox, Inbox]:
-        """Send `outgoing` and receive `expect` elements from every other party."""
+        """Send `outgoing` and receive `expect` elements (or `expect(sender)`) from every
+        other party."""
         self.steps += 1
         inbox = yield Exchange(outgoing)
         if set(inbox) != set(self.others):
             raise ProtocolError(f"step {self.steps}: messages from every other party expected")
         for sender, elements in inbox.items():
-            if len(elements) != expect:
+            wanted = expect if isinstance(expect, int) else expect(sender)
+            if len(elements) != wanted:
                 raise ProtocolError(
                     f"step {self.steps}: party {sender} sent {len(elements)} elements, "
-                    f"{expect} expected",
+                    f"{wanted} expected",
                     sender,
                 )
         return inbox
@@ -161,22 +163,31 @@ class Party:
         are equally likely. r = 0 (probability bits / 2^127) is a ProtocolError.
         """
         count = len(inputs)
-        fresh = gf.random_elements(self.rng, needs.bits)
-        masks = gf.random_below(self.rng, KAPPA + 1, needs.masks)
-        secrets = [*inputs, *fresh, *masks]
-        mine_t = shamir.share(secrets, self.t, self.n, self.rng)
-        zeros_t = shamir.share([0] * needs.outputs, self.t, self.n, self.rng)
-        zeros_2t = shamir.share([0] * needs.bits, 2 * self.t, self.n, self.rng)
-        mine = [a + b + c for a, b, c in zip(mine_t, zeros_t, zeros_2t, strict=True)]
-        width = len(mine[0])
-        inbox = yield from self.exchange({j: mine[j - 1] for j in self.others}, width)
+        # Only parties 1..t+1 deal randomness: any t+1 parties include an honest one, whose
+        # uniform contribution makes each sum uniform to any coalition of t (half the bytes
+        # of every party dealing, at n = 2t + 1).
+        dealers = self.t + 1
+        extra = 2 * needs.bits + needs.masks + needs.outputs
+        secrets = list(inputs)
+        if self.index <= dealers:
+            secrets += gf.random_elements(self.rng, needs.bits)
+            secrets += gf.random_below(self.rng, KAPPA + 1, needs.masks)
+        mine = shamir.share(secrets, self.t, self.n, self.rng)
+        if self.index <= dealers:
+            zeros_t = shamir.share([0] * needs.outputs, self.t, self.n, self.rng)
+            zeros_2t = shamir.share([0] * needs.bits, 2 * self.t, self.n, self.rng)
+            mine = [a + b + c for a, b, c in zip(mine, zeros_t, zeros_2t, strict=True)]
+        inbox = yield from self.exchange(
+            {j: mine[j - 1] for j in self.others},
+            lambda sender: count + (extra if sender <= dealers else 0),
+        )
         inbox[self.index] = mine[self.index - 1]
-        rows = [inbox[d] for d in range(1, self.n + 1)]
+        rows = [inbox[d] for d in range(1, dealers + 1)]
 
         def total(start: int, size: int) -> list[int]:
             return [sum(row[start + k] for row in rows) % P for k in range(size)]
 
-        shared_inputs = [x for row in rows for x in row[:count]]
+        shared_inputs = [x for d in range(1, self.n + 1) for x in inbox[d][:count]]
         r = total(count, needs.bits)
         self.pool.masks = total(count + needs.bits, needs.masks)
         self.pool.zeros = total(count + needs.bits + needs.masks, needs.outputs)
