@@ -51,12 +51,18 @@ quickselect instead). The smallest SecInt that holds the compared differences (3
   (it starts each comparison once its operands are ready, so its 6-layer sort of 5 is 5 deep).
   Marked "<=" all the same: it is what the method guarantees.
 
+mpcnode (daemons): the deployable system, a coordinator and n nodes as processes with mutual
+TLS on loopback (`measure_daemons`): the analyst's whole `run`, every step a gRPC fan-out from
+the coordinator with messages sealed end to end, each node's release recorded durably. This is
+the column to hold against MPyC's wall time (both are n processes over TCP on the 2 cores;
+mpcnode adds the coordinator, TLS, the ledger's fsync and its sealed relay).
+
 Not like for like: "mpcnode (in-process)" runs all n parties one after another on one core
 with no network, MPyC runs n processes on the 2 cores over TCP. Its wall ratio is a first look;
-rounds, bytes and CPU over all parties are comparable, and a column measuring real daemons is
-one more function in `measure_case`. MPyC also draws its randomness without interaction
-(PRSS, keys exchanged at connection), opens an output by sending to t parties only (no
-consistency check) and uses a smaller field (75-77 bits here, 10-byte elements): fewer bytes.
+rounds, bytes and CPU over all parties are comparable. MPyC also draws its randomness
+without interaction (PRSS, keys exchanged at connection), opens an output by sending to t
+parties only (no consistency check) and uses a smaller field (75-77 bits here, 10-byte
+elements): fewer bytes.
 """
 
 from __future__ import annotations
@@ -85,8 +91,12 @@ from typing import Any
 
 import numpy as np
 
+from mpcnode.core.comparison_options import ComparisonOptions
+from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.field import ELEMENT_BYTES
 from mpcnode.core.randomness import SystemRandomSource
+from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.federation import LocalFederation
 from mpcnode.protocols.engine import KAPPA
 from mpcnode.protocols.networks import sorting_layers
 from mpcnode.protocols.programs import Extreme, Program, Ranked, Threshold
@@ -218,6 +228,65 @@ def measure_inprocess(case: Case, inputs: Inputs) -> Measured:
     out.detail = (
         f"{steps} steps + 1 release; {sent} B between parties + {opened} output(s) released"
     )
+    return out
+
+
+# -- mpcnode, real daemons --------------------------------------------------------------------
+NAMES = ("alice", "bob", "carlos", "david", "erin", "frank", "grace", "heidi")
+
+
+def _spec(case: Case, dataset: str) -> ComputationSpec:
+    kind, options = {
+        "max": (Kind.MAX, ComparisonOptions()),
+        "threshold": (Kind.THRESHOLD, ComparisonOptions(at_least=Fraction(THRESHOLD))),
+        "median": (Kind.QUANTILE, ComparisonOptions(quantile=Fraction(1, 2))),
+    }[case.kind]
+    return ComputationSpec(case.label, kind, dataset, 0, LARGEST, min_parties=3, comparison=options)
+
+
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU of the processes so far (Linux /proc), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def measure_daemons(case: Case, inputs: Inputs, root: Path) -> Measured:
+    """A real federation: a coordinator and n nodes as processes, mutual TLS on loopback.
+
+    wall: the analyst's `run` (create, every fan-out, the result in hand); CPU: every daemon's
+    CPU over that call, summed; rounds: fan-outs from the coordinator (Prepare, Share, each
+    Step; the last Step returns the output shares).
+    """
+    program = case.program()
+    out = Measured("mpcnode (daemons)", measure_inprocess(case, inputs[:1]).comparisons)
+    fed = LocalFederation(
+        root / case.label.replace(" ", "-"), NAMES[: case.parties],
+        policy={"allowed_kinds": [k.value for k in Kind]},
+    )  # fmt: skip
+    with fed.setup().start():
+        pids = [p.pid for p in fed.processes.values()]
+        for rep, values in enumerate(inputs):
+            dataset = f"bench-{case.kind}-{rep}"  # one dataset per repetition: a fresh ledger
+            declaration = Declaration(dataset, Shape.SCALAR, 0, LARGEST)
+            for party, value in zip(fed.parties, values, strict=True):
+                with fed.local_client(party) as node:
+                    node.submit(dataset, [value], declaration)
+            with fed.analyst() as analyst:
+                cpu, started = _cpu_seconds(pids), time.perf_counter()
+                result = analyst.run(_spec(case, dataset))
+                wall, cpu = time.perf_counter() - started, _cpu_seconds(pids) - cpu
+            got = next(iter(result.outputs.values()))[0].item()
+            _check(case, out.system, rep, int(got), values)
+            if rep:
+                out.walls.append(wall)
+                out.cpus.append(cpu)
+    steps = simulate(program, inputs[0], lambda _: SystemRandomSource()).steps
+    out.rounds = steps + 2
+    out.detail = f"Prepare + Share + {steps} Step fan-outs; bytes on the wire not counted"
     return out
 
 
@@ -522,7 +591,10 @@ def target_lines(measured: list[tuple[Case, list[Measured]]]) -> list[str]:
 def measure_case(case: Case, reps: int, with_mpyc: bool, logs: Path) -> list[Measured]:
     """Every system on the same inputs; one function per system (add a column here)."""
     inputs = case.inputs(reps + 1)
-    systems: list[Callable[[], Measured]] = [lambda: measure_inprocess(case, inputs)]
+    systems: list[Callable[[], Measured]] = [
+        lambda: measure_inprocess(case, inputs),
+        lambda: measure_daemons(case, inputs, logs),
+    ]
     if with_mpyc:
         systems.append(lambda: measure_mpyc(case, inputs, logs))
     return [measure() for measure in systems]
