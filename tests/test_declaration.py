@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.conformance import conform, node_function
 from mpcnode.core.declaration import (
     Declaration,
@@ -18,7 +20,7 @@ from mpcnode.core.declaration import (
     declaration_to_doc,
 )
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
-from mpcnode.core.spec import ComputationSpec, Kind, check_dataset_name
+from mpcnode.core.spec import COMPARISON_KINDS, ComputationSpec, Kind, check_dataset_name
 from mpcnode.errors import InvalidInput, PreconditionFailed
 
 RAISES = Declaration("raises", Shape.SCALAR, 0, 10_000)
@@ -224,10 +226,30 @@ def test_votes_and_polls_take_histograms_and_polls_alone_take_randomized_respons
 
 
 def test_sum_mean_and_count_are_one_node_side_function() -> None:
-    functions = {node_function(dataclasses.replace(SUM, kind=k)) for k in Kind}
+    sums = [k for k in Kind if k not in COMPARISON_KINDS]
+    functions = {node_function(dataclasses.replace(SUM, kind=k)) for k in sums}
     assert len(functions) == 1
     assert node_function(dataclasses.replace(SUM, name="other", min_parties=4)) in functions
     assert node_function(dataclasses.replace(SUM, upper=5000)) not in functions
+
+
+def test_each_comparison_with_its_options_is_a_function_of_its_own() -> None:
+    """Two thresholds at different T over one sum would bisect it: they must differ."""
+    variants = [
+        dataclasses.replace(SUM, kind=Kind.MAX),
+        dataclasses.replace(SUM, kind=Kind.MIN),
+        dataclasses.replace(SUM, kind=Kind.AUCTION, comparison=ComparisonOptions(price="first")),
+        dataclasses.replace(SUM, kind=Kind.AUCTION, comparison=ComparisonOptions(price="second")),
+        dataclasses.replace(
+            SUM, kind=Kind.THRESHOLD, comparison=ComparisonOptions(at_least=Fraction(10))
+        ),
+        dataclasses.replace(
+            SUM, kind=Kind.THRESHOLD, comparison=ComparisonOptions(at_least=Fraction(11))
+        ),
+        dataclasses.replace(SUM, comparison=ComparisonOptions(suppress_dominant=Fraction(4, 5))),
+        SUM,
+    ]
+    assert len({node_function(v) for v in variants}) == len(variants)
 
 
 def test_a_poll_releases_its_answers_exact_or_randomized_only() -> None:
