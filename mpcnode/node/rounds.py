@@ -70,6 +70,7 @@ _ENDED_MEMORY = 10_000  # ended round ids kept to explain late messages
 # Why a round ended once its partial was streamed: the node ends it itself, so the
 # coordinator needs no Forget fan-out after publishing (issue 10, item 9).
 RELEASED = "released its partial"
+_INLINE_STEP_BYTES = 64 << 10  # smaller steps run on the event loop (about a millisecond)
 
 
 class RoundBook:
@@ -302,7 +303,10 @@ class RoundBook:
             if step == 3:
                 failpoints.hit("mid-steps")  # after the release, amid the exchanges
             try:
-                outcome = await asyncio.to_thread(runner.advance, step, messages)
+                if sum(len(m) for m in messages.values()) <= _INLINE_STEP_BYTES:
+                    outcome = runner.advance(step, messages)  # a thread hop costs more
+                else:
+                    outcome = await asyncio.to_thread(runner.advance, step, messages)
             finally:
                 if runner.broken:
                     self.end(round_id, "its computation failed")
