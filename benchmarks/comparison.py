@@ -91,6 +91,7 @@ from typing import Any
 
 import numpy as np
 
+from mpcnode.config import EVERY_KIND
 from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.field import ELEMENT_BYTES
@@ -265,7 +266,7 @@ def measure_daemons(case: Case, inputs: Inputs, root: Path) -> Measured:
     out = Measured("mpcnode (daemons)", measure_inprocess(case, inputs[:1]).comparisons)
     fed = LocalFederation(
         root / case.label.replace(" ", "-"), NAMES[: case.parties],
-        policy={"allowed_kinds": [k.value for k in Kind]},
+        policy={"allowed_kinds": list(EVERY_KIND)},
     )  # fmt: skip
     with fed.setup().start():
         pids = [p.pid for p in fed.processes.values()]

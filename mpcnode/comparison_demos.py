@@ -17,6 +17,7 @@ import click
 
 from mpcnode.client import CoordinatorClient
 from mpcnode.commands.render import result_table
+from mpcnode.config import EVERY_KIND
 from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.spec import ComputationSpec, Kind
@@ -24,7 +25,7 @@ from mpcnode.federation import DEMO_PARTIES, LocalFederation
 
 BIDS = {"alice": 120, "bob": 150, "carlos": 135, "david": 110}
 VOTES = {"alice": 1, "bob": 1, "carlos": 1, "david": 1}
-ALL_KINDS = [k.value for k in Kind]
+ALL_KINDS = list(EVERY_KIND)
 LOSSES = {"alice": 9_500_000, "bob": 20_000, "carlos": 35_000, "david": 12_000}
 
 

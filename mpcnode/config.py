@@ -12,7 +12,7 @@ import re
 import tomllib
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -151,19 +151,24 @@ class BudgetPolicy(BudgetCap):
         return {"organization": org, "record": record}
 
 
+AllowedKind = Literal[
+    "sum", "mean", "count", "histogram", "max", "min", "auction", "quantile", "threshold",
+    "dominance", "winner_only",
+]  # fmt: skip
+EVERY_KIND: tuple[str, ...] = get_args(AllowedKind)
+"""Every name `policy.allowed_kinds` takes: what a node that opts in to everything lists."""
+
+
 class NodePolicy(_Strict):
     """The organization's local rules, checked at Prepare before anything leaves the node."""
 
     # A round must have at least this many participants, whatever the spec asks.
     min_parties: int = Field(default=3, ge=2)
     # The comparison kinds (max, min, auction, quantile, threshold) each publish something
-    # no sum does (a party's exact value and who holds it, a YES/NO), so an owner opts in.
-    allowed_kinds: tuple[
-        Literal[
-            "sum", "mean", "count", "histogram", "max", "min", "auction", "quantile", "threshold"
-        ],
-        ...,
-    ] = ("sum", "mean", "count", "histogram")
+    # no sum does (a party's exact value and who holds it, a YES/NO), and they, like a
+    # dominance-checked sum and a winner-only histogram, run over Shamir shares with an
+    # honest majority rather than against any n - 1 colluding: an owner opts in by name.
+    allowed_kinds: tuple[AllowedKind, ...] = ("sum", "mean", "count", "histogram")
     # A Prepare whose deadline is further away than this is refused.
     max_round_seconds: int = Field(default=900, ge=1)
     # Default differential-privacy budgets of every dataset-period (a declaration may set

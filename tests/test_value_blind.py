@@ -23,7 +23,7 @@ from seeded import roster_with_seal_keys, sealed_seeds_for
 
 from coordinator.reasons import failure_reason
 from coordinator.round_failure import RoundFailure
-from mpcnode.config import NodePolicy
+from mpcnode.config import EVERY_KIND, NodePolicy
 from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
@@ -63,7 +63,7 @@ def _world(root: Path, values: dict[str, list[float]]) -> RoundBook:
     for name, decl in DECLARATIONS.items():
         dtype = np.float64 if decl.fractional_bits else np.int64
         store.put_input(name, np.array(values[name], dtype=dtype), decl)
-    policy = NodePolicy(min_parties=3, allowed_kinds=tuple(k.value for k in Kind))
+    policy = NodePolicy(min_parties=3, allowed_kinds=EVERY_KIND)
     book = RoundBook("alice", store, policy, ROSTER, SystemRandomSource(), SEAL_KEYS["alice"])
     return book
 

@@ -13,6 +13,7 @@ needs at least 3 participants (t = floor((n - 1) / 2) colluding parties tolerate
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -22,6 +23,7 @@ MIN_PARTIES = 3  # an honest majority needs n >= 2t + 1 with t >= 1
 MAX_VALUE_BITS = 64  # bits of (upper - lower) * 2^f: keeps every comparison within the field
 MAX_DENOMINATOR = 1 << 20
 PRICES = ("first", "second")
+_FRACTION_RE = re.compile(r"-?(\d{1,20}(\.\d{1,6})?|\.\d{1,6}|\d{1,20}/\d{1,7})")
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,17 @@ def options_from_canonical(doc: dict[str, object] | None) -> ComparisonOptions:
 
 
 def parse_fraction(text: str, what: str) -> Fraction:
-    """An exact fraction from "0.8", "4/5" or "40"; InvalidInput naming `what` otherwise."""
+    """An exact fraction from "0.8", "4/5" or "40"; InvalidInput naming `what` otherwise.
+
+    The form is matched first: `Fraction` would expand "1e99999999" for minutes.
+    """
     try:
+        if not _FRACTION_RE.fullmatch(text.strip()):
+            raise ValueError(text)
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
         raise InvalidInput(
-            f"{what} is {shown(text)}: write a number such as 0.8, 40 or a fraction 4/5"
+            f"{what} is {shown(text)}: write a number such as 0.8, 40 or a fraction 4/5, with at most 6 decimals"
         ) from None
     if value.denominator > MAX_DENOMINATOR:
         raise InvalidInput(f"{what} {shown(text)} is too fine: at most 6 decimal places")

@@ -17,6 +17,9 @@ The rules, each with the attack it stops:
 3. A record-level release charges the organization-level budget too, with its group-privacy
    cost at organization level (`mpcnode.core.release_cost`), so many record-level rounds
    cannot add up to an exact organization total for free.
+4. An exact comparison is released at most once per period, even over the same parties: a sum
+   repeated while bob changes his own input moves by bob's change alone, but a max (or a
+   threshold) repeated while bob moves a probe value bisects alice's value.
 
 Pure: the caller brings the summary and the open holds (node/ledger.py reads them from
 SQLite in the same transaction that writes the release).
@@ -47,6 +50,9 @@ class PlannedRelease:
     participants: tuple[str, ...]  # sorted
     exact_to_coordinator: bool
     costs: dict[str, Cost] = field(default_factory=dict)  # per unit; absent means free
+    # An exact comparison (max, auction, quantile, threshold, dominance): allowed once per
+    # period, since repeating it while another party changes its own input bisects this one.
+    once: bool = False
 
     def cost(self, unit: str) -> Cost:
         """The cost charged to `unit`'s budget (zero for exact releases)."""
@@ -97,6 +103,13 @@ def check_release(
     `held` is what other open rounds of the period have reserved, per unit; `caps` the
     lifetime caps per unit. Looks at the ledger only, never at a stored value.
     """
+    if release.exact_to_coordinator and release.once and summary.exact_participants is not None:
+        raise PreconditionFailed(
+            f"exact release refused by the ledger of {summary.key}: this period already had "
+            "its exact release, and an exact comparison is released once per period (repeated "
+            "while another party changes its own input, a max or a threshold would bisect "
+            "this one's); read the published result again, or ask the owner for a new period"
+        )
     if release.exact_to_coordinator and summary.exact_participants is not None:
         same = (
             summary.exact_participants == release.participants

@@ -80,11 +80,22 @@ def check_round(
             + ", ".join(shown(p) for p in unknown[:5])
             + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         )
-    if spec.kind.value not in policy.allowed_kinds:
-        raise PreconditionFailed(
-            f"this node's policy does not allow {spec.kind.value} computations "
-            f"(policy.allowed_kinds = {list(policy.allowed_kinds)})"
+    # A dominance-checked sum and a winner-only histogram run over Shamir shares (honest
+    # majority, not any n-1): an owner opts in to them by name, like to the comparison kinds.
+    options = [
+        name
+        for name, on in (
+            ("dominance", spec.comparison.dominance),
+            ("winner_only", spec.comparison.winner_only),
         )
+        if on
+    ]
+    for kind in (spec.kind.value, *options):
+        if kind not in policy.allowed_kinds:
+            raise PreconditionFailed(
+                f"this node's policy does not allow {kind} computations "
+                f"(policy.allowed_kinds = {list(policy.allowed_kinds)})"
+            )
     if not now < deadline_ms <= now + policy.max_round_seconds * 1000:
         raise InvalidInput(
             f"deadline is {(deadline_ms - now) / 1000:.0f} s away; it must be in the future "

@@ -200,6 +200,7 @@ class RoundBook:
             or spec.privacy.placement is Placement.CENTRAL
             or plan.mechanism is Mechanism.RANDOMIZED_RESPONSE,
             costs,
+            once=spec.multi_step,
         )
         caps = self._policy.budget.caps_for(dataset.declaration)
         state = NodeRound(
@@ -303,15 +304,15 @@ class RoundBook:
             if step == 3:
                 failpoints.hit("mid-steps")  # after the release, amid the exchanges
             try:
-                if sum(len(m) for m in messages.values()) <= _INLINE_STEP_BYTES:
+                # A step's work follows what it received, but step 1 deals everything.
+                if step > 1 and sum(len(m) for m in messages.values()) <= _INLINE_STEP_BYTES:
                     outcome = runner.advance(step, messages)  # a thread hop costs more
                 else:
                     outcome = await asyncio.to_thread(runner.advance, step, messages)
             finally:
                 if runner.broken:
                     self.end(round_id, "its computation failed")
-        if outcome.done:
-            self.end(round_id, RELEASED)
+        if outcome.done:  # kept until its deadline: a repeated last step gets the same reply
             log.info("round %s: output shares released after %d steps", state.label, step)
         return outcome
 
@@ -373,8 +374,8 @@ class RoundBook:
     def expire(self) -> None:
         """Drop rounds past their deadline (called periodically)."""
         now = self._now_ms()
-        for round_id in [r for r, s in self._rounds.items() if s.deadline_ms < now]:
-            self.end(round_id, "expired at its deadline")
+        for round_id, state in [(r, s) for r, s in self._rounds.items() if s.deadline_ms < now]:
+            self.end(round_id, RELEASED if state.released else "expired at its deadline")
         # Holds no live round owns outlive no round's deadline (a cancelled Prepare's).
         oldest = now - self._policy.max_round_seconds * 1000
         self._store.drop_orphan_holds(set(self._rounds), oldest)

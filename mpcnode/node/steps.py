@@ -1,12 +1,13 @@
 """A node's side of a multi-step round (DESIGN 9): its program, sealed step by step.
 
 The program (`mpcnode.protocols`) is a generator of exchanges; this object feeds it the
-messages the coordinator relays, one step at a time, and seals what it sends. Every check
-of a step's messages (the step number, one message from every other participant, each
-opening under its direction's key, whole field elements of the size the program expects)
-passes before the program sees any of them, so a refused step changes nothing and can be
-sent again correctly. A message the program itself refuses (shares off their polynomial)
-ends the round: the generator cannot be rewound.
+messages the coordinator relays, one step at a time, and seals what it sends. The checks a
+relay can fail (the step number, one message from every other participant, each opening
+under its direction's key, whole field elements) pass before the program sees any of them,
+so a refused step changes nothing and can be sent again correctly. What only the sending
+node could get wrong, inside a message that opens (the element count the program expects,
+shares off their polynomial), the program refuses, and that ends the round: the generator
+cannot be rewound. Under the passive model no node sends such a message.
 
 Idempotent: the current step again with the same messages gets the same reply; other
 messages for it are ALREADY_EXISTS.

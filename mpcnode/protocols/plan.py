@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from mpcnode.core.comparison_options import value_bits
+from mpcnode.core.field import ELEMENT_BYTES
 from mpcnode.core.mechanisms import OVERFLOW_MISS, plan_noise, total_noise_law
 from mpcnode.core.noise_bounds import tail_halfwidth
 from mpcnode.core.shamir import honest_majority_threshold
@@ -66,7 +67,9 @@ def program_for(spec: ComputationSpec, n: int) -> Program:
         return Threshold(at_least, largest + -(-noise // n))
     if options.winner_only:
         return NoisyArgmax(spec.length, n * largest + noise)
-    return Dominance(bits, options.suppress_dominant, options.dominant_top)
+    # Dominance compares the values themselves (not shifted to start at 0): its operands are
+    # bounded by the domain's top, not its width.
+    return Dominance(max(1, largest.bit_length()), options.suppress_dominant, options.dominant_top)
 
 
 def _noise_margin(spec: ComputationSpec, n: int) -> int:
@@ -86,14 +89,42 @@ def node_input(spec: ComputationSpec, encoded: Sequence[int]) -> list[int]:
 
 
 def check_fits(spec: ComputationSpec, n: int) -> None:
-    """InvalidInput when the spec's comparisons would not fit the field for n parties."""
-    widest = program_for(spec, n).widest(n)
+    """InvalidInput when the spec's comparisons would not fit the field for n parties, or a
+    step's messages would not fit one gRPC message. Both follow from the spec and n alone,
+    so the refusal comes before any release is recorded."""
+    program = program_for(spec, n)
+    widest = program.widest(n)
     if widest + KAPPA + n.bit_length() + 3 > 126:
         raise InvalidInput(
             f"this {spec.kind.value} compares {widest}-bit values among {n} parties, too wide "
             "for the comparison's field (GF(2^127 - 1)) with 40 bits of statistical "
             "security: narrow the bounds, use fewer fractional bits, or a simpler threshold"
         )
+    largest = largest_step_reply(program, n, spec.length if spec.comparison.winner_only else 1)
+    if largest > MAX_STEP_REPLY_BYTES:
+        raise InvalidInput(
+            f"this {spec.kind.value} among {n} parties would send {largest / 2**20:.1f} MiB "
+            f"in one step, above the {MAX_STEP_REPLY_BYTES / 2**20:.1f} MiB a step carries: "
+            "invite fewer parties, narrow the bounds or use fewer bins"
+        )
+
+
+MAX_STEP_REPLY_BYTES = (4 << 20) - (64 << 10)
+"""One Step reply or request: the wire's message limit (mpcnode.tls.MAX_MESSAGE_BYTES) less
+room for the framing."""
+
+
+def largest_step_reply(program: Program, n: int, inputs: int) -> int:
+    """An upper bound on the bytes of any step's reply (or request) for `program` among n.
+
+    The largest message is step 1's from a dealer: its inputs and, per random bit, a share
+    of the bit's element and of a sharing of zero, plus the masks and output zeros; every
+    later step sends fewer elements than there are bits (an opening of the squares, then
+    batches of comparisons). Each of the n - 1 messages adds its AEAD tag and framing.
+    """
+    needs = program.needs(n)
+    elements = inputs + 2 * needs.bits + needs.masks + needs.outputs
+    return (n - 1) * (elements * ELEMENT_BYTES + 16 + 128)
 
 
 def published(

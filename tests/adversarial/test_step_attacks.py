@@ -31,6 +31,7 @@ from adversary import (
 )
 
 from mpcnode.api.v1 import node_pb2
+from mpcnode.config import EVERY_KIND
 from mpcnode.core import field as gf
 from mpcnode.core import shamir
 from mpcnode.core.spec import Kind
@@ -39,7 +40,7 @@ from mpcnode.federation import LocalFederation
 pytestmark = pytest.mark.integration
 PARTIES = ("alice", "bob", "carlos")
 BIDS = {"alice": 120, "bob": 150, "carlos": 135}
-ALL_KINDS = [k.value for k in Kind]
+ALL_KINDS = list(EVERY_KIND)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
     """Three nodes that allow every kind; each holds a bid under several datasets."""
     root: Path = tmp_path_factory.mktemp("steps")
     with running_federation(root, PARTIES, policy={"allowed_kinds": ALL_KINDS}) as federation:
-        for name in ("bids", "bids-b", "bids-c", "bids-d", "bids-e"):
+        for name in ("bids", "bids-b", "bids-c", "bids-d", "bids-e", "bids-f"):
             declare_all(federation, scalar(name), {p: [v] for p, v in BIDS.items()})
         yield federation
 
@@ -89,14 +90,15 @@ def run_all(
     prepared: PreparedRound,
     start: int = 1,
     first: dict[str, node_pb2.StepReply] | None = None,
-) -> tuple[int, dict[str, node_pb2.StepReply]]:
-    """Drive every node to the end honestly; the last step and its replies."""
+) -> tuple[int, dict[str, node_pb2.StepReply], dict[str, list[node_pb2.StepMessage]]]:
+    """Drive every node to the end honestly; the last step, its replies and its inboxes."""
     replies = first or {p: parsed(step(fed, p, prepared, start, [])) for p in PARTIES}
-    number = start
+    number, inboxes = start, {}
     while not all(r.done for r in replies.values()):
         number += 1
-        replies = {p: parsed(step(fed, p, prepared, number, inbox(replies, p))) for p in PARTIES}
-    return number, replies
+        inboxes = {p: inbox(replies, p) for p in PARTIES}
+        replies = {p: parsed(step(fed, p, prepared, number, inboxes[p])) for p in PARTIES}
+    return number, replies, inboxes
 
 
 def opened(replies: dict[str, node_pb2.StepReply], count: int) -> list[int]:
@@ -156,14 +158,18 @@ def test_out_of_order_and_malformed_steps_change_nothing(fed: LocalFederation) -
     assert conflict.code == "ALREADY_EXISTS"
     replay = step(fed, "alice", prepared, 4, inbox(first, "alice"))
     assert replay.code in ("FAILED_PRECONDITION", "INVALID_ARGUMENT")
-    number, last = run_all(fed, prepared, 2, second)
+    number, last, inboxes = run_all(fed, prepared, 2, second)
     key = opened(last, 1)[0]
     assert key >> 2 == 150 and 2 - (key & 3) == 1  # the max, 150, and its holder, bob
     for party in PARTIES:
         assert len([r for r in list_releases(fed, party) if r.dataset == "bids"]) == 1
-    # The round ended on every node with its output: no step of it is taken again.
-    after = step(fed, "alice", prepared, number + 1, inbox(last, "alice"))
-    assert after.code == "ALREADY_EXISTS"
+    # The last step again (its reply was lost, say) gets the same output shares; no step
+    # after it is taken, and no second release is recorded.
+    again = parsed(step(fed, "alice", prepared, number, inboxes["alice"]))
+    assert again.SerializeToString() == last["alice"].SerializeToString()
+    after = step(fed, "alice", prepared, number + 1, [])
+    assert after.code == "FAILED_PRECONDITION" and "ended at step" in after.details
+    assert len([r for r in list_releases(fed, "alice") if r.dataset == "bids"]) == 1
     # Another function over the same dataset-period (a min after the max) is refused by the
     # ledger: the two together would reveal more than either.
     other = PreparedRound(spec("bids", kind=Kind.MIN), PARTIES)
@@ -172,7 +178,7 @@ def test_out_of_order_and_malformed_steps_change_nothing(fed: LocalFederation) -
 
 
 def test_messages_of_another_round_do_not_open(fed: LocalFederation) -> None:
-    one, other = ready(fed, "bids-e"), ready(fed, "bids-e")
+    one, other = ready(fed, "bids-e"), ready(fed, "bids-f")
     first = {p: parsed(step(fed, p, one, 1, [])) for p in PARTIES}
     theirs = {p: parsed(step(fed, p, other, 1, [])) for p in PARTIES}
     crossed = step(fed, "alice", one, 2, inbox(theirs, "alice"))

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from integration_helpers import running_federation, scalar, submit_all
 
+from mpcnode.config import EVERY_KIND
 from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Privacy
@@ -27,7 +28,7 @@ from mpcnode.federation import LocalFederation
 
 pytestmark = pytest.mark.integration
 PARTIES = ("alice", "bob", "carlos", "david")
-KINDS = [k.value for k in Kind]
+KINDS = list(EVERY_KIND)
 VALUES = {"alice": 7_250, "bob": 1_900, "carlos": 7_250, "david": 4_400}
 
 
