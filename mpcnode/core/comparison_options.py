@@ -88,7 +88,8 @@ def parse_fraction(text: str, what: str) -> Fraction:
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
         raise InvalidInput(
-            f"{what} is {shown(text)}: write a number such as 0.8, 40 or a fraction 4/5, with at most 6 decimals"
+            f"{what} is {shown(text)}: write a number such as 0.8, 40 or a fraction 4/5, "
+            "with at most 6 decimals"
         ) from None
     if value.denominator > MAX_DENOMINATOR:
         raise InvalidInput(f"{what} {shown(text)} is too fine: at most 6 decimal places")
