@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mpcnode.config import (
+    MetricsConfig,
     PartyId,
     TlsConfig,
     check_address,
@@ -60,6 +61,7 @@ class CoordinatorConfig(_Strict):
     rounds: RoundSettings = RoundSettings()
     access: AccessSettings = AccessSettings()
     retention: RetentionSettings = RetentionSettings()
+    metrics: MetricsConfig = MetricsConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     _listen = field_validator("listen")(check_address)

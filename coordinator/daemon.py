@@ -10,6 +10,7 @@ from pathlib import Path
 import grpc.aio
 
 from coordinator.config import CoordinatorConfig
+from coordinator.metrics import CoordinatorMetrics
 from coordinator.nodes import NodeGateway
 from coordinator.sequencer import Sequencer
 from coordinator.service import CoordinatorService
@@ -17,6 +18,7 @@ from coordinator.store import CoordinatorStore
 from mpcnode.api.v1 import coordinator_pb2, coordinator_pb2_grpc
 from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import load_roster
+from mpcnode.metrics import serve_metrics
 from mpcnode.pki import Role
 from mpcnode.rpc.server import serve
 from mpcnode.startup import check_own_identity, hold_instance_lock
@@ -39,8 +41,12 @@ async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = N
     roster = load_roster(config.roster_file)
     tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
     store = CoordinatorStore(config.data_dir)
-    gateway = NodeGateway(roster, tls)
-    sequencer = Sequencer(store, gateway, roster, config.rounds)
+    metrics = CoordinatorMetrics()
+    gateway = NodeGateway(roster, tls, metrics)
+    sequencer = Sequencer(store, gateway, roster, config.rounds, metrics=metrics)
+    stop_metrics = (
+        serve_metrics(metrics.registry, config.metrics.listen) if config.metrics.listen else None
+    )
 
     def register(server: grpc.aio.Server) -> list[str]:
         coordinator_pb2_grpc.add_CoordinatorServicer_to_server(
@@ -64,6 +70,8 @@ async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = N
     try:
         await serve("mpc-coordinator", config.listen, tls, register, ready_file, background)
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         await sequencer.close()
         await gateway.close()
         store.close()

@@ -20,6 +20,7 @@ import grpc.aio
 import numpy as np
 import numpy.typing as npt
 
+from coordinator.metrics import CoordinatorMetrics
 from mpcnode import failpoints
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import Roster
@@ -42,9 +43,12 @@ RECONNECT_WAIT_S = 2.0
 class NodeGateway:
     """One channel per roster party; the round-control calls with errors that name parties."""
 
-    def __init__(self, roster: Roster, tls: TlsFiles) -> None:
+    def __init__(
+        self, roster: Roster, tls: TlsFiles, metrics: CoordinatorMetrics | None = None
+    ) -> None:
         self._roster = roster
         self._tls = tls
+        self._metrics = metrics or CoordinatorMetrics()
         self._stubs: dict[str, node_pb2_grpc.RoundControlAsyncStub] = {}
         self._channel_of: dict[str, grpc.aio.Channel] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -87,11 +91,17 @@ class NodeGateway:
             return False
         return True
 
-    async def _call(self, party: str, step: str, call: Awaitable[Any]) -> Any:
+    async def _call(self, party: str, step: str, call: Awaitable[Any], sent: int) -> Any:
+        self._metrics.bytes_sent.labels(party).inc(sent)
         try:
-            return await call
+            reply = await call
         except grpc.RpcError as err:
-            raise _blame(from_rpc_error(err, f"{party} ({step})"), party) from None
+            error = _blame(from_rpc_error(err, f"{party} ({step})"), party)
+            if is_unreachable(error):
+                self._metrics.peer_answered(party, False)
+            raise error from None
+        self._metrics.peer_answered(party, True)
+        return reply
 
     async def prepare(
         self,
@@ -118,13 +128,17 @@ class NodeGateway:
         except MpcError as exc:
             raise _blame(exc, party) from None
         try:
-            reply = await self._call(party, "prepare", stub.Prepare(request, timeout=timeout))
+            reply = await self._call(
+                party, "prepare", stub.Prepare(request, timeout=timeout), request.ByteSize()
+            )
         except MpcError as exc:
             if exc.status != "UNAVAILABLE" or not await self._reconnects(party, timeout):
                 raise
             # A node that restarted since the channel last failed: its channel was still
             # waiting to reconnect. Prepare is idempotent, so asking again is harmless.
-            reply = await self._call(party, "prepare", stub.Prepare(request, timeout=timeout))
+            reply = await self._call(
+                party, "prepare", stub.Prepare(request, timeout=timeout), request.ByteSize()
+            )
         seeds = list(reply.seeds)
         recipients = sorted(s.recipient for s in seeds)
         others = sorted(p for p in participants if p != party)
@@ -157,7 +171,9 @@ class NodeGateway:
         """
         stub = await self._stub(party)
         request = node_pb2.ShareRequest(header=header, seeds=seeds)
-        reply = await self._call(party, "share", stub.Share(request, timeout=timeout))
+        reply = await self._call(
+            party, "share", stub.Share(request, timeout=timeout), request.ByteSize()
+        )
         _check_receipts(party, reply.receipts, receipts)
 
     async def collect(
@@ -197,7 +213,7 @@ class NodeGateway:
         stub = await self._stub(party)
         request = node_pb2.StepRequest(header=header, step=step, messages=messages)
         reply: node_pb2.StepReply = await self._call(
-            party, "compute", stub.Step(request, timeout=timeout)
+            party, "compute", stub.Step(request, timeout=timeout), request.ByteSize()
         )
         recipients = sorted(m.recipient for m in reply.messages)
         wrong = [m for m in reply.messages if m.sender != party or m.step != step]

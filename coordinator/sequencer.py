@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from coordinator.config import RoundSettings
 from coordinator.feed import EventFeed
+from coordinator.metrics import CoordinatorMetrics
 from coordinator.nodes import NodeGateway
 from coordinator.outputs import outputs_for
 from coordinator.reasons import failure_reason
@@ -67,6 +68,7 @@ class Sequencer:
         settings: RoundSettings,
         clock: Callable[[], float] = time.time,
         rng: RandomSource | None = None,
+        metrics: CoordinatorMetrics | None = None,
     ) -> None:
         self._store = store
         self._rng = rng or SystemRandomSource()
@@ -76,6 +78,7 @@ class Sequencer:
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self._feed = EventFeed(store, clock)
+        self._metrics = metrics or CoordinatorMetrics()
 
     async def create(self, spec: ComputationSpec, parties: tuple[str, ...]) -> str:
         """Validate a computation (spec, overflow, parties, min_parties) and start it."""
@@ -137,6 +140,13 @@ class Sequencer:
             self._spawn(comp.id)
 
     async def _run(self, cid: str) -> None:
+        self._metrics.in_flight.inc()
+        try:
+            await self._drive(cid)
+        finally:
+            self._metrics.in_flight.dec()
+
+    async def _drive(self, cid: str) -> None:
         comp = await asyncio.to_thread(self._store.get, cid)
         participants = comp.participants or comp.parties
         attempt = comp.attempts
@@ -180,6 +190,7 @@ class Sequencer:
         reason = failure_reason([e.message for e in events if e.phase == "aborted"], why)
         event = self._feed.new(b"", 0, "failed", "failed", participants, "", reason)
         await asyncio.to_thread(self._store.fail, cid, reason, event)
+        self._metrics.computations.labels("failed").inc()
         failpoints.hit("after-fail")
         await self._feed.announce(cid, event)
         log.warning("computation %s failed: %s", cid, reason)
@@ -194,6 +205,8 @@ class Sequencer:
             transcript_hash=transcript_hash(round_id, spec, participants, deadline_ms),
         )
         label = round_id.hex()[:8]
+        timer = self._metrics.phases()
+        timer.enter("prepare")
         event = self._phase_event(round_id, attempt, "prepare", participants)
         await asyncio.to_thread(
             self._store.begin_round, cid, round_id, attempt, participants, deadline_ms, (cid, event)
@@ -217,6 +230,7 @@ class Sequencer:
                 ),
             )
             inbox, receipts = route(sealed)
+            timer.enter("share")
             await self._phase(cid, round_id, attempt, "share", participants)
             await self._step(
                 "share",
@@ -231,6 +245,7 @@ class Sequencer:
             )
             failpoints.hit("before-collect")
             if spec.multi_step:  # DESIGN 9: steps among the nodes, relayed sealed
+                timer.enter("compute")
                 await self._phase(cid, round_id, attempt, "compute", participants)
                 outputs = await run_steps(
                     self._gateway,
@@ -241,11 +256,13 @@ class Sequencer:
                     lambda: min(remaining(), self._settings.share_timeout_seconds),
                 )
             else:
+                timer.enter("partial")
                 await self._phase(cid, round_id, attempt, "partial", participants)
                 total = await self._collect(header, participants, spec.length, remaining)
                 outputs = await asyncio.to_thread(self._outputs, spec, total, len(participants))
                 del total  # the outputs replace it: never hold both with a 10^7 vector
         except RoundFailure as failure:
+            timer.end("aborted")
             reason = failure.reason(label)
             blamed = next(iter(failure.errors))
             event = self._feed.new(
@@ -269,6 +286,8 @@ class Sequencer:
             f"round {label} published",
         )
         await asyncio.to_thread(self._store.publish, cid, round_id, outputs, event)
+        timer.end("published")
+        self._metrics.computations.labels("published").inc()
         failpoints.hit("after-publish")
         await self._feed.announce(cid, event)
         # No Forget: every node ended the round itself once it had streamed its partial.

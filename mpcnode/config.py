@@ -21,6 +21,7 @@ from mpcnode.core.declaration import Declaration, ReleasePolicy, declaration_fro
 from mpcnode.core.privacy import exact_decimal
 from mpcnode.core.sealing import parse_seal_key
 from mpcnode.errors import InvalidInput
+from mpcnode.metrics import loopback_address
 
 _Model = TypeVar("_Model", bound=BaseModel)
 PARTY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -230,6 +231,20 @@ class DatasetConfig(_Strict):
 _POLICY_KEYS = {f.name for f in dataclasses.fields(ReleasePolicy)}
 
 
+class MetricsConfig(_Strict):
+    """The Prometheus endpoint (`mpcnode.metrics`): off unless `listen` is set."""
+
+    # A loopback address such as "127.0.0.1:9464" (plain HTTP: loopback only); "" is off.
+    listen: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _loopback(cls, value: str) -> str:
+        if value:
+            loopback_address(value)
+        return value
+
+
 class NodeConfig(_Strict):
     """The node daemon's config file (see examples/node.toml)."""
 
@@ -244,6 +259,7 @@ class NodeConfig(_Strict):
     coordinator: CoordinatorRef = CoordinatorRef()
     policy: NodePolicy = NodePolicy()
     retention: NodeRetention = NodeRetention()
+    metrics: MetricsConfig = MetricsConfig()
     # The organization's declared datasets, by name: [datasets.raises] ...
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -94,6 +94,7 @@ class LocalFederation:
         rounds: Mapping[str, object] | None = None,
         pin_keys: bool = True,
         daemon_env: Mapping[str, Mapping[str, str]] | None = None,
+        metrics: bool = False,
     ) -> None:
         self.root = root
         # Extra environment of single daemons, e.g. a fault test's MPCNODE_FAILPOINT.
@@ -103,6 +104,9 @@ class LocalFederation:
         self._rounds = dict(rounds or {})
         self._pin_keys = pin_keys
         self.ports: dict[str, int] = {}
+        # With `metrics`, every daemon serves Prometheus metrics on 127.0.0.1 at this port.
+        self.metrics_ports: dict[str, int] = {}
+        self._metrics = metrics
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- set-up -------------------------------------------------------------------------
@@ -121,6 +125,8 @@ class LocalFederation:
             issue(self.ca_dir, self.root / party, Identity(Role.CLIENT, "hr", org=party), ())
             self.ports[party] = free_port()
         self.ports["coordinator"] = free_port()
+        if self._metrics:
+            self.metrics_ports = {name: free_port() for name in (*self.parties, "coordinator")}
         self.write_roster()
         for party in self.parties:
             self._write_node_config(party)
@@ -132,6 +138,7 @@ class LocalFederation:
                 "roster_file": "../roster.toml",
                 "tls": {"cert": "coordinator.crt", "key": "coordinator.key", "ca": "ca.crt"},
                 "rounds": self._rounds,
+                "metrics": self._metrics_table("coordinator"),
             },
         )
         return self
@@ -173,8 +180,13 @@ class LocalFederation:
                 "seal_key": seal_key_path(Path("."), party).name,
                 "coordinator": coordinator,
                 "policy": self._policy,
+                "metrics": self._metrics_table(party),
             },
         )
+
+    def _metrics_table(self, name: str) -> dict[str, object]:
+        port = self.metrics_ports.get(name)
+        return {"listen": f"127.0.0.1:{port}"} if port else {}
 
     # -- processes ----------------------------------------------------------------------
     def start(self) -> LocalFederation:

@@ -13,7 +13,9 @@ from mpcnode.api.v1 import node_pb2, node_pb2_grpc
 from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import NodeConfig, load_roster
 from mpcnode.core.randomness import SystemRandomSource
+from mpcnode.metrics import serve_metrics
 from mpcnode.node.access import NodeAccess
+from mpcnode.node.metrics import NodeMetrics
 from mpcnode.node.rounds import RoundBook
 from mpcnode.node.service import LocalService, RoundControlService
 from mpcnode.node.store import NodeStore
@@ -57,11 +59,19 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
     dropped = store.drop_all_holds()
     if dropped:
         log.info("released %d budget holds of rounds that ended with the last run", dropped)
-    book = RoundBook(config.party_id, store, config.policy, roster, SystemRandomSource(), seal_key)
+    metrics = NodeMetrics(lambda: store.budgets(config.policy.budget.caps_for))
+    book = RoundBook(
+        config.party_id, store, config.policy, roster, SystemRandomSource(), seal_key,
+        on_release=lambda kind: metrics.releases.labels(kind).inc(),
+    )  # fmt: skip
     access = NodeAccess(config.party_id, config.coordinator, roster)
+    listen = config.metrics.listen
+    stop_metrics = serve_metrics(metrics.registry, listen) if listen else None
 
     def register(server: grpc.aio.Server) -> list[str]:
-        node_pb2_grpc.add_RoundControlServicer_to_server(RoundControlService(book, access), server)
+        node_pb2_grpc.add_RoundControlServicer_to_server(
+            RoundControlService(book, access, metrics), server
+        )
         node_pb2_grpc.add_LocalServicer_to_server(
             LocalService(store, access, config.policy.budget), server
         )
@@ -85,5 +95,7 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
             f"mpcnode {config.party_id}", config.listen, tls, register, ready_file, expire_rounds
         )
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         store.close()
         lock.close()

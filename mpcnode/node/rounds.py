@@ -86,6 +86,7 @@ class RoundBook:
         seal_key: x25519.X25519PrivateKey,
         clock: Callable[[], float] = time.time,
         vector_noise: Callable[[], VectorNoise] = VectorNoise,
+        on_release: Callable[[str], None] = lambda kind: None,
     ) -> None:
         self.party_id = party_id
         self._store = store
@@ -95,6 +96,7 @@ class RoundBook:
         self._seal_key = seal_key
         self._clock = clock
         self._vector_noise = vector_noise
+        self._on_release = on_release  # told each recorded release's kind (metrics)
         self._rounds: dict[bytes, NodeRound] = {}
         self._ended: OrderedDict[bytes, str] = OrderedDict()
 
@@ -333,6 +335,7 @@ class RoundBook:
         except BaseException:
             state.released = False
             raise
+        self._on_release(state.spec.kind.value)
         failpoints.hit("after-release-recorded")
         own, state.encoded = state.encoded, None  # the caller holds it; the round no longer
         if own is None:  # prepare always sets it; only a programming error gets here

@@ -7,8 +7,9 @@ Thin on purpose: every rule is in `rounds` (protocol), `access` (who may call) a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import grpc.aio
@@ -19,9 +20,10 @@ from mpcnode.config import BudgetPolicy
 from mpcnode.core.privacy import Mechanism, Placement, Unit
 from mpcnode.core.sealing import RECEIPT_BYTES, SEALED_BYTES
 from mpcnode.core.spec import MAX_LENGTH, check_dataset_name
-from mpcnode.errors import InvalidInput, shown
+from mpcnode.errors import InvalidInput, MpcError, shown
 from mpcnode.node.access import NodeAccess
 from mpcnode.node.ledger import ReleaseRecord
+from mpcnode.node.metrics import NodeMetrics
 from mpcnode.node.rounds import RELEASED, RoundBook
 from mpcnode.node.store import NodeStore, StoredInput
 from mpcnode.rpc.status import rpc_method
@@ -39,9 +41,22 @@ _INLINE_ELEMENTS = 4096  # smaller slices are computed on the event loop: a thre
 class RoundControlService(node_pb2_grpc.RoundControlServicer):
     """Coordinator -> node: prepare (answering with sealed seeds), share, collect, end."""
 
-    def __init__(self, book: RoundBook, access: NodeAccess) -> None:
+    def __init__(
+        self, book: RoundBook, access: NodeAccess, metrics: NodeMetrics | None = None
+    ) -> None:
         self._book = book
         self._access = access
+        self._metrics = metrics or NodeMetrics()
+
+    @contextlib.contextmanager
+    def _counted(self, method: str) -> Iterator[None]:
+        """Count the call by its outcome's gRPC status (a refusal is still counted)."""
+        try:
+            yield
+        except MpcError as exc:
+            self._metrics.calls.labels(method, exc.status).inc()
+            raise
+        self._metrics.calls.labels(method, "OK").inc()
 
     @rpc_method
     async def Prepare(
@@ -49,13 +64,14 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
     ) -> node_pb2.PrepareReply:
         """Accept the round with this node's sealed seeds, or refuse it with the rule."""
         self._access.coordinator(context)
-        state = await self._book.prepare(
-            request.header.round_id,
-            request.header.transcript_hash,
-            spec_from_proto(request.spec),
-            tuple(request.participants),
-            request.deadline_unix_ms,
-        )
+        with self._counted("Prepare"):
+            state = await self._book.prepare(
+                request.header.round_id,
+                request.header.transcript_hash,
+                spec_from_proto(request.spec),
+                tuple(request.participants),
+                request.deadline_unix_ms,
+            )
         return node_pb2.PrepareReply(
             seeds=[
                 node_pb2.SealedSeed(
@@ -73,8 +89,11 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         """Open the seeds the other participants sealed to this node; answer their receipts."""
         self._access.coordinator(context)
         header = request.header
-        incoming = _incoming_seeds(request.seeds, self._book.party_id)
-        receipts = await self._book.accept_seeds(header.round_id, header.transcript_hash, incoming)
+        with self._counted("Share"):
+            incoming = _incoming_seeds(request.seeds, self._book.party_id)
+            receipts = await self._book.accept_seeds(
+                header.round_id, header.transcript_hash, incoming
+            )
         return node_pb2.ShareReply(
             receipts=[node_pb2.SeedReceipt(sender=p, receipt=r) for p, r in receipts.items()]
         )
@@ -86,7 +105,8 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         """Record the release, then stream the partial sum, computed slice by slice."""
         self._access.coordinator(context)
         header = request.header
-        stream = await self._book.release_partial(header.round_id, header.transcript_hash)
+        with self._counted("CollectPartial"):
+            stream = await self._book.release_partial(header.round_id, header.transcript_hash)
         try:
             for start in range(0, stream.length, CHUNK_ELEMENTS):
                 count = min(CHUNK_ELEMENTS, stream.length - start)
@@ -104,10 +124,11 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         """One step of a multi-step round: this node's sealed messages, or its output shares."""
         self._access.coordinator(context)
         header = request.header
-        messages = _step_messages(request.messages, self._book.party_id, request.step)
-        outcome = await self._book.step(
-            header.round_id, header.transcript_hash, request.step, messages
-        )
+        with self._counted("Step"):
+            messages = _step_messages(request.messages, self._book.party_id, request.step)
+            outcome = await self._book.step(
+                header.round_id, header.transcript_hash, request.step, messages
+            )
         return node_pb2.StepReply(
             step=outcome.step,
             messages=[
