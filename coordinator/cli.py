@@ -77,7 +77,7 @@ def prune(config_path: Path, days: int | None) -> None:
 @cli.command()
 @serve_options("The coordinator's TOML config file.")
 @friendly_errors
-def serve(config_path: Path, ready_file: Path | None) -> None:
+def serve(config_path: Path, ready_file: Path | None, log_format: str) -> None:
     """Run the coordinator daemon until SIGTERM.
 
     \b
@@ -88,7 +88,7 @@ def serve(config_path: Path, ready_file: Path | None) -> None:
     from coordinator.daemon import run_coordinator  # noqa: PLC0415
 
     config = load_coordinator_config(config_path)
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, log_format)
     asyncio.run(run_coordinator(config, ready_file))
 
 

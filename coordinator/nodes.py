@@ -27,6 +27,7 @@ from mpcnode.config import Roster
 from mpcnode.core.sealing import RECEIPT_BYTES, SEALED_BYTES
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.errors import MpcError, PermissionDenied
+from mpcnode.log_context import bind
 from mpcnode.rpc.channels import open_party_channel
 from mpcnode.rpc.status import from_rpc_error
 from mpcnode.tls import TlsFiles
@@ -92,6 +93,7 @@ class NodeGateway:
         return True
 
     async def _call(self, party: str, step: str, call: Awaitable[Any], sent: int) -> Any:
+        bind(peer=party)  # this call's task only: each call of a fan-out is a task of its own
         self._metrics.bytes_sent.labels(party).inc(sent)
         try:
             reply = await call
@@ -186,6 +188,7 @@ class NodeGateway:
         """Add one node's partial sum into `total` (mod 2^64) chunk by chunk as it streams."""
         stub = await self._stub(party)
         adder = ChunkAdder(total)
+        bind(peer=party)
         request = node_pb2.CollectPartialRequest(header=header)
         try:
             async for piece in stub.CollectPartial(request, timeout=timeout):

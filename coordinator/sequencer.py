@@ -51,6 +51,7 @@ from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import new_round_id, transcript_hash
 from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import InvalidInput, MpcError, PreconditionFailed, shown
+from mpcnode.log_context import bind
 from mpcnode.protocols.plan import check_fits
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class Sequencer:
             self._spawn(comp.id)
 
     async def _run(self, cid: str) -> None:
+        bind(computation_id=cid)  # this task's log lines, and its rounds' calls
         self._metrics.in_flight.inc()
         try:
             await self._drive(cid)
@@ -207,6 +209,7 @@ class Sequencer:
         label = round_id.hex()[:8]
         timer = self._metrics.phases()
         timer.enter("prepare")
+        bind(round_id=round_id.hex(), phase="prepare")
         event = self._phase_event(round_id, attempt, "prepare", participants)
         await asyncio.to_thread(
             self._store.begin_round, cid, round_id, attempt, participants, deadline_ms, (cid, event)
@@ -340,6 +343,7 @@ class Sequencer:
     async def _phase(
         self, cid: str, round_id: bytes, attempt: int, phase: str, participants: tuple[str, ...]
     ) -> None:
+        bind(phase=phase)
         event = self._phase_event(round_id, attempt, phase, participants)
         await asyncio.to_thread(self._store.set_phase, round_id, phase, "", (cid, event))
         await self._feed.announce(cid, event)

@@ -51,7 +51,7 @@ cli.add_command(health)
 @cli.command()
 @serve_options("The node's TOML config file.")
 @friendly_errors
-def serve(config_path: Path, ready_file: Path | None) -> None:
+def serve(config_path: Path, ready_file: Path | None, log_format: str) -> None:
     """Run the node daemon until SIGTERM.
 
     \b
@@ -62,7 +62,7 @@ def serve(config_path: Path, ready_file: Path | None) -> None:
     from mpcnode.node.daemon import run_node  # noqa: PLC0415
 
     config = load_node_config(config_path)
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, log_format)
     asyncio.run(run_node(config, ready_file))
 
 

@@ -11,19 +11,36 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pythonjsonlogger.json import JsonFormatter
 
 from mpcnode.errors import MpcError
+from mpcnode.log_context import FIELDS, ContextFilter, TextFormatter
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def setup_logging(level: str) -> None:
-    """Log lines to stderr with time, level and source (never data: see STYLE 11)."""
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+LOG_FORMATS = ("auto", "json", "text")
+
+
+def setup_logging(level: str, log_format: str = "auto") -> None:
+    """Log lines to stderr, as JSON objects (`json`; `auto` when stderr is not a terminal)
+    or text, each with time, level, source and the round's context (never data: STYLE 11)."""
+    if log_format == "auto":
+        log_format = "text" if sys.stderr.isatty() else "json"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter())
+    if log_format == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                ["asctime", "levelname", "name", "message", *FIELDS],
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
     logging.getLogger("grpc._cython.cygrpc").addFilter(CallerGone())
 
 
@@ -143,6 +160,15 @@ def serve_options(config_help: str) -> Callable[[_F], _F]:
                     "--ready-file",
                     type=click.Path(dir_okay=False, path_type=Path),
                     help="Write the bound port here once serving.",
+                ),
+                click.option(
+                    "--log-format",
+                    type=click.Choice(LOG_FORMATS),
+                    default="auto",
+                    show_default=True,
+                    help="Log lines as JSON objects or text; auto: JSON unless stderr is a "
+                    "terminal. Every line carries computation_id, round_id, phase and peer "
+                    "when it has them, never a value.",
                 ),
             ],
         )

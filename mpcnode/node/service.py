@@ -21,6 +21,7 @@ from mpcnode.core.privacy import Mechanism, Placement, Unit
 from mpcnode.core.sealing import RECEIPT_BYTES, SEALED_BYTES
 from mpcnode.core.spec import MAX_LENGTH, check_dataset_name
 from mpcnode.errors import InvalidInput, MpcError, shown
+from mpcnode.log_context import bind
 from mpcnode.node.access import NodeAccess
 from mpcnode.node.ledger import ReleaseRecord
 from mpcnode.node.metrics import NodeMetrics
@@ -49,8 +50,10 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         self._metrics = metrics or NodeMetrics()
 
     @contextlib.contextmanager
-    def _counted(self, method: str) -> Iterator[None]:
-        """Count the call by its outcome's gRPC status (a refusal is still counted)."""
+    def _counted(self, method: str, header: types_pb2.RoundHeader) -> Iterator[None]:
+        """Count the call by its outcome's gRPC status (a refusal is still counted); its log
+        lines carry the round and the method as the phase."""
+        bind(round_id=header.round_id[:16].hex(), phase=method, peer="coordinator")
         try:
             yield
         except MpcError as exc:
@@ -64,7 +67,7 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
     ) -> node_pb2.PrepareReply:
         """Accept the round with this node's sealed seeds, or refuse it with the rule."""
         self._access.coordinator(context)
-        with self._counted("Prepare"):
+        with self._counted("Prepare", request.header):
             state = await self._book.prepare(
                 request.header.round_id,
                 request.header.transcript_hash,
@@ -89,7 +92,7 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         """Open the seeds the other participants sealed to this node; answer their receipts."""
         self._access.coordinator(context)
         header = request.header
-        with self._counted("Share"):
+        with self._counted("Share", request.header):
             incoming = _incoming_seeds(request.seeds, self._book.party_id)
             receipts = await self._book.accept_seeds(
                 header.round_id, header.transcript_hash, incoming
@@ -105,7 +108,7 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         """Record the release, then stream the partial sum, computed slice by slice."""
         self._access.coordinator(context)
         header = request.header
-        with self._counted("CollectPartial"):
+        with self._counted("CollectPartial", request.header):
             stream = await self._book.release_partial(header.round_id, header.transcript_hash)
         try:
             for start in range(0, stream.length, CHUNK_ELEMENTS):
@@ -124,7 +127,7 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         """One step of a multi-step round: this node's sealed messages, or its output shares."""
         self._access.coordinator(context)
         header = request.header
-        with self._counted("Step"):
+        with self._counted("Step", request.header):
             messages = _step_messages(request.messages, self._book.party_id, request.step)
             outcome = await self._book.step(
                 header.round_id, header.transcript_hash, request.step, messages

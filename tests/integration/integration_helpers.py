@@ -7,6 +7,7 @@ a coordinator preparing a round by hand, a replayed, forged or malformed seed.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -190,3 +191,16 @@ def list_inputs_with(fed: LocalFederation, node: str, credentials: grpc.ChannelC
         node_pb2_grpc.LocalStub(channel).ListInputs(
             node_pb2.ListInputsRequest(), timeout=RPC_TIMEOUT
         )
+
+
+def log_records(path: Path) -> list[dict[str, str]]:
+    """A daemon's log as records: its JSON lines parsed (the daemons log JSON when stderr is
+    not a terminal), any other line (gRPC core's own) as {"message": line}."""
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        records.append(record if isinstance(record, dict) else {"message": line})
+    return records

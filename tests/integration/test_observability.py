@@ -1,9 +1,10 @@
-"""The Prometheus endpoints of real daemons, scraped as an operator's agent would.
+"""What an operator watches on real daemons: the Prometheus endpoints and the JSON logs.
 
 A sum and a max run on a federation with metrics on; the test scrapes the coordinator and a
-node and checks the series an operator needs are there, and that no input, no share and no
-unnoised aggregate can be read in them: the inputs are distinctive numbers, and neither
-they nor their sum appear anywhere in any scrape.
+node and checks the series an operator needs are there, reads the daemons' logs (JSON, since
+their stderr is a file) for the round's context on every line, and checks that no input, no
+share and no unnoised aggregate can be read in either: the inputs are distinctive numbers,
+and neither they nor their sum appear anywhere in any scrape or log.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import re
 import urllib.request
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from integration_helpers import running_federation, scalar, submit_all
+from integration_helpers import log_records, running_federation, scalar, submit_all
 
 from mpcnode.config import EVERY_KIND, load_node_config
+from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput
 from mpcnode.federation import LocalFederation
@@ -75,6 +78,33 @@ def test_metrics_show_the_rounds_and_never_a_value(fed: LocalFederation) -> None
     for text in (coordinator, node, _scrape(fed, "bob"), _scrape(fed, "carlos")):
         for secret in SECRETS:
             assert secret not in text.replace(".", "").replace("e+0", ""), secret
+
+
+def test_logs_are_json_lines_with_the_round_context_and_no_value(fed: LocalFederation) -> None:
+    submit_all(fed, "m-logs", {p: [v] for p, v in VALUES.items()}, scalar("m-logs", 10**7))
+    with fed.analyst() as analyst:
+        analyst.run(
+            ComputationSpec(
+                "l",
+                Kind.THRESHOLD,
+                "m-logs",
+                0,
+                10**7,
+                min_parties=3,
+                comparison=ComparisonOptions(at_least=Fraction(10**7)),
+            )
+        )
+    coordinator = log_records(fed.root / "logs" / "coordinator.log")
+    assert all("level" in r and "time" in r for r in coordinator), coordinator[:3]
+    published = [r for r in coordinator if "published" in r["message"] and r.get("round_id")]
+    assert published and all(r["computation_id"] for r in published)
+    node = log_records(fed.root / "logs" / "alice.log")
+    prepared = [r for r in node if "prepared" in r["message"]]
+    assert prepared and all(r["round_id"] and r["phase"] == "Prepare" for r in prepared)
+    for name in ("coordinator", *PARTIES):
+        text = (fed.root / "logs" / f"{name}.log").read_text()
+        for secret in SECRETS:
+            assert secret not in text, (name, secret)
 
 
 def test_a_refusal_is_counted_by_its_status(fed: LocalFederation) -> None:
