@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from coordinator.check_cli import check
 from coordinator.comparison_cli import KIND_CHOICES, comparison_from_cli, comparison_options
 from mpcnode.client import CoordinatorClient, Progress
 from mpcnode.client.analyst import WATCH_TIMEOUT_S
@@ -39,6 +40,9 @@ def cli() -> None:
     Run:    mpc-coordinator serve --config coordinator.toml
     Ask:    mpc-coordinator run --kind mean --dataset raises --lower 0 --upper 10000 ...
     """
+
+
+cli.add_command(check)
 
 
 @cli.command()

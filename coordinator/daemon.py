@@ -20,6 +20,7 @@ from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import load_roster
 from mpcnode.metrics import serve_metrics
 from mpcnode.pki import Role
+from mpcnode.preflight import refuse_bad_certificate
 from mpcnode.rpc.server import serve
 from mpcnode.startup import check_own_identity, hold_instance_lock
 from mpcnode.tls import TlsFiles
@@ -37,9 +38,11 @@ async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = N
     """
     check_daemon_at_rest(config.data_dir, config.tls.key)
     check_own_identity(config.tls.cert, Role.COORDINATOR, None, "its role")
+    tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
+    for warning in refuse_bad_certificate(tls, Role.COORDINATOR, None, "its role"):
+        log.warning("%s: %s; %s", warning.check, warning.detail, warning.fix)
     lock = hold_instance_lock(config.data_dir, "mpc-coordinator serve")
     roster = load_roster(config.roster_file)
-    tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
     store = CoordinatorStore(config.data_dir)
     metrics = CoordinatorMetrics()
     gateway = NodeGateway(roster, tls, metrics)

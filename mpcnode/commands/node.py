@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from mpcnode.client import LocalClient
+from mpcnode.commands.check import check
 from mpcnode.commands.declare import NEXT_PERIOD, declaration_from_flags, declaration_options
 from mpcnode.commands.health import health
 from mpcnode.commands.options import (
@@ -46,6 +47,7 @@ def cli() -> None:
 
 cli.add_command(pki)
 cli.add_command(health)
+cli.add_command(check)
 
 
 @cli.command()

@@ -123,7 +123,7 @@ def tls_options(cert_help: str, env_prefix: str | None = None) -> list[Callable[
     ]
 
 
-def _config_option(config_help: str) -> Callable[[_F], _F]:
+def config_option(config_help: str) -> Callable[[_F], _F]:
     return click.option(
         "--config",
         "config_path",
@@ -140,7 +140,7 @@ def prune_options(config_help: str, days_help: str) -> Callable[[_F], _F]:
         return apply_options(
             fn,
             [
-                _config_option(config_help),
+                config_option(config_help),
                 click.option("--days", type=click.IntRange(min=0), help=days_help),
             ],
         )
@@ -155,7 +155,7 @@ def serve_options(config_help: str) -> Callable[[_F], _F]:
         return apply_options(
             fn,
             [
-                _config_option(config_help),
+                config_option(config_help),
                 click.option(
                     "--ready-file",
                     type=click.Path(dir_okay=False, path_type=Path),

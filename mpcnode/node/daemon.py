@@ -20,6 +20,7 @@ from mpcnode.node.rounds import RoundBook
 from mpcnode.node.service import LocalService, RoundControlService
 from mpcnode.node.store import NodeStore
 from mpcnode.pki import Role
+from mpcnode.preflight import refuse_bad_certificate
 from mpcnode.rpc.server import serve
 from mpcnode.seal_keys import load_seal_key
 from mpcnode.startup import check_own_identity, check_own_seal_key, hold_instance_lock
@@ -40,6 +41,9 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
     """
     check_daemon_at_rest(config.data_dir, config.tls.key, config.seal_key)
     check_own_identity(config.tls.cert, Role.PARTY, config.party_id, "party_id")
+    tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
+    for warning in refuse_bad_certificate(tls, Role.PARTY, config.party_id, "party_id"):
+        log.warning("%s: %s; %s", warning.check, warning.detail, warning.fix)
     lock = hold_instance_lock(config.data_dir, "mpcnode serve")
     if config.coordinator.pin is None:
         log.warning(
@@ -51,7 +55,6 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
     roster = load_roster(config.roster_file)
     seal_key = load_seal_key(config.seal_key)
     check_own_seal_key(seal_key, roster, config.party_id, config.roster_file)
-    tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
     store = NodeStore(
         config.data_dir,
         [(table.declaration(name), table.period) for name, table in config.datasets.items()],
