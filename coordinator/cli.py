@@ -96,6 +96,14 @@ def serve(config_path: Path, ready_file: Path | None, log_format: str) -> None:
     asyncio.run(run_coordinator(config, ready_file))
 
 
+_unclamped_option = click.option(
+    "--unclamped",
+    is_flag=True,
+    help="Show a noisy result's raw values instead of the values clamped to the domain "
+    "(both are published; --json has both).",
+)
+
+
 def _analyst_options(fn: _F) -> _F:
     return apply_options(
         fn,
@@ -256,6 +264,7 @@ def _privacy(
 )
 @_privacy_options
 @comparison_options
+@_unclamped_option
 @friendly_errors
 def run(
     address: str,
@@ -276,6 +285,7 @@ def run(
     legacy_parties: tuple[str, ...],
     readers: tuple[str, ...],
     timeout: float,
+    unclamped: bool,
     **privacy: Any,
 ) -> None:
     """Create a computation, show its progress, print its result.
@@ -315,15 +325,22 @@ def run(
         result = client.run(
             spec, invited, on_progress=None if as_json else _progress, timeout=timeout
         )
-    click.echo(json.dumps(result_json(result)) if as_json else result_table(result))
+    click.echo(json.dumps(result_json(result)) if as_json else result_table(result, unclamped))
 
 
 @cli.command()
 @_analyst_options
 @click.argument("computation_id", required=False)
+@_unclamped_option
 @friendly_errors
 def results(
-    address: str, cert: Path, key: Path, ca: Path, as_json: bool, computation_id: str | None
+    address: str,
+    cert: Path,
+    key: Path,
+    ca: Path,
+    as_json: bool,
+    computation_id: str | None,
+    unclamped: bool,
 ) -> None:
     """Print one result, or list recent computations with their state.
 
@@ -336,7 +353,8 @@ def results(
     with _client(address, cert, key, ca) as client:
         if computation_id:
             result = client.result(computation_id)
-            click.echo(json.dumps(result_json(result)) if as_json else result_table(result))
+            shown = result_table(result, unclamped)
+            click.echo(json.dumps(result_json(result)) if as_json else shown)
             return
         rows = client.list()
     if as_json:

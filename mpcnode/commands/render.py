@@ -10,7 +10,7 @@ import numpy as np
 
 from mpcnode.client.analyst import Result
 from mpcnode.core.accounting import decimal_down, decimal_up
-from mpcnode.core.result_privacy import ResultPrivacy
+from mpcnode.core.result_privacy import UNCLAMPED, ResultPrivacy
 from mpcnode.protocols.plan import PARTY_OUTPUTS
 from mpcnode.wire.budgets import BudgetView
 
@@ -23,8 +23,12 @@ def _number(value: Any) -> str:
     return str(int(value))
 
 
-def result_table(result: Result) -> str:
-    """A result as a small table: one row per output (per bin for a histogram)."""
+def result_table(result: Result, unclamped: bool = False) -> str:
+    """A result as a small table: one row per output (per bin for a histogram).
+
+    A noisy result's outputs are shown clamped to the domain, or with `unclamped` the raw
+    noisy values (`<name>_unclamped`) in their place.
+    """
     spec = result.spec
     lines = [
         f"computation {result.computation_id}: {spec.kind.value} of {spec.dataset!r} ({spec.name})",
@@ -36,7 +40,10 @@ def result_table(result: Result) -> str:
     ]
     if spec.multi_step:
         return "\n".join(lines + [f"  {k:<10} {v}" for k, v in published_view(result).items()])
-    for name, values in result.outputs.items():
+    outputs = _shown_outputs(result.outputs, unclamped)
+    if len(outputs) < len(result.outputs) and not unclamped:
+        lines.append("clamped to the domain (post-processing); --unclamped shows the raw values")
+    for name, values in outputs.items():
         if name == "winner" and spec.bins:
             lines.append(f"  {name:<6} {spec.bins[int(values[0])]}")
         elif spec.bins and len(values) == len(spec.bins):
@@ -52,6 +59,12 @@ def result_table(result: Result) -> str:
             more = f", ... ({len(values)} elements)" if len(values) > _SHOWN else ""
             lines.append(f"  {name:<6} [{head}{more}]")
     return "\n".join(lines)
+
+
+def _shown_outputs(outputs: dict[str, Any], unclamped: bool) -> dict[str, Any]:
+    raw = {n.removesuffix(UNCLAMPED): v for n, v in outputs.items() if n.endswith(UNCLAMPED)}
+    shown = {n: v for n, v in outputs.items() if not n.endswith(UNCLAMPED)}
+    return {n: raw.get(n, v) for n, v in shown.items()} if unclamped else shown
 
 
 def result_json(result: Result) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.core.vector_samplers import EXACT
 from mpcnode.errors import InvalidInput
 
+UNCLAMPED = "_unclamped"
+"""Suffix of a noisy result's raw outputs, published beside the outputs clamped to the domain."""
 POLL_Z95 = 1.959963984540054  # two-sided 95% normal quantile (the poll's CLT interval)
 
 
