@@ -21,6 +21,7 @@ from typing import Any
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
 
 from mpcnode.errors import PreconditionFailed
 from mpcnode.rpc.malformed import MalformedRequests
@@ -47,6 +48,9 @@ async def serve(
     services = register(server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    # Reflection describes the contract (public: proto/), over the same mutual TLS as all else.
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection([*services, health_name, reflection.SERVICE_NAME], server)
     try:
         port = server.add_secure_port(listen, server_credentials(tls))
     except RuntimeError:  # grpc's "Failed to bind to address"
