@@ -259,6 +259,7 @@ def _check_receipts(
             f"to {party}'s roster seal key: it does not hold that key (an impostor at "
             f"{party}'s address, or a node started with another seal_key)",
             party=party,
+            reason="RECEIPT_MISMATCH",
         )
 
 

@@ -23,61 +23,73 @@ class MpcError(Exception):
     """Root of every error mpcnode raises on purpose; `status` names its gRPC status code."""
 
     status = "INTERNAL"
+    # The stable reason code a partner can branch on (google.rpc.ErrorInfo.reason, domain
+    # "mpc.v1"); a rule with a code of its own passes `reason=`. README: "Error reasons".
+    default_reason = "INTERNAL"
 
-    def __init__(self, message: str, *, party: str = "") -> None:
+    def __init__(self, message: str, *, party: str = "", reason: str = "") -> None:
         super().__init__(message)
         self.message = message
         # The party at fault, when the error is another party's doing (e.g. a peer that
         # could not be reached); the coordinator names it in an abort reason.
         self.party = party
+        self.reason = reason or self.default_reason
 
 
 class InvalidInput(MpcError):
     """The caller sent something malformed or out of range; resending it unchanged fails again."""
 
     status = "INVALID_ARGUMENT"
+    default_reason = "INVALID_INPUT"
 
 
 class PermissionDenied(MpcError):
     """The caller's certificate identity or role may not make this call."""
 
     status = "PERMISSION_DENIED"
+    default_reason = "NOT_ALLOWED"
 
 
 class NotFound(MpcError):
     """The named round, dataset or computation does not exist here."""
 
     status = "NOT_FOUND"
+    default_reason = "NOT_FOUND"
 
 
 class AlreadyExists(MpcError):
     """A message that was already accepted arrived again (a replay or a conflicting duplicate)."""
 
     status = "ALREADY_EXISTS"
+    default_reason = "DUPLICATE"
 
 
 class PreconditionFailed(MpcError):
     """The request is well formed but the system's state or policy refuses it now."""
 
     status = "FAILED_PRECONDITION"
+    default_reason = "REFUSED"
 
 
 class DeadlineExceeded(MpcError):
     """A round's deadline passed before the step could complete."""
 
     status = "DEADLINE_EXCEEDED"
+    default_reason = "DEADLINE_PASSED"
 
 
 class Unavailable(MpcError):
     """A peer node, node or coordinator could not be reached."""
 
     status = "UNAVAILABLE"
+    default_reason = "UNREACHABLE"
 
 
 class Unimplemented(MpcError):
     """The message uses a wire feature this version does not implement yet."""
 
     status = "UNIMPLEMENTED"
+    default_reason = "UNSUPPORTED"
 
 
 SHOWN_LIMIT = 64

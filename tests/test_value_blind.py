@@ -104,7 +104,7 @@ def _prepare(
         asyncio.run(book.prepare(round_id, transcript, spec, participants, deadline))
     except MpcError as err:
         # Round ids differ between worlds by construction; everything else must not.
-        return err.status, err.message.replace(round_id.hex(), "<round>"), err.party
+        return err.status, err.message.replace(round_id.hex(), "<round>"), err.party + err.reason
     finally:
         if not keep:
             book.end(round_id, "aborted: probe")

@@ -32,7 +32,8 @@ def conform(decl: Declaration, spec: ComputationSpec) -> None:
     if problem:
         raise PreconditionFailed(
             f"the spec does not conform to dataset {shown(decl.dataset)} as its owner "
-            f"declared it ({decl.describe()}): {problem}"
+            f"declared it ({decl.describe()}): {problem}",
+            reason="SPEC_NOT_CONFORMING",
         )
 
 
@@ -119,7 +120,8 @@ def check_ceilings(decl: Declaration, spec: ComputationSpec, costs: dict[str, Co
             raise PreconditionFailed(
                 f"the spec does not conform to dataset {shown(decl.dataset)} as its owner "
                 f"declared it ({decl.describe()}): this release would be charged {name} "
-                f"{float(amount):.6g}, above the per-release {ceiling:g}"
+                f"{float(amount):.6g}, above the per-release {ceiling:g}",
+                reason="PER_RELEASE_CEILING",
             )
 
 

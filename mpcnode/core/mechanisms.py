@@ -280,7 +280,8 @@ def check_contributors(plan: NoisePlan, contributors: int) -> None:
         raise PreconditionFailed(
             f"only {contributors} noise-carrying contributors, fewer than the t={plan.threshold} "
             "the noise is sized for; with fewer the privacy loss would exceed the stated "
-            "guarantee, so this node does not release"
+            "guarantee, so this node does not release",
+            reason="TOO_FEW_NOISE_CONTRIBUTORS",
         )
 
 

@@ -108,7 +108,8 @@ def check_release(
             f"exact release refused by the ledger of {summary.key}: this period already had "
             "its exact release, and an exact comparison is released once per period (repeated "
             "while another party changes its own input, a max or a threshold would bisect "
-            "this one's); read the published result again, or ask the owner for a new period"
+            "this one's); read the published result again, or ask the owner for a new period",
+            reason="LEDGER_COMPARISON_ONCE",
         )
     if release.exact_to_coordinator and summary.exact_participants is not None:
         same = (
@@ -127,7 +128,8 @@ def check_release(
                 f"central-DP) release over {what} could be differenced against it. Only that "
                 "same computation over the same parties may be repeated; anything else stays "
                 "refused for this period of the dataset, and only its owner can start a new "
-                "period"
+                "period",
+                reason="LEDGER_DIFFERENCING",
             )
     for unit in UNITS:
         cost = release.cost(unit)
@@ -143,5 +145,6 @@ def check_release(
                 f"{decimal_down(left.rho):g} remain of the cap (epsilon "
                 f"{float(cap.epsilon):g}, rho {float(cap.rho):g}; spent epsilon "
                 f"{float(spent.epsilon):g} rho {float(spent.rho):g}; held by open rounds "
-                f"epsilon {float(reserved.epsilon):g} rho {float(reserved.rho):g})"
+                f"epsilon {float(reserved.epsilon):g} rho {float(reserved.rho):g})",
+                reason="BUDGET_EXHAUSTED",
             )

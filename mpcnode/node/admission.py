@@ -29,7 +29,8 @@ def same_dataset(prepared: DatasetRecord, declaration: Declaration, period: str)
         raise PreconditionFailed(
             f"the owner of dataset {shown(prepared.declaration.dataset)} changed its "
             f"declaration or period during this round (prepared under {prepared.key}, "
-            f"declaration {prepared.declaration.fingerprint[:12]}); nothing is released"
+            f"declaration {prepared.declaration.fingerprint[:12]}); nothing is released",
+            reason="DECLARATION_CHANGED",
         )
 
 
@@ -46,7 +47,8 @@ def check_min_parties(
         raise PreconditionFailed(
             f"{len(participants)} participants is below the minimum of {needed} "
             f"(spec min_parties {spec.min_parties}, this node's policy.min_parties "
-            f"{policy.min_parties}, the declaration of {dataset.key}: {declared})"
+            f"{policy.min_parties}, the declaration of {dataset.key}: {declared})",
+            reason="TOO_FEW_PARTIES",
         )
 
 
@@ -78,7 +80,8 @@ def check_round(
         raise PermissionDenied(
             "participants not on this node's roster: "
             + ", ".join(shown(p) for p in unknown[:5])
-            + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
+            reason="NOT_ON_ROSTER",
         )
     # A dominance-checked sum and a winner-only histogram run over Shamir shares (honest
     # majority, not any n-1): an owner opts in to them by name, like to the comparison kinds.
@@ -94,7 +97,8 @@ def check_round(
         if kind not in policy.allowed_kinds:
             raise PreconditionFailed(
                 f"this node's policy does not allow {kind} computations "
-                f"(policy.allowed_kinds = {list(policy.allowed_kinds)})"
+                f"(policy.allowed_kinds = {list(policy.allowed_kinds)})",
+                reason="KIND_NOT_ALLOWED",
             )
     if not now < deadline_ms <= now + policy.max_round_seconds * 1000:
         raise InvalidInput(

@@ -109,22 +109,30 @@ class RoundBook:
         state = self._rounds.get(round_id)
         if state is None:
             if self._ended.get(round_id) == RELEASED:
-                raise AlreadyExists(f"round {round_id.hex()}: the partial was already released")
+                raise AlreadyExists(
+                    f"round {round_id.hex()}: the partial was already released",
+                    reason="ALREADY_RELEASED",
+                )
             if round_id in self._ended:
                 raise PreconditionFailed(
-                    f"round {round_id.hex()} already ended on this node ({self._ended[round_id]})"
+                    f"round {round_id.hex()} already ended on this node ({self._ended[round_id]})",
+                    reason="ROUND_ENDED",
                 )
             raise NotFound(
-                f"unknown round {round_id.hex()}: this node was never asked to prepare it"
+                f"unknown round {round_id.hex()}: this node was never asked to prepare it",
+                reason="ROUND_UNKNOWN",
             )
         if transcript != state.transcript:
             raise PreconditionFailed(
                 f"round {state.label}: transcript hash {transcript.hex()[:16]}... differs from "
                 f"this node's {state.transcript.hex()[:16]}...; the coordinator announced "
-                "different specs, participants or deadlines to different nodes"
+                "different specs, participants or deadlines to different nodes",
+                reason="TRANSCRIPT_MISMATCH",
             )
         if self._now_ms() > state.deadline_ms:
-            raise DeadlineExceeded(f"round {state.label} is past its deadline")
+            raise DeadlineExceeded(
+                f"round {state.label} is past its deadline", reason="ROUND_DEADLINE_PASSED"
+            )
         return state
 
     async def prepare(
@@ -321,7 +329,9 @@ class RoundBook:
     async def _release(self, state: NodeRound, call: str) -> Slices:
         """Record the release durably, once per round; the contribution it releases."""
         if state.released:
-            raise AlreadyExists(f"round {state.label}: the partial was already released")
+            raise AlreadyExists(
+                f"round {state.label}: the partial was already released", reason="ALREADY_RELEASED"
+            )
         if not state.received:
             raise PreconditionFailed(
                 f"round {state.label}: no seeds were shared with this node yet; call Share "

@@ -194,7 +194,8 @@ class NodeStore:
         if record is None:
             raise NotFound(
                 f"dataset {shown(name)} is not declared on this node; its owner declares it "
-                "in the node's config or with `mpcnode submit --shape ...`"
+                "in the node's config or with `mpcnode submit --shape ...`",
+                reason="DATASET_UNDECLARED",
             )
         return record
 
@@ -272,7 +273,10 @@ class NodeStore:
             # one declaration with values submitted under another.
             record = self._dataset(conn, dataset)
             if record is None:
-                raise NotFound(f"dataset {shown(dataset)} is not declared on this node")
+                raise NotFound(
+                    f"dataset {shown(dataset)} is not declared on this node",
+                    reason="DATASET_UNDECLARED",
+                )
             row = conn.execute(
                 "SELECT input_id, dtype, length, submitted_ms, hash, rowid FROM inputs "
                 "WHERE dataset = ? AND period = ?",
@@ -283,7 +287,8 @@ class NodeStore:
         if row is None or values is None:
             raise NotFound(
                 f"this node holds no input for dataset {shown(dataset)} (period "
-                f"{record.period}); its owner submits one with `mpcnode submit`"
+                f"{record.period}); its owner submits one with `mpcnode submit`",
+                reason="NO_INPUT",
             )
         return StoredInput(
             dataset, row[0], values, row[3], releases, record.declaration, record.period, row[4]

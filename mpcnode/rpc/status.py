@@ -18,12 +18,46 @@ from typing import Any, TypeVar, cast
 
 import grpc
 import grpc.aio
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
 
 from mpcnode import errors
 
 log = logging.getLogger(__name__)
 
 PARTY_METADATA_KEY = "mpc-party"
+DETAILS_KEY = "grpc-status-details-bin"  # the standard key of a google.rpc.Status
+DOMAIN = "mpc.v1"
+
+
+def status_details(err: errors.MpcError) -> bytes:
+    """The google.rpc.Status of an error: its code, message and one ErrorInfo with the stable
+    reason (domain mpc.v1) and, when another party is at fault, metadata {"party": id}."""
+    info = error_details_pb2.ErrorInfo(reason=err.reason, domain=DOMAIN)
+    if err.party:
+        info.metadata["party"] = err.party
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    code = grpc_code(err).value[0]
+    status = status_pb2.Status(code=code, message=err.message, details=[detail])
+    return cast(bytes, status.SerializeToString())
+
+
+def reason_of(trailing: tuple[tuple[str, Any], ...]) -> str:
+    """The ErrorInfo reason in a failed call's trailing metadata, or "" without one."""
+    for key, value in trailing:
+        if key == DETAILS_KEY and isinstance(value, bytes):
+            try:
+                status = status_pb2.Status.FromString(value)
+            except DecodeError:
+                return ""
+            for detail in status.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info) and info.domain == DOMAIN:
+                    return str(info.reason)
+    return ""
+
 
 _BY_STATUS: dict[str, type[errors.MpcError]] = {e.status: e for e in errors.ALL_ERRORS}
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -41,8 +75,10 @@ async def _abort(
         # An expected failure (a refusal, an unknown round, a deadline): one line, no
         # traceback. Messages never carry a value (STYLE 11), so the log may have them.
         log.warning("%s refused: %s: %s", method, exc.status, exc.message[:300])
+        trailing: list[tuple[str, str | bytes]] = [(DETAILS_KEY, status_details(exc))]
         if exc.party:
-            context.set_trailing_metadata(((PARTY_METADATA_KEY, exc.party),))
+            trailing.append((PARTY_METADATA_KEY, exc.party))
+        context.set_trailing_metadata(tuple(trailing))
         await context.abort(grpc_code(exc), exc.message)
     incident = secrets.token_hex(4)
     log.error("internal error, incident %s", incident, exc_info=exc)
@@ -91,8 +127,9 @@ def from_rpc_error(err: grpc.RpcError, what: str = "") -> errors.MpcError:
     party = ""
     trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
     # At run time a metadatum is a (key, value) tuple; the stubs call it an object.
-    for key, value in cast(tuple[tuple[str, Any], ...], trailing or ()):
+    metadata = cast(tuple[tuple[str, Any], ...], trailing or ())
+    for key, value in metadata:
         if key == PARTY_METADATA_KEY:
             party = str(value)
     message = f"{what}: {details}" if what else str(details)
-    return cls(message, party=party)
+    return cls(message, party=party, reason=reason_of(metadata))
