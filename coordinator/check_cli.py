@@ -24,25 +24,19 @@ def check(config_path: Path, peers: bool) -> None:
     from coordinator.config import load_coordinator_config  # noqa: PLC0415
     from mpcnode.config import load_roster  # noqa: PLC0415
     from mpcnode.pki import Role  # noqa: PLC0415
-    from mpcnode.preflight import (  # noqa: PLC0415
-        certificate_findings,
-        files_findings,
-        now,
-        peer_findings,
-        port_finding,
-    )
+    from mpcnode.preflight import daemon_findings, peer_findings  # noqa: PLC0415
     from mpcnode.tls import TlsFiles  # noqa: PLC0415
 
     config = load_coordinator_config(config_path)
     roster = load_roster(config.roster_file)
     tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
-    findings = [
-        *certificate_findings(tls, Role.COORDINATOR, None, "its role", now()),
-        *files_findings(config.data_dir, [config.tls.key]),
-        port_finding(config.listen),
-    ]
-    if config.metrics.listen:
-        findings.append(port_finding(config.metrics.listen, "metrics port"))
+    findings = daemon_findings(
+        tls,
+        (Role.COORDINATOR, None, "its role"),
+        config.data_dir,
+        [config.tls.key],
+        [(config.listen, "listen port"), (config.metrics.listen, "metrics port")],
+    )
     if peers:
         findings += peer_findings(roster, tls, "")
     report(findings)

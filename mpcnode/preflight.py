@@ -200,6 +200,23 @@ def peer_findings(roster: Roster, tls: TlsFiles, skip: str, timeout: float = 5.0
     return findings
 
 
+def daemon_findings(
+    tls: TlsFiles,
+    identity: tuple[Role, str | None, str],
+    data_dir: Path,
+    keys: Sequence[Path],
+    ports: Sequence[tuple[str, str]],
+) -> list[Finding]:
+    """What both daemons check: their certificate (`identity` = role, name, config key), data
+    directory and keys, and their ports (address, what it is for; empty addresses skipped)."""
+    role, name, config_key = identity
+    return [
+        *certificate_findings(tls, role, name, config_key, now()),
+        *files_findings(data_dir, keys),
+        *(port_finding(address, check) for address, check in ports if address),
+    ]
+
+
 def table(findings: Sequence[Finding]) -> str:
     """The findings as a table with a header: check, result, detail, how to fix."""
     rows = [("CHECK", "RESULT", "DETAIL", "HOW TO FIX")] + [

@@ -34,12 +34,9 @@ def check(config_path: Path, peers: bool) -> None:
     from mpcnode.config import load_node_config, load_roster  # noqa: PLC0415
     from mpcnode.pki import Role  # noqa: PLC0415
     from mpcnode.preflight import (  # noqa: PLC0415
-        certificate_findings,
-        files_findings,
-        now,
+        daemon_findings,
         peer_findings,
         pin_finding,
-        port_finding,
         seal_key_finding,
     )
     from mpcnode.tls import TlsFiles  # noqa: PLC0415
@@ -47,15 +44,17 @@ def check(config_path: Path, peers: bool) -> None:
     config = load_node_config(config_path)
     roster = load_roster(config.roster_file)
     tls = TlsFiles(config.tls.cert, config.tls.key, config.tls.ca)
-    findings = [
-        *certificate_findings(tls, Role.PARTY, config.party_id, "party_id", now()),
-        *files_findings(config.data_dir, [config.tls.key, config.seal_key]),
+    findings = daemon_findings(
+        tls,
+        (Role.PARTY, config.party_id, "party_id"),
+        config.data_dir,
+        [config.tls.key, config.seal_key],
+        [(config.listen, "listen port"), (config.metrics.listen, "metrics port")],
+    )
+    findings += [
         seal_key_finding(config.seal_key, roster, config.party_id, config.roster_file),
         pin_finding(roster, config.party_id, tls),
-        port_finding(config.listen),
     ]
-    if config.metrics.listen:
-        findings.append(port_finding(config.metrics.listen, "metrics port"))
     if peers:
         findings += peer_findings(roster, tls, config.party_id)
     report(findings)
