@@ -18,6 +18,7 @@ from mpcnode.api.v1 import coordinator_pb2 as cpb
 from mpcnode.api.v1 import coordinator_pb2_grpc
 from mpcnode.api.v1 import types_pb2 as pb
 from mpcnode.core.result_privacy import result_privacy
+from mpcnode.core.spec import reader_names
 from mpcnode.errors import PermissionDenied
 from mpcnode.pki import Role
 from mpcnode.protocols.plan import revealed, threat_model
@@ -114,7 +115,7 @@ class CoordinatorService(coordinator_pb2_grpc.CoordinatorServicer):
         name = self._analyst(context)
         result = await asyncio.to_thread(self._store.result, request.computation_id)
         comp = result.computation
-        if comp.spec.readers and name not in comp.spec.readers:
+        if comp.spec.readers and name not in reader_names(comp.spec.readers):
             raise PermissionDenied(
                 f"analyst {name!r} is not among this result's readers "
                 f"({', '.join(comp.spec.readers)})"

@@ -26,7 +26,16 @@ from mpcnode.errors import InvalidInput, shown
 MAX_LENGTH = 1 << 26  # 67 million elements: 512 MiB per share vector, above the 10^7 target
 MAX_FRACTIONAL_BITS = 52  # beyond a double's mantissa, more bits add no precision
 MAX_PARTIES = 1000
-_READER_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_READER_RE = re.compile(r"(mpc://analyst/)?[a-z0-9][a-z0-9-]{0,62}")
+READER_PREFIX = "mpc://analyst/"
+
+
+def reader_names(readers: tuple[str, ...]) -> frozenset[str]:
+    """The analyst names `readers` allow: each entry is a certificate identity
+    (`mpc://analyst/ana`) or the bare name in it (`ana`), which mean the same analyst."""
+    return frozenset(r.removeprefix(READER_PREFIX) for r in readers)
+
+
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
@@ -86,7 +95,8 @@ class ComputationSpec:
         check_dataset_name(self.dataset)
         if len(self.readers) > 100 or not all(_READER_RE.fullmatch(r) for r in self.readers):
             raise InvalidInput(
-                "spec.readers holds at most 100 analyst names of 1-63 characters (a-z, 0-9, "
+                "spec.readers holds at most 100 analysts, each a certificate identity "
+                "(mpc://analyst/<name>) or its name alone, of 1-63 characters (a-z, 0-9, "
                 "'-'), as their certificates name them"
             )
         self._check_shape()

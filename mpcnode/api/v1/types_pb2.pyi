@@ -520,7 +520,10 @@ class ComputationSpec(_message.Message):
     def privacy(self) -> Global___Privacy: ...
     @_builtins.property
     def readers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Identities (certificate SAN) allowed to read the result; empty means every analyst."""
+        """Analysts allowed to read the result, each as its certificate identity (the URI SAN,
+        "mpc://analyst/ana") or the name in it ("ana"): both mean the same analyst. Empty means
+        every analyst. At most 100 entries; names of 1-63 characters a-z, 0-9 and '-'.
+        """
 
     @_builtins.property
     def comparison(self) -> Global___ComparisonOptions: ...
