@@ -122,7 +122,8 @@ def budget_line(row: BudgetView) -> str:
         f"{row.dataset:<16} per {row.unit:<12} epsilon spent {decimal_up(row.spent.epsilon):g} "
         f"of {float(row.cap.epsilon):g} (remaining {decimal_down(left.epsilon):g}), rho spent "
         f"{decimal_up(row.spent.rho):g} of {float(row.cap.rho):g} (remaining "
-        f"{decimal_down(left.rho):g}); {row.releases} release{'' if row.releases == 1 else 's'}; all together "
+        f"{decimal_down(left.rho):g}); {row.releases} release{'' if row.releases == 1 else 's'}; "
+        "all together "
         f"epsilon {row.epsilon_at_delta:.4g} at delta {row.delta:g}"
     )
 
