@@ -99,7 +99,7 @@ class CoordinatorClient(ChannelClient):
         super().__init__(address, Identity(Role.COORDINATOR, coordinator), tls)
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
         self._timeout = timeout
-        self._what = f"coordinator at {address}"
+        self._what = self.target(f"coordinator at {address}")
 
     def create(self, spec: ComputationSpec, parties: tuple[str, ...] = ()) -> str:
         """Start a computation; returns its id. Refusals raise InvalidInput etc."""

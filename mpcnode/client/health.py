@@ -23,7 +23,7 @@ class HealthClient(ChannelClient):
     def __init__(self, address: str, server: Identity, tls: TlsFiles) -> None:
         super().__init__(address, server, tls)
         self._stub = health_pb2_grpc.HealthStub(self._channel)
-        self._what = f"{server} at {address}"
+        self._what = self.target(f"{server} at {address}")
 
     def check(self, service: str = "", timeout: float = 3.0) -> str:
         """The serving status of `service` ("" = the whole server): SERVING, NOT_SERVING, ...

@@ -80,7 +80,7 @@ class LocalClient(ChannelClient):
         super().__init__(address, Identity(Role.PARTY, party_id), tls)
         self._stub = node_pb2_grpc.LocalStub(self._channel)
         self._timeout = timeout
-        self._what = f"node {party_id} at {address}"
+        self._what = self.target(f"node {party_id} at {address}")
 
     def submit(
         self,
