@@ -200,15 +200,19 @@ def _check(case: Case, system: str, rep: int, got: int, values: Sequence[int]) -
 
 
 # -- mpcnode, in one process ----------------------------------------------------------------------
-def measure_inprocess(case: Case, inputs: Inputs) -> Measured:
-    """All parties of mpcnode's program in this process (`simulate`), on the OS CSPRNG."""
-    program = case.program()
-    comparisons = {
+def our_comparisons(case: Case) -> int:
+    """How many comparisons mpcnode's program for `case` runs."""
+    return {
         "max": case.parties - 1,
         "threshold": 1,
         "median": sum(len(layer) for layer in sorting_layers(case.parties)),
     }[case.kind]
-    out = Measured("mpcnode (in-process)", comparisons)
+
+
+def measure_inprocess(case: Case, inputs: Inputs) -> Measured:
+    """All parties of mpcnode's program in this process (`simulate`), on the OS CSPRNG."""
+    program = case.program()
+    out = Measured("mpcnode (in-process)", our_comparisons(case))
     rng = SystemRandomSource()
     costs: set[tuple[int, int, int]] = set()
     for rep, values in enumerate(inputs):
@@ -263,7 +267,7 @@ def measure_daemons(case: Case, inputs: Inputs, root: Path) -> Measured:
     Step; the last Step returns the output shares).
     """
     program = case.program()
-    out = Measured("mpcnode (daemons)", measure_inprocess(case, inputs[:1]).comparisons)
+    out = Measured("mpcnode (daemons)", our_comparisons(case))
     fed = LocalFederation(
         root / case.label.replace(" ", "-"), NAMES[: case.parties],
         policy={"allowed_kinds": list(EVERY_KIND)},
