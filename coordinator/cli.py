@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 import click
 
 from coordinator.check_cli import check
+from coordinator.cohort_cli import cohort_options, cohorts_from_cli
 from coordinator.comparison_cli import KIND_CHOICES, comparison_from_cli, comparison_options
+from coordinator.privacy_cli import privacy_from_cli, privacy_options
 from mpcnode.client import CoordinatorClient, Progress
-from mpcnode.client.analyst import WATCH_TIMEOUT_S
+from mpcnode.client.analyst import WATCH_TIMEOUT_S, Result
 from mpcnode.commands.options import (
     apply_options,
     friendly_errors,
@@ -23,8 +25,7 @@ from mpcnode.commands.options import (
     setup_logging,
     tls_options,
 )
-from mpcnode.commands.render import result_json, result_table
-from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
+from mpcnode.commands.render import result_csv, result_json, result_table
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.tls import TlsFiles
 
@@ -130,95 +131,6 @@ def _progress(event: Progress) -> None:
     click.echo(f"  [{event.phase}] {event.message}", err=True)
 
 
-def _privacy_options(fn: _F) -> _F:
-    choice = click.Choice
-    return apply_options(
-        fn,
-        [
-            click.option(
-                "--dp",
-                "mechanism",
-                type=choice([m.value for m in Mechanism]),
-                default="none",
-                show_default=True,
-                help="Differential-privacy mechanism (none: an exact aggregate).",
-            ),
-            click.option(
-                "--epsilon",
-                type=float,
-                default=0.0,
-                help="For discrete_laplace and randomized_response: the epsilon each node spends.",
-            ),
-            click.option(
-                "--rho",
-                type=float,
-                default=0.0,
-                help="For skellam and discrete_gaussian: the zCDP rho each node spends.",
-            ),
-            click.option(
-                "--delta",
-                type=float,
-                default=0.0,
-                help="Report zCDP as (epsilon, delta) at this delta (default 1e-6).",
-            ),
-            click.option(
-                "--placement",
-                type=choice([p.value for p in Placement]),
-                help="Who adds noise (default: distributed; local for randomized_response).",
-            ),
-            click.option(
-                "--unit",
-                type=choice([u.value for u in Unit]),
-                help="Whose privacy: organization (default) or record (default for polls).",
-            ),
-            click.option(
-                "--neighbouring",
-                type=choice([n.value for n in Neighbouring]),
-                default="replace_one",
-                show_default=True,
-            ),
-            click.option(
-                "--record-bound",
-                type=float,
-                default=0.0,
-                help="With --unit record "
-                "on a sum or mean: the most one record changes one element.",
-            ),
-            click.option(
-                "--threshold",
-                type=int,
-                default=0,
-                help="t: noise-carrying parties the noise is sized for (default: --min-parties).",
-            ),
-        ],
-    )
-
-
-def _privacy(
-    mechanism: str,
-    epsilon: float,
-    rho: float,
-    delta: float,
-    placement: str | None,
-    unit: str | None,
-    neighbouring: str,
-    record_bound: float,
-    threshold: int,
-) -> Privacy:
-    local = mechanism == Mechanism.RANDOMIZED_RESPONSE.value
-    return Privacy(
-        mechanism=Mechanism(mechanism),
-        placement=Placement(placement or ("local" if local else "distributed")),
-        epsilon=epsilon,
-        delta=delta,
-        rho=rho,
-        unit=Unit(unit or ("record" if local else "organization")),
-        neighbouring=Neighbouring(neighbouring),
-        record_bound=record_bound,
-        threshold=threshold,
-    )
-
-
 @cli.command()
 @_analyst_options
 @click.option("--kind", type=click.Choice(KIND_CHOICES), required=True)
@@ -262,7 +174,8 @@ def _privacy(
     show_default=True,
     help="Seconds to follow the computation before giving up on watching it (it goes on).",
 )
-@_privacy_options
+@privacy_options
+@cohort_options
 @comparison_options
 @_unclamped_option
 @friendly_errors
@@ -303,9 +216,13 @@ def run(
       mpc-coordinator run ... --kind auction --price second --dataset bids --upper 1000
       mpc-coordinator run ... --kind threshold --at-least 0.5 --dataset votes --upper 1
       mpc-coordinator run ... --kind sum --dataset losses --upper 1e8 --suppress-dominant 0.8
+      mpc-coordinator run ... --kind cohorts --dataset payroll --upper 300000 \
+          --groups gender=f,m,x --groups level=1,2,3,4,5 --max-records 5000 --min-cell 5 \
+          --ratio gender=f/m
     """
     bin_names = tuple(b.strip() for b in bins.split(",")) if bins else ()
     spec_kind, comparison = comparison_from_cli(kind, privacy)
+    bin_names, length, cohorts, as_csv = cohorts_from_cli(spec_kind, bin_names, length, privacy)
     spec = ComputationSpec(
         name=name or f"{kind} of {dataset}",
         kind=spec_kind,
@@ -317,15 +234,22 @@ def run(
         bins=bin_names,
         min_parties=min_parties,
         readers=readers,
-        privacy=_privacy(**privacy),
+        privacy=privacy_from_cli(**privacy),
         comparison=comparison,
+        cohorts=cohorts,
     )
     with _client(address, cert, key, ca) as client:
         invited = parties + legacy_parties
         result = client.run(
             spec, invited, on_progress=None if as_json else _progress, timeout=timeout
         )
-    click.echo(json.dumps(result_json(result)) if as_json else result_table(result, unclamped))
+    click.echo(_shown(result, as_json, as_csv, unclamped))
+
+
+def _shown(result: Result, as_json: bool, as_csv: bool, unclamped: bool) -> str:
+    if as_json:
+        return json.dumps(result_json(result))
+    return result_csv(result, unclamped) if as_csv else result_table(result, unclamped)
 
 
 @cli.command()

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from coordinator.store import Output
+from mpcnode.core.cohort_table import cohort_outputs
 from mpcnode.core.encoding import decode_in_place
 from mpcnode.core.privacy import Mechanism
 from mpcnode.core.randomized_response import debias_poll
@@ -15,7 +16,7 @@ from mpcnode.core.result_privacy import UNCLAMPED
 from mpcnode.core.spec import ComputationSpec, Kind
 
 
-def outputs_for(
+def outputs_for(  # noqa: PLR0911 (one return per kind reads best)
     spec: ComputationSpec, total: npt.NDArray[np.uint64], n_participants: int
 ) -> tuple[Output, ...]:
     """Decode the ring sum (already noisy when the spec asks for privacy) and post-process.
@@ -24,8 +25,9 @@ def outputs_for(
 
     sum -> "sum"; mean -> "sum" and "mean" (the mean reveals the sum once the participant
     count is known, so both are published, as DESIGN 3 says); count -> "count";
-    histogram -> "counts", one per bin in the order of spec.bins, plus "winner" (the index
-    of the largest count) when the counts are noisy: selection as noisy histogram + argmax;
+    cohorts -> `mpcnode.core.cohort_table.cohort_outputs`; histogram -> "counts", one per
+    bin in the order of spec.bins, plus "winner" (the index of the largest count) when the
+    counts are noisy: selection as noisy histogram + argmax;
     randomized-response poll -> "counts" (as reported), "estimate" (debiased [no, yes]) and
     "stderr" (of the estimate). Noisy sums, means, counts and histogram counts are clamped
     to what the domain allows (n x [lower, upper] per element; the mean to [lower, upper]),
@@ -33,6 +35,9 @@ def outputs_for(
     after the noise is post-processing, which costs no privacy, and clamping moves a value
     only towards the domain, where the exact aggregate lies: never further from it.
     """
+    if spec.kind is Kind.COHORTS:  # encoded record by record at the node: f applies per block
+        signed = decode_in_place(total, 0).astype(np.int64, copy=False)
+        return tuple(Output(name, v) for name, v in cohort_outputs(spec, signed, n_participants))
     decoded = decode_in_place(total, spec.fractional_bits)
     mechanism = spec.privacy.mechanism
     noisy = mechanism not in (Mechanism.NONE, Mechanism.RANDOMIZED_RESPONSE)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import numpy as np
-
 from coordinator.nodes import NodeGateway
 from coordinator.records import Output
 from coordinator.relay import route_steps
@@ -23,7 +21,7 @@ from mpcnode.core import field as gf
 from mpcnode.core import shamir
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.errors import InvalidInput, MpcError
-from mpcnode.protocols.plan import program_for, published
+from mpcnode.protocols.plan import program_for, published_arrays
 
 MAX_STEPS = 2000  # far above any program's; a node that never finishes is stopped here
 
@@ -91,10 +89,6 @@ def _open(
     except ValueError:
         fault = MpcError("the output shares do not lie on one polynomial: a node deviated")
         raise RoundFailure("compute", dict.fromkeys(participants, fault)) from None
-    outputs = []
-    for name, value in published(spec, participants, opened):
-        if isinstance(value, float):
-            outputs.append(Output(name, np.array([value], dtype=np.float64)))
-        else:
-            outputs.append(Output(name, np.array([value], dtype=np.int64)))
-    return tuple(outputs)
+    return tuple(
+        Output(name, values) for name, values in published_arrays(spec, participants, opened)
+    )

@@ -8,6 +8,7 @@ against the config file's folder, and key material is named by path, never inlin
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 from fractions import Fraction
@@ -22,6 +23,7 @@ from mpcnode.core.privacy import exact_decimal
 from mpcnode.core.sealing import parse_seal_key
 from mpcnode.errors import InvalidInput
 from mpcnode.metrics import loopback_address
+from mpcnode.records.source import RecordSource
 
 _Model = TypeVar("_Model", bound=BaseModel)
 PARTY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -153,8 +155,8 @@ class BudgetPolicy(BudgetCap):
 
 
 AllowedKind = Literal[
-    "sum", "mean", "count", "histogram", "max", "min", "auction", "quantile", "threshold",
-    "dominance", "winner_only",
+    "sum", "mean", "count", "histogram", "cohorts", "max", "min", "auction", "quantile",
+    "threshold", "dominance", "winner_only", "small_cells",
 ]  # fmt: skip
 EVERY_KIND: tuple[str, ...] = get_args(AllowedKind)
 """Every name `policy.allowed_kinds` takes: what a node that opts in to everything lists."""
@@ -168,8 +170,9 @@ class NodePolicy(_Strict):
     # The comparison kinds (max, min, auction, quantile, threshold) each publish something
     # no sum does (a party's exact value and who holds it, a YES/NO), and they, like a
     # dominance-checked sum and a winner-only histogram, run over Shamir shares with an
-    # honest majority rather than against any n - 1 colluding: an owner opts in by name.
-    allowed_kinds: tuple[AllowedKind, ...] = ("sum", "mean", "count", "histogram")
+    # honest majority rather than against any n - 1 colluding: an owner opts in by name
+    # (small_cells: cohorts with small-cell suppression, which runs over Shamir shares too).
+    allowed_kinds: tuple[AllowedKind, ...] = ("sum", "mean", "count", "histogram", "cohorts")
     # A Prepare whose deadline is further away than this is refused.
     max_round_seconds: int = Field(default=900, ge=1)
     # Default differential-privacy budgets of every dataset-period (a declaration may set
@@ -193,7 +196,7 @@ class DatasetConfig(_Strict):
     dataset `raises`; `period` names its current period (change it to start a new one).
     """
 
-    shape: Literal["scalar", "vector", "vote", "poll"]
+    shape: Literal["scalar", "vector", "vote", "poll", "cohorts"]
     lower: float = Field(default=0.0, allow_inf_nan=False)
     upper: float = Field(allow_inf_nan=False)
     length: int = Field(default=1, ge=1)
@@ -202,6 +205,13 @@ class DatasetConfig(_Strict):
     unit: Literal["organization", "record"] = "organization"
     record_bound: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     period: str = "1"
+    # shape = "cohorts": the group-by columns in order, each with its categories
+    # ([datasets.payroll.groups] gender = ["f", "m"]), the most records, and the source.
+    groups: dict[str, tuple[str | int, ...]] = Field(default_factory=dict)
+    max_records: int = Field(default=0, ge=0)
+    # Every release must suppress cohorts of fewer records than this (0: not required).
+    min_cell: int = Field(default=0, ge=0)
+    source: RecordSource | None = None
     # Release policy: exact (and central-DP) releases allowed; DP required; the fewest
     # parties; per-release ceilings (0: none); lifetime caps (unset: policy.budget's).
     allow_exact: bool = True
@@ -216,9 +226,14 @@ class DatasetConfig(_Strict):
 
     def declaration(self, name: str) -> Declaration:
         """The declaration of dataset `name` (InvalidInput when it does not hold together)."""
-        doc = self.model_dump()
-        period = doc.pop("period")
-        del period
+        doc = self.model_dump(exclude={"period", "source", "groups"})
+        if self.shape == "cohorts":
+            if self.source is None:
+                raise InvalidInput(f"[datasets.{name}]: shape = cohorts needs a [.source] table")
+            doc["groups"] = [[c, [str(x) for x in cats]] for c, cats in self.groups.items()]
+            doc["length"] = math.prod(len(cats) for cats in self.groups.values())
+        elif self.source is not None:
+            raise InvalidInput(f"[datasets.{name}]: a source is for shape = cohorts")
         policy = {k: doc.pop(k) for k in list(doc) if k in _POLICY_KEYS}
         decl = declaration_from_doc({**doc, "dataset": name, "policy": policy})
         try:
@@ -291,6 +306,11 @@ def resolve_paths(doc: dict[str, object], base: Path) -> dict[str, object]:
     tls = doc.get("tls")
     if isinstance(tls, dict):
         _resolve(tls, base, ("cert", "key", "ca"))
+    datasets = doc.get("datasets")
+    for table in datasets.values() if isinstance(datasets, dict) else ():
+        source = table.get("source") if isinstance(table, dict) else None
+        if isinstance(source, dict):
+            _resolve(source, base, ("csv", "parquet", "sqlite", "duckdb"))
     return doc
 
 

@@ -95,8 +95,11 @@ class LocalFederation:
         pin_keys: bool = True,
         daemon_env: Mapping[str, Mapping[str, str]] | None = None,
         metrics: bool = False,
+        datasets: Mapping[str, Mapping[str, Mapping[str, object]]] | None = None,
     ) -> None:
         self.root = root
+        # Datasets each party's config declares ([datasets.<name>] tables), by party.
+        self._datasets = {p: dict(d) for p, d in (datasets or {}).items()}
         # Extra environment of single daemons, e.g. a fault test's MPCNODE_FAILPOINT.
         self._daemon_env = dict(daemon_env or {})
         self.parties = tuple(parties)
@@ -181,6 +184,7 @@ class LocalFederation:
                 "coordinator": coordinator,
                 "policy": self._policy,
                 "metrics": self._metrics_table(party),
+                "datasets": self._datasets.get(party, {}),
             },
         )
 

@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import pytest
 
+from mpcnode.core.cohorts import CohortOptions
 from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.privacy import Mechanism, Privacy
 from mpcnode.core.spec import (
@@ -172,6 +173,7 @@ def test_canonical_bytes_are_exact_and_cover_every_field() -> None:
         {"readers": ("analyst",)},
         {"privacy": Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1.0)},
         {"comparison": ComparisonOptions(suppress_dominant=Fraction(4, 5))},
+        {"cohorts": CohortOptions(max_records=10)},
     ]
     assert {f.name for f in dataclasses.fields(BASE)} == {k for c in changes for k in c}
     for change in changes:

@@ -34,6 +34,7 @@ class InputSummary:
     period: str = ""
     declaration: str = ""  # one line: shape, domain, encoding, unit, fingerprint prefix
     declaration_fingerprint: str = ""
+    snapshot: str = ""  # a records dataset: the source snapshot its values came from
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class ReleaseSummary:
     declaration_fingerprint: str = ""
     organization_epsilon: str = "0"
     organization_rho: str = "0"
+    snapshot: str = ""
 
 
 def as_input_array(values: npt.ArrayLike) -> npt.NDArray[np.int64] | npt.NDArray[np.float64]:
@@ -114,6 +116,18 @@ class LocalClient(ChannelClient):
         reply = call(self._what, lambda: self._stub.SubmitInput(chunks(), timeout=self._timeout))
         return _summary(reply)
 
+    def load_records(self, dataset: str, period: str = "") -> InputSummary:
+        """Have the node compute a records dataset's contribution from its source.
+
+        The node reads the source its config names, clips and aggregates every row into
+        the declared cohorts, and stores the result (`period` as for `submit`). Loading a
+        few million rows takes seconds, so this call waits up to ten minutes.
+        """
+        request = node_pb2.LoadRecordsRequest(dataset=dataset, period=period)
+        timeout = max(self._timeout or 0.0, 600.0)
+        reply = call(self._what, lambda: self._stub.LoadRecords(request, timeout=timeout))
+        return _summary(reply)
+
     def inputs(self) -> list[InputSummary]:
         """Every input the node holds."""
         reply = call(
@@ -159,6 +173,7 @@ class LocalClient(ChannelClient):
                 r.declaration_fingerprint,
                 r.organization_epsilon or "0",
                 r.organization_rho or "0",
+                r.snapshot,
             )
             for r in reply.releases
         ]
@@ -189,6 +204,7 @@ def _summary(info: node_pb2.InputInfo) -> InputSummary:
         info.period,
         described,
         info.declaration_fingerprint,
+        info.snapshot,
     )
 
 

@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 
 from mpcnode.client.analyst import Result
+from mpcnode.commands.cohort_render import cohort_csv, cohort_lines, cohort_rows, ratio_rows
 from mpcnode.core.accounting import decimal_down, decimal_up
 from mpcnode.core.result_privacy import UNCLAMPED, ResultPrivacy
+from mpcnode.core.spec import Kind
 from mpcnode.protocols.plan import PARTY_OUTPUTS
 from mpcnode.wire.budgets import BudgetView
 
@@ -38,6 +40,11 @@ def result_table(result: Result, unclamped: bool = False) -> str:
         *([f"threat model: {result.threat_model}"] if result.threat_model else []),
         *([f"reveals: {result.revealed}"] if result.revealed else []),
     ]
+    if spec.kind is Kind.COHORTS:
+        noisy = any(n.endswith(UNCLAMPED) for n in result.outputs)
+        if noisy and not unclamped:
+            lines.append("clamped to the bounds (post-processing); --unclamped shows raw values")
+        return "\n".join(lines + cohort_lines(result, unclamped))
     if spec.multi_step:
         return "\n".join(lines + [f"  {k:<10} {v}" for k, v in published_view(result).items()])
     outputs = _shown_outputs(result.outputs, unclamped)
@@ -84,8 +91,31 @@ def result_json(result: Result) -> dict[str, Any]:
         "outputs": {name: values.tolist() for name, values in result.outputs.items()},
         "threat_model": result.threat_model,
         "revealed": result.revealed,
-        **({"published": published_view(result)} if spec.multi_step else {}),
+        **({"published": published_view(result)} if _comparison(result) else {}),
+        **(
+            {"cohorts": cohort_rows(result), "ratios": ratio_rows(result)}
+            if spec.kind is Kind.COHORTS
+            else {}
+        ),
     }
+
+
+def _comparison(result: Result) -> bool:
+    return result.spec.multi_step and result.spec.kind is not Kind.COHORTS
+
+
+def result_csv(result: Result, unclamped: bool = False) -> str:
+    """A result as CSV: a cohorts result one row per cohort; others one row per element
+    (output, label, value), the label a bin's name or the element's index."""
+    if result.spec.kind is Kind.COHORTS:
+        return cohort_csv(result, unclamped)
+    lines = ["output,label,value"]
+    for name, values in _shown_outputs(result.outputs, unclamped).items():
+        labels = result.spec.bins if len(values) == len(result.spec.bins) else ()
+        for i, value in enumerate(values):
+            label = labels[i] if labels else str(i)
+            lines.append(f'{name},"{label}",{_number(value)}')
+    return "\n".join(lines)
 
 
 def published_view(result: Result) -> dict[str, Any]:

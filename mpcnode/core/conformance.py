@@ -50,6 +50,15 @@ def _shape_mismatch(decl: Declaration, spec: ComputationSpec) -> str:
         ("upper", float(spec.upper), float(decl.upper)),
         ("bins", spec.bins, decl.bins if spec.kind is Kind.HISTOGRAM else ()),
     ]
+    if decl.shape is Shape.COHORTS:
+        checks[-1] = ("bins", spec.bins, decl.layout.labels)
+        checks.append(("cohorts.max_records", spec.cohorts.max_records, decl.max_records))
+        if spec.cohorts.min_cell < decl.min_cell:
+            return (
+                f"spec.cohorts.min_cell is {spec.cohorts.min_cell}; its owner requires cohorts "
+                f"of fewer than {decl.min_cell} records to be suppressed (min_cell >= "
+                f"{decl.min_cell})"
+            )
     for name, got, want in checks:
         if got != want:
             return f"spec.{name} is {shown(got)}, the declaration says {shown(want)}"
@@ -66,7 +75,9 @@ def _privacy_mismatch(decl: Declaration, spec: ComputationSpec) -> str:
             # enforces (one 0/1 answer per record); a vector's record may touch every bin.
             return "a record-level histogram is for polls; ask for a record-level sum"
         declared = 1.0 if decl.shape is Shape.POLL else decl.record_bound
-        if float(privacy.record_bound or 1.0) != declared and not (
+        if decl.shape is Shape.COHORTS:
+            pass  # the node clips every record: the bound follows from lower and upper
+        elif float(privacy.record_bound or 1.0) != declared and not (
             decl.shape is Shape.POLL and privacy.record_bound in (0.0, 1.0)
         ):
             return (

@@ -24,6 +24,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mpcnode.core.cohorts import (
+    MAX_RECORDS,
+    STATS,
+    CohortLayout,
+    Group,
+    element_bound,
+    record_step,
+)
 from mpcnode.core.privacy import Unit
 from mpcnode.core.spec import COMPARISON_KINDS, MAX_FRACTIONAL_BITS, MAX_LENGTH, Kind
 from mpcnode.core.spec import check_dataset_name as _check_name
@@ -39,6 +47,7 @@ class Shape(enum.Enum):
     VECTOR = "vector"  # `length` numbers (named by `bins` when they are per-bin counts)
     VOTE = "vote"  # one-hot over `bins`: exactly one 1, the rest 0
     POLL = "poll"  # respondents' 0/1 answers; contributes [no, yes] counts over two `bins`
+    COHORTS = "cohorts"  # records from a source, grouped: counts, sums, squares per cohort
 
 
 SHAPE_KINDS: dict[Shape, tuple[Kind, ...]] = {
@@ -46,6 +55,7 @@ SHAPE_KINDS: dict[Shape, tuple[Kind, ...]] = {
     Shape.VECTOR: (Kind.SUM, Kind.MEAN, Kind.COUNT),
     Shape.VOTE: (Kind.HISTOGRAM,),
     Shape.POLL: (Kind.HISTOGRAM,),
+    Shape.COHORTS: (Kind.COHORTS,),
 }
 
 
@@ -108,6 +118,14 @@ class Declaration:
     unit: Unit = Unit.ORGANIZATION
     record_bound: float = 0.0
     policy: ReleasePolicy = field(default=ReleasePolicy())
+    groups: tuple[Group, ...] = ()  # cohorts: the group-by columns and their categories
+    max_records: int = 0  # cohorts: the most records this organization may have
+    min_cell: int = 0  # cohorts: every release suppresses cohorts with fewer records in all
+
+    @property
+    def layout(self) -> CohortLayout:
+        """The cohort layout of a records dataset (empty groups otherwise)."""
+        return CohortLayout(self.groups)
 
     # -- the declaration itself ---------------------------------------------------------------
     def check(self) -> None:
@@ -129,6 +147,10 @@ class Declaration:
                 "the domain times 2^fractional_bits must stay below 2^62; narrow the domain "
                 "or use fewer fractional bits"
             )
+        if self.shape is Shape.COHORTS:
+            self._check_cohorts()
+        elif self.groups or self.max_records or self.min_cell:
+            raise InvalidInput("groups, max_records and min_cell are for shape = cohorts")
         self._check_shape()
         self._check_unit()
         self.policy.check()
@@ -157,7 +179,37 @@ class Declaration:
         if self.bins and self.length != len(self.bins):
             raise InvalidInput(f"length is {self.length} but there are {len(self.bins)} bins")
 
+    def _check_cohorts(self) -> None:
+        self.layout.check()
+        if self.length != self.layout.size:
+            raise InvalidInput(
+                f"length is {self.length}; the groups make {self.layout.size} cohorts"
+            )
+        if not 1 <= self.max_records <= MAX_RECORDS:
+            raise InvalidInput(
+                "a records dataset needs max_records: the most records (rows) this "
+                "organization may have, 1 to 2^40 (it bounds the sums and the "
+                "organization-level sensitivity)"
+            )
+        if self.bins:
+            raise InvalidInput("cohorts are named by their groups: leave bins empty")
+        if not 0 <= self.min_cell <= self.max_records:
+            raise InvalidInput("min_cell must be 0 (no suppression required) to max_records")
+        step = record_step(self.lower, self.upper, self.fractional_bits)
+        if element_bound(self.max_records, step) >= 2**62:
+            raise InvalidInput(
+                "max_records x (the largest |value| x 2^fractional_bits)^2 must stay below "
+                "2^62 (the sums of squares); narrow the bounds or use fewer fractional bits"
+            )
+        if self.unit is Unit.RECORD and self.record_bound:
+            raise InvalidInput(
+                "a records dataset needs no record_bound: the node clips each record to "
+                "[lower, upper], which sets what one record can change"
+            )
+
     def _check_unit(self) -> None:
+        if self.shape is Shape.COHORTS:
+            return
         bound = self.record_bound
         if self.unit is Unit.ORGANIZATION:
             if bound:
@@ -176,7 +228,10 @@ class Declaration:
 
     @property
     def contribution_length(self) -> int:
-        """Elements this node shares for the dataset (a poll shares its two counts)."""
+        """Elements this node shares for the dataset (a poll shares its two counts; records
+        the count, sum and sum of squares of each cohort)."""
+        if self.shape is Shape.COHORTS:
+            return len(STATS) * self.length
         return 2 if self.shape is Shape.POLL else self.length
 
     def canonical_bytes(self) -> bytes:
@@ -193,6 +248,10 @@ class Declaration:
             "unit": self.unit.value,
             "upper": float(self.upper).hex(),
         }
+        if self.shape is Shape.COHORTS:  # absent otherwise: older fingerprints stay as they were
+            doc["groups"] = [[g.column, list(g.categories)] for g in self.groups]
+            doc["max_records"] = self.max_records
+            doc["min_cell"] = self.min_cell
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     @property
@@ -202,6 +261,14 @@ class Declaration:
 
     def describe(self) -> str:
         """One line for people: shape, domain, encoding, unit, fingerprint prefix."""
+        if self.shape is Shape.COHORTS:
+            return (
+                f"cohorts {self.layout.describe()} ({self.length} cohorts), records clipped to "
+                f"[{_fmt(self.lower)}, {_fmt(self.upper)}], fractional_bits "
+                f"{self.fractional_bits}, at most {self.max_records} records, cohorts under "
+                f"{self.min_cell} records suppressed, unit "
+                f"{self.unit.value}, declaration {self.fingerprint[:12]}"
+            )
         shape = f"{self.shape.value}" + (f"[{self.length}]" if self.length > 1 else "")
         bins = f" bins {','.join(self.bins)}" if self.bins else ""
         unit = self.unit.value + (
@@ -224,6 +291,8 @@ class Declaration:
         where = f"values for dataset {shown(self.dataset)}"
         if not isinstance(values, np.ndarray) or values.ndim != 1:
             raise InvalidInput(f"{where} must be a 1-D array (a scalar is length 1)")
+        if self.shape is Shape.COHORTS:
+            return self._validate_cohorts(values, where)
         if values.dtype not in (np.dtype(np.int64), np.dtype(np.float64)):
             raise InvalidInput(f"{where} have dtype {values.dtype}; send int64 or float64")
         if values.dtype == np.float64:
@@ -258,6 +327,24 @@ class Declaration:
         if self.fractional_bits == 0:
             return checked.astype(np.int64, copy=False)
         return checked
+
+    def _validate_cohorts(self, values: Values, where: str) -> Values:
+        """The node's own cohort vector, checked again before it is stored: a bug in the
+        aggregation must not become a contribution outside what the declaration bounds."""
+        if values.dtype != np.int64 or len(values) != self.contribution_length:
+            raise InvalidInput(
+                f"{where}: a records dataset stores {self.contribution_length} int64 elements "
+                "(count, sum, sum of squares per cohort), computed by its node"
+            )
+        size = self.length
+        counts, sums, squares = values[:size], values[size : 2 * size], values[2 * size :]
+        step = record_step(self.lower, self.upper, self.fractional_bits)
+        _refuse(counts < 0, where, "with a negative count")
+        if int(counts.sum()) > self.max_records:
+            raise InvalidInput(f"{where}: more records than the declared {self.max_records}")
+        _refuse(np.abs(sums) > counts * step, where, "with a sum beyond count x bound")
+        _refuse((squares < 0) | (squares > counts * step * step), where, "with a bad square")
+        return values
 
 
 def _refuse(mask: npt.NDArray[np.bool_], where: str, what: str) -> None:
@@ -295,6 +382,11 @@ def declaration_from_doc(doc: dict[str, Any]) -> Declaration:
         unit=Unit(doc.get("unit", "organization")),
         record_bound=float(doc.get("record_bound", 0.0)),
         policy=policy,
+        groups=tuple(
+            Group(str(c), tuple(str(x) for x in cats)) for c, cats in doc.get("groups", ())
+        ),
+        max_records=int(doc.get("max_records", 0)),
+        min_cell=int(doc.get("min_cell", 0)),
     )
 
 

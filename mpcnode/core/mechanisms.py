@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from mpcnode.core import exact_samplers as exact
 from mpcnode.core.accounting import DEFAULT_DELTA, Cost, epsilon_at_delta
+from mpcnode.core.cohorts import STATS, element_bound, record_step
 from mpcnode.core.noise_bounds import (
     RING_HALF,
     NoiseLaw,
@@ -113,6 +114,8 @@ def sensitivity(spec: ComputationSpec) -> Sensitivity:
     privacy = spec.privacy
     scale = 1 << spec.fractional_bits
     replace = privacy.neighbouring is Neighbouring.REPLACE_ONE
+    if spec.kind is Kind.COHORTS:
+        return cohort_sensitivity(spec)
     # Widths are of the *encoded* values: round(v * 2^f) lies in [floor, ceil] of v * 2^f, so
     # a change of d in a real value moves its encoding by up to ceil(d * 2^f) + 1.
     rounding = 1 if spec.fractional_bits else 0
@@ -127,6 +130,31 @@ def sensitivity(spec: ComputationSpec) -> Sensitivity:
         width = math.ceil(max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper))) * scale)
     width = max(width, 1)
     return Sensitivity(spec.length * width, spec.length * width * width, width)
+
+
+def cohort_sensitivity(spec: ComputationSpec) -> Sensitivity:
+    """A cohorts contribution's sensitivity in weighted units (`mpcnode.core.cohorts`).
+
+    One record moves each of the three blocks by at most M^2 once weighted, in one cohort:
+    a record added or removed changes one element per block; a record replaced changes at
+    most two (it may move to another cohort) by M^2 each, or one (same cohort) by up to
+    2 M^2. An organization is up to max_records records at once (group privacy), so its
+    norms are max_records times as large.
+    """
+    step = record_step(spec.lower, spec.upper, spec.fractional_bits)
+    moved = step * step
+    blocks = len(STATS)
+    replace = spec.privacy.neighbouring is Neighbouring.REPLACE_ONE
+    if replace:
+        record = Sensitivity(2 * blocks * moved, 2 * blocks * moved * moved, 2 * moved)
+    else:
+        record = Sensitivity(blocks * moved, blocks * moved * moved, moved)
+    if spec.privacy.unit is Unit.RECORD:
+        return record
+    group = spec.cohorts.max_records
+    if group < 1:
+        raise InvalidInput("spec.cohorts.max_records must be the declared most records (>= 1)")
+    return Sensitivity(group * record.l1, group * group * record.l2_squared, group * record.linf)
 
 
 def plan_noise(spec: ComputationSpec, max_parties: int) -> NoisePlan | None:
@@ -262,6 +290,9 @@ def _check_noise_fits(plan: NoisePlan, max_parties: int) -> None:
     spec = plan.spec
     largest = max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper)))
     inputs = max_parties * math.ceil(largest * (1 << spec.fractional_bits))
+    if spec.kind is Kind.COHORTS:
+        step = record_step(spec.lower, spec.upper, spec.fractional_bits)
+        inputs = max_parties * element_bound(spec.cohorts.max_records, step)
     margin = tail_halfwidth(total_noise_law(plan, max_parties), OVERFLOW_MISS)
     # Exact first: bounds that alone overflow (refused by spec.check too) would overflow the
     # float sum with the margin.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from mpcnode.core.cohorts import record_step
 from mpcnode.core.mechanisms import noise_report, plan_noise
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Unit
 from mpcnode.core.spec import ComputationSpec, Kind
@@ -73,6 +74,9 @@ def result_privacy(
 ) -> ResultPrivacy:
     """The statement for a result of `spec` over `contributors` parties (at least one).
 
+    A cohorts result's noise is stated for one cohort's count; its sum carries M times as
+    much, M = ceil(max(|lower|, |upper|) x 2^f) (`mpcnode.core.cohorts`).
+
     InvalidInput for a spec whose noise `plan_noise` refuses; a stored result's spec was
     planned when its computation was created, so that happens only to a hand-made spec.
     """
@@ -103,6 +107,9 @@ def result_privacy(
             epsilon_at_delta=privacy.epsilon,
         )
     divisor = float(contributors) if spec.kind is Kind.MEAN else 1.0
+    if spec.kind is Kind.COHORTS:  # the statement is of a count: M^2 weighted units each
+        step = record_step(spec.lower, spec.upper, spec.fractional_bits)
+        divisor = float(step * step) / (1 << spec.fractional_bits)
     report = noise_report(plan, contributors, divisor)
     return dataclasses.replace(
         base,

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from mpcnode.core.cohorts import CohortOptions, check_cohort_spec, cohort_options_from_canonical
 from mpcnode.core.comparison_options import (
     ComparisonOptions,
     check_comparison,
@@ -51,6 +52,7 @@ class Kind(enum.Enum):
     AUCTION = "auction"
     QUANTILE = "quantile"
     THRESHOLD = "threshold"
+    COHORTS = "cohorts"
 
 
 COMPARISON_KINDS = (Kind.MAX, Kind.MIN, Kind.AUCTION, Kind.QUANTILE, Kind.THRESHOLD)
@@ -77,11 +79,13 @@ class ComputationSpec:
     readers: tuple[str, ...] = field(default=())
     privacy: Privacy = field(default=Privacy())
     comparison: ComparisonOptions = field(default=ComparisonOptions())
+    cohorts: CohortOptions = field(default=CohortOptions())
 
     @property
     def multi_step(self) -> bool:
         """True when the round runs over Shamir shares in several steps (DESIGN 9)."""
-        return self.kind in COMPARISON_KINDS or self.comparison.compares
+        suppressing = self.kind is Kind.COHORTS and self.cohorts.min_cell > 0
+        return self.kind in COMPARISON_KINDS or self.comparison.compares or suppressing
 
     @property
     def is_integer(self) -> bool:
@@ -112,6 +116,12 @@ class ComputationSpec:
             )
         check_overflow(max_parties, self.lower, self.upper, self.fractional_bits)
         self._check_privacy(max_parties)
+        privacy = (self.privacy.enabled, self.privacy.mechanism.value, self.privacy.placement.value)
+        if self.kind is Kind.COHORTS:
+            bounds = (self.lower, self.upper, self.fractional_bits)
+            check_cohort_spec(self.bins, self.length, self.cohorts, bounds, privacy, max_parties)
+        elif self.cohorts != CohortOptions():
+            raise InvalidInput(f"spec.cohorts options are for cohorts, not for {self.kind.value}")
         check_comparison(
             self.kind.value,
             self.comparison,
@@ -119,7 +129,7 @@ class ComputationSpec:
             self.upper,
             self.fractional_bits,
             self.length,
-            (self.privacy.enabled, self.privacy.mechanism.value, self.privacy.placement.value),
+            privacy,
             max_parties,
         )
 
@@ -134,6 +144,11 @@ class ComputationSpec:
             raise InvalidInput(
                 "randomized response is for yes/no polls: use kind=histogram with exactly two "
                 "bins (e.g. no, yes); each node's input lists its respondents' answers as 0 or 1"
+            )
+        if self.kind is Kind.COHORTS and privacy.record_bound:
+            raise InvalidInput(
+                "a cohorts release needs no spec.privacy.record_bound: the node clips each "
+                "record to spec.lower and spec.upper, which set what one record can change"
             )
         needs_bound = self.kind in (Kind.SUM, Kind.MEAN) and privacy.unit.value == "record"
         if needs_bound and not privacy.record_bound:
@@ -162,8 +177,10 @@ class ComputationSpec:
                     f"spec.length is {self.length} but there are {len(self.bins)} bins; "
                     "a histogram's length is its number of bins"
                 )
-        elif self.bins:
-            raise InvalidInput(f"spec.bins is only for histograms, not for {self.kind.value}")
+        elif self.bins and self.kind is not Kind.COHORTS:
+            raise InvalidInput(
+                f"spec.bins is only for histograms and cohorts, not for {self.kind.value}"
+            )
         if self.kind in (Kind.COUNT, Kind.HISTOGRAM) and self.fractional_bits:
             raise InvalidInput(
                 f"a {self.kind.value} counts whole items: spec.fractional_bits must be 0"
@@ -206,6 +223,8 @@ class ComputationSpec:
             doc["privacy"] = self.privacy.canonical()
         if self.comparison != ComparisonOptions():  # the same, for sums without options
             doc["comparison"] = self.comparison.canonical()
+        if self.cohorts != CohortOptions():
+            doc["cohorts"] = self.cohorts.canonical()
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -225,6 +244,7 @@ def spec_from_canonical(data: bytes) -> ComputationSpec:
         readers=tuple(doc["readers"]),
         privacy=privacy_from_canonical(doc.get("privacy")),
         comparison=options_from_canonical(doc.get("comparison")),
+        cohorts=cohort_options_from_canonical(doc.get("cohorts")),
     )
 
 

@@ -83,13 +83,15 @@ def check_round(
             + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
             reason="NOT_ON_ROSTER",
         )
-    # A dominance-checked sum and a winner-only histogram run over Shamir shares (honest
-    # majority, not any n-1): an owner opts in to them by name, like to the comparison kinds.
+    # A dominance-checked sum, a winner-only histogram and small-cell suppression run over
+    # Shamir shares (honest majority, not any n-1): an owner opts in to them by name, like
+    # to the comparison kinds.
     options = [
         name
         for name, on in (
             ("dominance", spec.comparison.dominance),
             ("winner_only", spec.comparison.winner_only),
+            ("small_cells", spec.cohorts.min_cell > 0),
         )
         if on
     ]

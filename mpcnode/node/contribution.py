@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
+from mpcnode.core.cohorts import weighted
 from mpcnode.core.declaration import Shape
 from mpcnode.core.encoding import EncodedSlices, encode
 from mpcnode.core.mechanisms import NoisePlan, draw_noise
@@ -27,6 +29,11 @@ from mpcnode.errors import MpcError
 from mpcnode.node.store import StoredInput
 
 log = logging.getLogger(__name__)
+
+
+def cohort_values(spec: ComputationSpec, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A records dataset's stored counts, sums and squares, weighted for `spec`'s noise."""
+    return weighted(values, spec.lower, spec.upper, spec.fractional_bits, spec.privacy.enabled)
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,15 @@ def contribution(
             counts = np.array([len(answers) - yes, yes])
             return Contribution(ArraySlices(encode(counts, 0)), "")
         f = spec.fractional_bits
+        values = stored.values
+        if stored.declaration.shape is Shape.COHORTS:
+            # Encoded record by record when loaded; weighted so one noise law fits all blocks.
+            values, f = cohort_values(spec, values.astype(np.int64, copy=False)), 0
         if plan is None or not plan.distributed:
-            return Contribution(EncodedSlices(stored.values, f), "")
+            return Contribution(EncodedSlices(values, f), "")
         # The noise is drawn now, in full, so that no later step's timing depends on it.
         noise = draw_noise(plan, UniformInts(rng), vector_noise)
-        return Contribution(EncodedSlices(stored.values, f, noise), plan.sampler)
+        return Contribution(EncodedSlices(values, f, noise), plan.sampler)
     except MpcError:
         log.exception("round %s: encoding a validated input failed", label)
         raise MpcError("this node could not encode its input; see its log") from None

@@ -15,9 +15,10 @@ from mpcnode.config import NodeConfig, load_roster
 from mpcnode.core.randomness import SystemRandomSource
 from mpcnode.metrics import serve_metrics
 from mpcnode.node.access import NodeAccess
+from mpcnode.node.local_service import LocalService
 from mpcnode.node.metrics import NodeMetrics
 from mpcnode.node.rounds import RoundBook
-from mpcnode.node.service import LocalService, RoundControlService
+from mpcnode.node.service import RoundControlService
 from mpcnode.node.store import NodeStore
 from mpcnode.pki import Role
 from mpcnode.preflight import refuse_bad_certificate
@@ -68,6 +69,7 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
         on_release=lambda kind: metrics.releases.labels(kind).inc(),
     )  # fmt: skip
     access = NodeAccess(config.party_id, config.coordinator, roster)
+    sources = {n: t.source for n, t in config.datasets.items() if t.source is not None}
     listen = config.metrics.listen
     stop_metrics = serve_metrics(metrics.registry, listen) if listen else None
 
@@ -76,7 +78,7 @@ async def run_node(config: NodeConfig, ready_file: Path | None = None) -> None:
             RoundControlService(book, access, metrics), server
         )
         node_pb2_grpc.add_LocalServicer_to_server(
-            LocalService(store, access, config.policy.budget), server
+            LocalService(store, access, config.policy.budget, sources), server
         )
         return [s.full_name for s in node_pb2.DESCRIPTOR.services_by_name.values()]
 

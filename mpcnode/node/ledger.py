@@ -90,6 +90,7 @@ class ReleaseRecord:
     sampler: str
     costs: dict[str, Cost]
     released_ms: int
+    snapshot: str = ""  # a records dataset's source snapshot (`mpcnode.records.Snapshot`)
 
 
 def _costs_text(costs: dict[str, Cost]) -> str:
@@ -211,11 +212,13 @@ def write_summary(conn: sqlite3.Connection, key: str, new: PeriodSummary) -> Non
 
 def insert_history(conn: sqlite3.Connection, key: str, entry: ReleaseRecord) -> None:
     """Append one release to the audit trail."""
+    # The snapshot column came with schema 4; schema 3's migration writes rows without it.
+    extra = ", snapshot" if entry.snapshot else ""
     conn.execute(
         "INSERT INTO ledger_releases (round_id, transcript_hash, ledger_key, dataset, period, "
         "input_id, declaration, computation, participants, function, placement, mechanism, "
-        "unit, sampler, costs, released_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?)",
+        f"unit, sampler, costs, released_ms{extra}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        f"?, ?, ?, ?, ?{', ?' if extra else ''})",
         (
             entry.round_id,
             entry.transcript_hash,
@@ -233,6 +236,7 @@ def insert_history(conn: sqlite3.Connection, key: str, entry: ReleaseRecord) -> 
             entry.sampler,
             _costs_text(entry.costs),
             entry.released_ms,
+            *((entry.snapshot,) if extra else ()),
         ),
     )
 
@@ -249,8 +253,8 @@ def releases(conn: sqlite3.Connection, dataset: str = "") -> list[ReleaseRecord]
     """The audit trail, oldest first, optionally of one dataset."""
     rows = conn.execute(
         "SELECT round_id, transcript_hash, dataset, period, input_id, declaration, computation, "
-        "participants, function, placement, mechanism, unit, sampler, costs, released_ms "
-        "FROM ledger_releases WHERE ? = '' OR dataset = ? ORDER BY released_ms, round_id",
+        "participants, function, placement, mechanism, unit, sampler, costs, released_ms, "
+        "snapshot FROM ledger_releases WHERE ? = '' OR dataset = ? ORDER BY released_ms, round_id",
         (dataset, dataset),
     ).fetchall()
     return [
@@ -270,6 +274,7 @@ def releases(conn: sqlite3.Connection, dataset: str = "") -> list[ReleaseRecord]
             sampler=r[12],
             costs=_costs_of(r[13]),
             released_ms=r[14],
+            snapshot=r[15],
         )
         for r in rows
     ]

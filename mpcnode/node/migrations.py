@@ -6,7 +6,7 @@ keyed by input id). 3 moves to owner-declared datasets and one ledger per datase
 "1" of its dataset, with its budget spent at both levels; an old exact, central-DP,
 randomized-response or record-level release fixes that period's exact participant set, and,
 because 0.1 recorded no function, a function no new spec can match, so such a dataset takes
-exact releases again only in a new period.
+exact releases again only in a new period. 4 adds the records snapshot to inputs and releases.
 Old inputs have no declaration; they are dropped, and their owners submit them again
 with a declaration.
 """
@@ -143,4 +143,11 @@ def _to_v3(conn: sqlite3.Connection) -> None:
         )
 
 
-MIGRATIONS: Sequence[Migration] = (_V1, _V2, _to_v3)
+_V4_SNAPSHOTS = """
+ALTER TABLE inputs ADD COLUMN snapshot TEXT NOT NULL DEFAULT '';
+ALTER TABLE ledger_releases ADD COLUMN snapshot TEXT NOT NULL DEFAULT ''
+"""
+"""4: records datasets (issue 13) keep the snapshot their input was computed from, and
+every release of one records it."""
+
+MIGRATIONS: Sequence[Migration] = (_V1, _V2, _to_v3, _V4_SNAPSHOTS)

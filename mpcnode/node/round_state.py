@@ -28,6 +28,7 @@ class NodeRound:
     release: PlannedRelease
     input_id: str = ""
     values_hash: str = ""
+    snapshot: str = ""
     encoded: Slices | None = None
     plan: NoisePlan | None = None
     sampler: str = ""
@@ -64,4 +65,5 @@ def release_record(state: NodeRound, now_ms: int) -> ReleaseRecord:
         state.sampler,
         state.release.costs,
         now_ms,
+        state.snapshot,
     )

@@ -234,6 +234,7 @@ class RoundBook:
                 self._store.drop_hold(round_id)
             raise
         state.input_id, state.values_hash = stored.input_id, stored.values_hash
+        state.snapshot = stored.snapshot
         return state, held
 
     async def accept_seeds(

@@ -27,6 +27,7 @@ import numpy as np
 from mpcnode.core.accounting import BudgetStatus, Cost
 from mpcnode.core.declaration import (
     Declaration,
+    Shape,
     Values,
     declaration_from_doc,
     declaration_to_doc,
@@ -72,6 +73,7 @@ class StoredInput:
     period: str
     # SHA-256 of the values' little-endian bytes (what a seal compares), kept at submit time.
     values_hash: str = ""
+    snapshot: str = ""  # a records dataset: the source snapshot its values were computed from
 
 
 def _next_period(current: str, used: Sequence[str]) -> str:
@@ -213,16 +215,26 @@ class NodeStore:
         values: Values,
         declaration: Declaration | None = None,
         period: str | None = None,
+        snapshot: str = "",
     ) -> StoredInput:
         """Validate values against the declaration and store them for the current period.
 
         With `declaration` (or a `period`), the dataset is (re)declared first, in the same
-        call; InvalidInput messages go back to the owner's own system only.
+        call; InvalidInput messages go back to the owner's own system only. A records
+        dataset takes only what its node computed from its source (`snapshot` says which).
         """
         if declaration is not None and declaration.dataset != dataset:
             raise InvalidInput("the declaration names another dataset than the input")
         target = declaration or self.dataset(dataset).declaration
         target.check()
+        if (target.shape is Shape.COHORTS) != bool(snapshot):
+            raise InvalidInput(
+                f"dataset {shown(dataset)} is declared as records: its node computes its "
+                "contribution from the source in its config (`mpcnode load`), so a submitted "
+                "vector is refused"
+                if target.shape is Shape.COHORTS
+                else f"dataset {shown(dataset)} is not declared as records (shape = cohorts)"
+            )
         # Checked before anything changes: a refused submit leaves the node as it was.
         checked = target.validate(values)
         if declaration is not None or period is not None:
@@ -244,10 +256,11 @@ class NodeStore:
                 )
             conn.execute(
                 "INSERT INTO inputs (dataset, input_id, dtype, length, data, submitted_ms, "
-                "period, hash) VALUES (?, ?, ?, ?, zeroblob(?), ?, ?, ?) ON CONFLICT (dataset) "
-                "DO UPDATE SET input_id = excluded.input_id, dtype = excluded.dtype, length = "
-                "excluded.length, data = excluded.data, submitted_ms = excluded.submitted_ms, "
-                "period = excluded.period, hash = excluded.hash",
+                "period, hash, snapshot) VALUES (?, ?, ?, ?, zeroblob(?), ?, ?, ?, ?) ON "
+                "CONFLICT (dataset) DO UPDATE SET input_id = excluded.input_id, dtype = "
+                "excluded.dtype, length = excluded.length, data = excluded.data, submitted_ms = "
+                "excluded.submitted_ms, period = excluded.period, hash = excluded.hash, "
+                "snapshot = excluded.snapshot",
                 (
                     dataset,
                     input_id,
@@ -257,13 +270,22 @@ class NodeStore:
                     now,
                     record.period,
                     digest,
+                    snapshot,
                 ),
             )
             rowid = conn.execute("SELECT rowid FROM inputs WHERE dataset = ?", (dataset,))
             write_array(conn, "inputs", rowid.fetchone()[0], checked)
             releases = ledger.summary(conn, record.key).releases
         return StoredInput(
-            dataset, input_id, checked, now, releases, record.declaration, record.period, digest
+            dataset,
+            input_id,
+            checked,
+            now,
+            releases,
+            record.declaration,
+            record.period,
+            digest,
+            snapshot,
         )
 
     def get_input(self, dataset: str) -> StoredInput:
@@ -278,7 +300,7 @@ class NodeStore:
                     reason="DATASET_UNDECLARED",
                 )
             row = conn.execute(
-                "SELECT input_id, dtype, length, submitted_ms, hash, rowid FROM inputs "
+                "SELECT input_id, dtype, length, submitted_ms, hash, rowid, snapshot FROM inputs "
                 "WHERE dataset = ? AND period = ?",
                 (dataset, record.period),
             ).fetchone()
@@ -291,7 +313,15 @@ class NodeStore:
                 reason="NO_INPUT",
             )
         return StoredInput(
-            dataset, row[0], values, row[3], releases, record.declaration, record.period, row[4]
+            dataset,
+            row[0],
+            values,
+            row[3],
+            releases,
+            record.declaration,
+            record.period,
+            row[4],
+            row[6],
         )
 
     def list_inputs(self) -> list[StoredInput]:

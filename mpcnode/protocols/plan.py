@@ -11,6 +11,10 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
+import numpy as np
+
+from mpcnode.core.cohort_table import Table, cohort_outputs
+from mpcnode.core.cohorts import block_weights, record_step
 from mpcnode.core.comparison_options import value_bits
 from mpcnode.core.field import ELEMENT_BYTES
 from mpcnode.core.mechanisms import OVERFLOW_MISS, plan_noise, total_noise_law
@@ -25,6 +29,7 @@ from mpcnode.protocols.programs import (
     NoisyArgmax,
     Program,
     Ranked,
+    SmallCells,
     Threshold,
 )
 
@@ -60,6 +65,11 @@ def program_for(spec: ComputationSpec, n: int) -> Program:
     scale = 1 << spec.fractional_bits
     largest = math.ceil(max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper))) * scale)
     noise = _noise_margin(spec, n)
+    if spec.kind is Kind.COHORTS:
+        step = record_step(spec.lower, spec.upper, spec.fractional_bits)
+        weight = block_weights(step, spec.privacy.enabled)[0]
+        most = n * spec.cohorts.max_records * weight + noise
+        return SmallCells(len(spec.bins), spec.cohorts.min_cell * weight, most)
     if spec.kind is Kind.THRESHOLD:
         if options.at_least is None:  # spec.check refuses it; a programming error here
             raise ValueError("a threshold needs at_least")
@@ -100,7 +110,8 @@ def check_fits(spec: ComputationSpec, n: int) -> None:
             "for the comparison's field (GF(2^127 - 1)) with 40 bits of statistical "
             "security: narrow the bounds, use fewer fractional bits, or a simpler threshold"
         )
-    largest = largest_step_reply(program, n, spec.length if spec.comparison.winner_only else 1)
+    vector = spec.comparison.winner_only or spec.kind is Kind.COHORTS
+    largest = largest_step_reply(program, n, spec.length if vector else 1)
     if largest > MAX_STEP_REPLY_BYTES:
         raise InvalidInput(
             f"this {spec.kind.value} among {n} parties would send {largest / 2**20:.1f} MiB "
@@ -179,6 +190,24 @@ def _sum_outputs(
     return [("suppressed", 0), ("sum", as_number), *mean]
 
 
+def published_arrays(
+    spec: ComputationSpec, participants: Sequence[str], opened: Sequence[int]
+) -> Table:
+    """The outputs as published, each as an array: `published`'s scalars as one element,
+    and a cohorts table (small cells suppressed inside MPC) as one element per cohort."""
+    if spec.kind is Kind.COHORTS:
+        n, size = len(participants), len(spec.bins)
+        decoded = program_for(spec, n).decode(opened, n)
+        small = np.array([decoded[f"suppressed:{c}"] for c in range(size)], dtype=np.int64)
+        total = np.array([decoded[f"total:{e}"] for e in range(3 * size)], dtype=np.int64)
+        return cohort_outputs(spec, total, n, suppressed=small)
+    table: Table = []
+    for name, value in published(spec, participants, opened):
+        dtype = np.float64 if isinstance(value, float) else np.int64
+        table.append((name, np.array([value], dtype=dtype)))
+    return table
+
+
 PARTY_OUTPUTS = ("argmax", "argmin", "winner")
 """Outputs that are an index into the result's participants (when the kind compares)."""
 
@@ -201,6 +230,17 @@ def threat_model(spec: ComputationSpec, n: int) -> str:
 def revealed(spec: ComputationSpec) -> str:
     """In words, exactly what a result of `spec` reveals."""
     kind, options = spec.kind, spec.comparison
+    if kind is Kind.COHORTS:
+        noisy = "noisy " if spec.privacy.enabled else ""
+        small = spec.cohorts.min_cell
+        step = record_step(spec.lower, spec.upper, spec.fractional_bits)
+        times = step / (1 << spec.fractional_bits)
+        noise = f" (the noise stated is a count's; a sum's is {times:g} times it)" if noisy else ""
+        return f"each cohort's {noisy}count, sum, mean and standard deviation{noise}" + (
+            f"; for a cohort of fewer than {small} {noisy}records in all, only that it is small"
+            if small
+            else ""
+        )
     nothing_else = "; nothing else: no other value, no comparison outcome"
     if options.dominance:
         top = options.dominant_top

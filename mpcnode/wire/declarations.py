@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mpcnode.api.v1 import types_pb2 as pb
+from mpcnode.core.cohorts import Group
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Unit
 from mpcnode.errors import InvalidInput
@@ -13,6 +14,7 @@ SHAPES = {
     pb.DatasetDeclaration.SHAPE_VECTOR: Shape.VECTOR,
     pb.DatasetDeclaration.SHAPE_VOTE: Shape.VOTE,
     pb.DatasetDeclaration.SHAPE_POLL: Shape.POLL,
+    pb.DatasetDeclaration.SHAPE_COHORTS: Shape.COHORTS,
 }
 
 
@@ -25,7 +27,9 @@ def declaration_from_proto(msg: pb.DatasetDeclaration) -> Declaration:
     """Decode and check a declaration; InvalidInput names what is wrong (to the owner)."""
     shape = SHAPES.get(msg.shape)
     if shape is None:
-        raise InvalidInput("declaration.shape must be scalar, vector, vote or poll")
+        raise InvalidInput("declaration.shape must be scalar, vector, vote, poll or cohorts")
+    if len(msg.groups) > 4 or any(len(g.categories) > 10_000 for g in msg.groups):
+        raise InvalidInput("declaration.groups: at most 4 groups of at most 10000 categories")
     if msg.unit and msg.unit not in UNITS:
         raise InvalidInput(f"declaration.unit {msg.unit} is unknown")
     p = msg.policy
@@ -51,6 +55,9 @@ def declaration_from_proto(msg: pb.DatasetDeclaration) -> Declaration:
         unit=UNITS.get(msg.unit, Unit.ORGANIZATION),
         record_bound=msg.record_bound,
         policy=policy,
+        groups=tuple(Group(g.column, tuple(g.categories)) for g in msg.groups),
+        max_records=msg.max_records,
+        min_cell=msg.min_cell,
     )
     decl.check()
     return decl
@@ -81,4 +88,9 @@ def declaration_to_proto(decl: Declaration) -> pb.DatasetDeclaration:
         unit=key_of(UNITS, decl.unit),
         record_bound=decl.record_bound,
         policy=policy,
+        groups=[
+            pb.CohortGroup(column=g.column, categories=list(g.categories)) for g in decl.groups
+        ],
+        max_records=decl.max_records,
+        min_cell=decl.min_cell,
     )

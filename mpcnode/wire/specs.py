@@ -9,6 +9,7 @@ from fractions import Fraction
 from typing import TypeVar
 
 from mpcnode.api.v1 import types_pb2 as pb
+from mpcnode.core.cohorts import CohortOptions
 from mpcnode.core.comparison_options import ComparisonOptions, parse_fraction
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
 from mpcnode.core.spec import ComputationSpec, Kind
@@ -24,6 +25,7 @@ _KINDS = {
     pb.KIND_AUCTION: Kind.AUCTION,
     pb.KIND_QUANTILE: Kind.QUANTILE,
     pb.KIND_THRESHOLD: Kind.THRESHOLD,
+    pb.KIND_COHORTS: Kind.COHORTS,
 }
 K = TypeVar("K")
 V = TypeVar("V")
@@ -127,6 +129,11 @@ def spec_from_proto(msg: pb.ComputationSpec) -> ComputationSpec:
         readers=tuple(msg.readers),
         privacy=privacy_from_proto(msg.privacy),
         comparison=comparison_from_proto(msg.comparison),
+        cohorts=CohortOptions(
+            max_records=msg.cohorts.max_records,
+            min_cell=msg.cohorts.min_cell,
+            ratio=_bounded(msg.cohorts.ratio, 200, "spec.cohorts.ratio"),
+        ),
     )
 
 
@@ -145,7 +152,18 @@ def spec_to_proto(spec: ComputationSpec) -> pb.ComputationSpec:
         readers=list(spec.readers),
         privacy=privacy_to_proto(spec.privacy),
         comparison=comparison_to_proto(spec.comparison),
+        cohorts=pb.CohortOptions(
+            max_records=spec.cohorts.max_records,
+            min_cell=spec.cohorts.min_cell,
+            ratio=spec.cohorts.ratio,
+        ),
     )
+
+
+def _bounded(text: str, limit: int, what: str) -> str:
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters")
+    return text
 
 
 def comparison_from_proto(msg: pb.ComparisonOptions) -> ComparisonOptions:

@@ -23,7 +23,7 @@ from in_process import ROSTER, SEAL_KEYS
 from seeded import SeededSource
 
 from mpcnode.api.v1 import node_pb2
-from mpcnode.config import NodePolicy
+from mpcnode.config import EVERY_KIND, NodePolicy
 from mpcnode.core import field as gf
 from mpcnode.core import shamir
 from mpcnode.core.comparison_options import ComparisonOptions
@@ -42,7 +42,7 @@ from mpcnode.protocols.simulate import simulate
 from mpcnode.tls import MAX_MESSAGE_BYTES
 
 ABC = ("alice", "bob", "carlos")
-ALL_KINDS = tuple(k.value for k in Kind)
+ALL_KINDS = EVERY_KIND
 Hook = Callable[[int, dict[str, StepOutcome]], None]
 
 

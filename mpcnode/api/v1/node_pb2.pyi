@@ -477,6 +477,7 @@ class InputInfo(_message.Message):
     DECLARATION_FIELD_NUMBER: _builtins.int
     DECLARATION_FINGERPRINT_FIELD_NUMBER: _builtins.int
     PERIOD_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_FIELD_NUMBER: _builtins.int
     dataset: _builtins.str
     input_id: _builtins.str
     """Changes every time the input is replaced; releases refer to it."""
@@ -489,6 +490,11 @@ class InputInfo(_message.Message):
     """SHA-256 (hex) of the declaration's canonical form."""
     period: _builtins.str
     """The current period of the dataset; its ledger is "<dataset>@<period>"."""
+    snapshot: _builtins.str
+    """A records dataset: the snapshot its contribution was computed from, for audit: the
+    source, rows used of rows read, rows clipped, and the SHA-256 of the file (or of the
+    query's rows). Empty for submitted values.
+    """
     @_builtins.property
     def declaration(self) -> _types_pb2.DatasetDeclaration: ...
     def __init__(
@@ -503,14 +509,38 @@ class InputInfo(_message.Message):
         declaration: _types_pb2.DatasetDeclaration | None = ...,
         declaration_fingerprint: _builtins.str = ...,
         period: _builtins.str = ...,
+        snapshot: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["declaration", b"declaration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "declaration", b"declaration", "declaration_fingerprint", b"declaration_fingerprint", "dtype", b"dtype", "input_id", b"input_id", "length", b"length", "period", b"period", "releases", b"releases", "submitted_unix_ms", b"submitted_unix_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "declaration", b"declaration", "declaration_fingerprint", b"declaration_fingerprint", "dtype", b"dtype", "input_id", b"input_id", "length", b"length", "period", b"period", "releases", b"releases", "snapshot", b"snapshot", "submitted_unix_ms", b"submitted_unix_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InputInfo: _TypeAlias = InputInfo  # noqa: Y015
+
+@_typing.final
+class LoadRecordsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATASET_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    dataset: _builtins.str
+    period: _builtins.str
+    """As SubmitInputChunk.period: "next", a new label, or empty for the current period."""
+    def __init__(
+        self,
+        *,
+        dataset: _builtins.str = ...,
+        period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoadRecordsRequest: _TypeAlias = LoadRecordsRequest  # noqa: Y015
 
 @_typing.final
 class ListInputsRequest(_message.Message):
@@ -610,6 +640,7 @@ class Release(_message.Message):
     DECLARATION_FINGERPRINT_FIELD_NUMBER: _builtins.int
     ORGANIZATION_EPSILON_FIELD_NUMBER: _builtins.int
     ORGANIZATION_RHO_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_FIELD_NUMBER: _builtins.int
     round_id: _builtins.bytes
     transcript_hash: _builtins.bytes
     dataset: _builtins.str
@@ -635,6 +666,8 @@ class Release(_message.Message):
     charges its group-privacy cost there).
     """
     organization_rho: _builtins.str
+    snapshot: _builtins.str
+    """The records snapshot of the input released (InputInfo.snapshot); empty otherwise."""
     @_builtins.property
     def participants(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -658,10 +691,11 @@ class Release(_message.Message):
         declaration_fingerprint: _builtins.str = ...,
         organization_epsilon: _builtins.str = ...,
         organization_rho: _builtins.str = ...,
+        snapshot: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["computation", b"computation", "dataset", b"dataset", "declaration_fingerprint", b"declaration_fingerprint", "epsilon", b"epsilon", "function", b"function", "input_id", b"input_id", "mechanism", b"mechanism", "organization_epsilon", b"organization_epsilon", "organization_rho", b"organization_rho", "participants", b"participants", "period", b"period", "placement", b"placement", "released_unix_ms", b"released_unix_ms", "rho", b"rho", "round_id", b"round_id", "sampler", b"sampler", "transcript_hash", b"transcript_hash", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computation", b"computation", "dataset", b"dataset", "declaration_fingerprint", b"declaration_fingerprint", "epsilon", b"epsilon", "function", b"function", "input_id", b"input_id", "mechanism", b"mechanism", "organization_epsilon", b"organization_epsilon", "organization_rho", b"organization_rho", "participants", b"participants", "period", b"period", "placement", b"placement", "released_unix_ms", b"released_unix_ms", "rho", b"rho", "round_id", b"round_id", "sampler", b"sampler", "snapshot", b"snapshot", "transcript_hash", b"transcript_hash", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -376,6 +376,11 @@ class LocalStub:
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.DeleteInputRequest.SerializeToString,
                 response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.InputInfo.FromString,
                 _registered_method=True)
+        self.LoadRecords = channel.unary_unary(
+                '/mpc.v1.Local/LoadRecords',
+                request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.LoadRecordsRequest.SerializeToString,
+                response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.InputInfo.FromString,
+                _registered_method=True)
         self.ListReleases = channel.unary_unary(
                 '/mpc.v1.Local/ListReleases',
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ListReleasesRequest.SerializeToString,
@@ -417,6 +422,17 @@ class LocalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LoadRecords(self, request, context):
+        """Computes and stores the contribution of a records dataset (SHAPE_COHORTS) from the
+        source its node's config names: reads every row, clips each value, aggregates into the
+        declared cohorts. An unseen category, a missing value or more rows than max_records is
+        INVALID_ARGUMENT naming it; nothing is stored then. The same rules as SubmitInput hold
+        for periods and exact releases.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListReleases(self, request, context):
         """Every partial sum this node released: which input went into which round.
         """
@@ -447,6 +463,11 @@ def add_LocalServicer_to_server(servicer, server):
             'DeleteInput': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteInput,
                     request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.DeleteInputRequest.FromString,
+                    response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.InputInfo.SerializeToString,
+            ),
+            'LoadRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadRecords,
+                    request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.LoadRecordsRequest.FromString,
                     response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.InputInfo.SerializeToString,
             ),
             'ListReleases': grpc.unary_unary_rpc_method_handler(
@@ -542,6 +563,33 @@ class Local:
             target,
             '/mpc.v1.Local/DeleteInput',
             mpcnode_dot_api_dot_v1_dot_node__pb2.DeleteInputRequest.SerializeToString,
+            mpcnode_dot_api_dot_v1_dot_node__pb2.InputInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.v1.Local/LoadRecords',
+            mpcnode_dot_api_dot_v1_dot_node__pb2.LoadRecordsRequest.SerializeToString,
             mpcnode_dot_api_dot_v1_dot_node__pb2.InputInfo.FromString,
             options,
             channel_credentials,

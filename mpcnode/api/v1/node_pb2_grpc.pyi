@@ -255,6 +255,13 @@ class LocalStub:
     """
     ListInputs: _grpc.UnaryUnaryMultiCallable[_node_pb2.ListInputsRequest, _node_pb2.ListInputsReply]
     DeleteInput: _grpc.UnaryUnaryMultiCallable[_node_pb2.DeleteInputRequest, _node_pb2.InputInfo]
+    LoadRecords: _grpc.UnaryUnaryMultiCallable[_node_pb2.LoadRecordsRequest, _node_pb2.InputInfo]
+    """Computes and stores the contribution of a records dataset (SHAPE_COHORTS) from the
+    source its node's config names: reads every row, clips each value, aggregates into the
+    declared cohorts. An unseen category, a missing value or more rows than max_records is
+    INVALID_ARGUMENT naming it; nothing is stored then. The same rules as SubmitInput hold
+    for periods and exact releases.
+    """
     ListReleases: _grpc.UnaryUnaryMultiCallable[_node_pb2.ListReleasesRequest, _node_pb2.ListReleasesReply]
     """Every partial sum this node released: which input went into which round."""
     ListBudgets: _grpc.UnaryUnaryMultiCallable[_node_pb2.ListBudgetsRequest, _node_pb2.ListBudgetsReply]
@@ -277,6 +284,13 @@ class LocalAsyncStub(LocalStub):
     """
     ListInputs: _aio.UnaryUnaryMultiCallable[_node_pb2.ListInputsRequest, _node_pb2.ListInputsReply]  # type: ignore[assignment]
     DeleteInput: _aio.UnaryUnaryMultiCallable[_node_pb2.DeleteInputRequest, _node_pb2.InputInfo]  # type: ignore[assignment]
+    LoadRecords: _aio.UnaryUnaryMultiCallable[_node_pb2.LoadRecordsRequest, _node_pb2.InputInfo]  # type: ignore[assignment]
+    """Computes and stores the contribution of a records dataset (SHAPE_COHORTS) from the
+    source its node's config names: reads every row, clips each value, aggregates into the
+    declared cohorts. An unseen category, a missing value or more rows than max_records is
+    INVALID_ARGUMENT naming it; nothing is stored then. The same rules as SubmitInput hold
+    for periods and exact releases.
+    """
     ListReleases: _aio.UnaryUnaryMultiCallable[_node_pb2.ListReleasesRequest, _node_pb2.ListReleasesReply]  # type: ignore[assignment]
     """Every partial sum this node released: which input went into which round."""
     ListBudgets: _aio.UnaryUnaryMultiCallable[_node_pb2.ListBudgetsRequest, _node_pb2.ListBudgetsReply]  # type: ignore[assignment]
@@ -314,6 +328,19 @@ class LocalServicer(metaclass=_abc_1.ABCMeta):
         request: _node_pb2.DeleteInputRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_node_pb2.InputInfo, _abc.Awaitable[_node_pb2.InputInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def LoadRecords(
+        self,
+        request: _node_pb2.LoadRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_node_pb2.InputInfo, _abc.Awaitable[_node_pb2.InputInfo]]:
+        """Computes and stores the contribution of a records dataset (SHAPE_COHORTS) from the
+        source its node's config names: reads every row, clips each value, aggregates into the
+        declared cohorts. An unseen category, a missing value or more rows than max_records is
+        INVALID_ARGUMENT naming it; nothing is stored then. The same rules as SubmitInput hold
+        for periods and exact releases.
+        """
 
     @_abc_1.abstractmethod
     def ListReleases(

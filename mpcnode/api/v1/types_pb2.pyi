@@ -85,6 +85,15 @@ class _KindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Kind.ValueType],
     """YES (1) or NO (0) for sum >= comparison.at_least (times the number of participants when
     comparison.of_participants); nothing else, not even the sum.
     """
+    KIND_COHORTS: _Kind.ValueType  # 10
+    """Per-cohort count, sum, mean and standard deviation of a records dataset (SHAPE_COHORTS):
+    bins are the cohort labels ("gender=f,level=1", row-major, the last group fastest),
+    length is 3 x len(bins) (each party's count, sum and sum of squares per cohort), lower
+    and upper are the per-record clipping bounds, and cohorts.max_records the declared most
+    records per party. Outputs: "count", "sum", "mean", "std" (one per cohort, NaN when
+    suppressed), "suppressed" (1 or 0 per cohort), and with cohorts.ratio, "ratio" and
+    "gap" (1 - ratio) per combination of the other groups.
+    """
 
 class Kind(_Kind, metaclass=_KindEnumTypeWrapper):
     """What a computation computes."""
@@ -117,6 +126,15 @@ ceil(q * n) of n, ascending (the median, q = 1/2, is the lower median for even n
 KIND_THRESHOLD: Kind.ValueType  # 9
 """YES (1) or NO (0) for sum >= comparison.at_least (times the number of participants when
 comparison.of_participants); nothing else, not even the sum.
+"""
+KIND_COHORTS: Kind.ValueType  # 10
+"""Per-cohort count, sum, mean and standard deviation of a records dataset (SHAPE_COHORTS):
+bins are the cohort labels ("gender=f,level=1", row-major, the last group fastest),
+length is 3 x len(bins) (each party's count, sum and sum of squares per cohort), lower
+and upper are the per-record clipping bounds, and cohorts.max_records the declared most
+records per party. Outputs: "count", "sum", "mean", "std" (one per cohort, NaN when
+suppressed), "suppressed" (1 or 0 per cohort), and with cohorts.ratio, "ratio" and
+"gap" (1 - ratio) per combination of the other groups.
 """
 Global___Kind: _TypeAlias = Kind  # noqa: Y015
 
@@ -247,6 +265,41 @@ class TensorChunk(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TensorChunk: _TypeAlias = TensorChunk  # noqa: Y015
+
+@_typing.final
+class CohortOptions(_message.Message):
+    """Options of KIND_COHORTS."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_RECORDS_FIELD_NUMBER: _builtins.int
+    MIN_CELL_FIELD_NUMBER: _builtins.int
+    RATIO_FIELD_NUMBER: _builtins.int
+    max_records: _builtins.int
+    """The declared most records of one party (must equal the declaration's)."""
+    min_cell: _builtins.int
+    """Small-cell suppression: a cohort with fewer than this many records across all parties
+    is published as suppressed; decided inside MPC (the round runs with Step), so a
+    suppressed cohort reveals only that it is small. 0 is off.
+    """
+    ratio: _builtins.str
+    """A ratio of means within one group, for every combination of the others:
+    "<column>=<numerator>/<denominator>", e.g. "gender=f/m" (the wage gap per level).
+    """
+    def __init__(
+        self,
+        *,
+        max_records: _builtins.int = ...,
+        min_cell: _builtins.int = ...,
+        ratio: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_records", b"max_records", "min_cell", b"min_cell", "ratio", b"ratio"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CohortOptions: _TypeAlias = CohortOptions  # noqa: Y015
 
 @_typing.final
 class ComparisonOptions(_message.Message):
@@ -496,6 +549,7 @@ class ComputationSpec(_message.Message):
     PRIVACY_FIELD_NUMBER: _builtins.int
     READERS_FIELD_NUMBER: _builtins.int
     COMPARISON_FIELD_NUMBER: _builtins.int
+    COHORTS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     kind: Global___Kind.ValueType
     dataset: _builtins.str
@@ -527,6 +581,8 @@ class ComputationSpec(_message.Message):
 
     @_builtins.property
     def comparison(self) -> Global___ComparisonOptions: ...
+    @_builtins.property
+    def cohorts(self) -> Global___CohortOptions: ...
     def __init__(
         self,
         *,
@@ -543,10 +599,11 @@ class ComputationSpec(_message.Message):
         privacy: Global___Privacy | None = ...,
         readers: _abc.Iterable[_builtins.str] | None = ...,
         comparison: Global___ComparisonOptions | None = ...,
+        cohorts: Global___CohortOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "encoding", b"encoding", "privacy", b"privacy"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cohorts", b"cohorts", "comparison", b"comparison", "encoding", b"encoding", "privacy", b"privacy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bins", b"bins", "comparison", b"comparison", "dataset", b"dataset", "encoding", b"encoding", "kind", b"kind", "length", b"length", "lower", b"lower", "min_parties", b"min_parties", "name", b"name", "on_out_of_bounds", b"on_out_of_bounds", "privacy", b"privacy", "readers", b"readers", "upper", b"upper"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bins", b"bins", "cohorts", b"cohorts", "comparison", b"comparison", "dataset", b"dataset", "encoding", b"encoding", "kind", b"kind", "length", b"length", "lower", b"lower", "min_parties", b"min_parties", "name", b"name", "on_out_of_bounds", b"on_out_of_bounds", "privacy", b"privacy", "readers", b"readers", "upper", b"upper"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -577,6 +634,12 @@ class DatasetDeclaration(_message.Message):
         """Respondents' 0/1 answers (any number up to `upper`); the node contributes the counts
         [answers 0, answers 1] over two `bins`. Its record is one answer (record_bound 1).
         """
+        SHAPE_COHORTS: DatasetDeclaration._Shape.ValueType  # 5
+        """Records from a source in the node's config, grouped into cohorts (every combination
+        of one category per group); the node computes its contribution itself (Local.
+        LoadRecords): count, sum and sum of squares of the values clipped to [lower, upper].
+        `length` is the number of cohorts; unit RECORD needs no record_bound.
+        """
 
     class Shape(_Shape, metaclass=_ShapeEnumTypeWrapper): ...
     SHAPE_UNSPECIFIED: DatasetDeclaration.Shape.ValueType  # 0
@@ -590,6 +653,12 @@ class DatasetDeclaration(_message.Message):
     """Respondents' 0/1 answers (any number up to `upper`); the node contributes the counts
     [answers 0, answers 1] over two `bins`. Its record is one answer (record_bound 1).
     """
+    SHAPE_COHORTS: DatasetDeclaration.Shape.ValueType  # 5
+    """Records from a source in the node's config, grouped into cohorts (every combination
+    of one category per group); the node computes its contribution itself (Local.
+    LoadRecords): count, sum and sum of squares of the values clipped to [lower, upper].
+    `length` is the number of cohorts; unit RECORD needs no record_bound.
+    """
 
     DATASET_FIELD_NUMBER: _builtins.int
     SHAPE_FIELD_NUMBER: _builtins.int
@@ -601,6 +670,9 @@ class DatasetDeclaration(_message.Message):
     UNIT_FIELD_NUMBER: _builtins.int
     RECORD_BOUND_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
+    MAX_RECORDS_FIELD_NUMBER: _builtins.int
+    MIN_CELL_FIELD_NUMBER: _builtins.int
     dataset: _builtins.str
     shape: Global___DatasetDeclaration.Shape.ValueType
     length: _builtins.int
@@ -613,12 +685,22 @@ class DatasetDeclaration(_message.Message):
     one record can change one element (record_bound).
     """
     record_bound: _builtins.float
+    max_records: _builtins.int
+    """SHAPE_COHORTS: the most records (rows) this organization may have."""
+    min_cell: _builtins.int
+    """SHAPE_COHORTS: every release must suppress cohorts of fewer records than this
+    (spec.cohorts.min_cell at least this); 0 requires none.
+    """
     @_builtins.property
     def encoding(self) -> Global___Encoding: ...
     @_builtins.property
     def bins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def policy(self) -> Global___ReleasePolicy: ...
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___CohortGroup]:
+        """SHAPE_COHORTS: the group-by columns with their categories, in order."""
+
     def __init__(
         self,
         *,
@@ -632,14 +714,42 @@ class DatasetDeclaration(_message.Message):
         unit: Global___Privacy.Unit.ValueType = ...,
         record_bound: _builtins.float = ...,
         policy: Global___ReleasePolicy | None = ...,
+        groups: _abc.Iterable[Global___CohortGroup] | None = ...,
+        max_records: _builtins.int = ...,
+        min_cell: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["encoding", b"encoding", "policy", b"policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bins", b"bins", "dataset", b"dataset", "encoding", b"encoding", "length", b"length", "lower", b"lower", "policy", b"policy", "record_bound", b"record_bound", "shape", b"shape", "unit", b"unit", "upper", b"upper"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bins", b"bins", "dataset", b"dataset", "encoding", b"encoding", "groups", b"groups", "length", b"length", "lower", b"lower", "max_records", b"max_records", "min_cell", b"min_cell", "policy", b"policy", "record_bound", b"record_bound", "shape", b"shape", "unit", b"unit", "upper", b"upper"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DatasetDeclaration: _TypeAlias = DatasetDeclaration  # noqa: Y015
+
+@_typing.final
+class CohortGroup(_message.Message):
+    """One group-by column of a records dataset and its declared categories."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMN_FIELD_NUMBER: _builtins.int
+    CATEGORIES_FIELD_NUMBER: _builtins.int
+    column: _builtins.str
+    @_builtins.property
+    def categories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        column: _builtins.str = ...,
+        categories: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories", "column", b"column"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CohortGroup: _TypeAlias = CohortGroup  # noqa: Y015
 
 @_typing.final
 class ReleasePolicy(_message.Message):

@@ -1,0 +1,249 @@
+"""Read a records source and aggregate it into the declared cohorts, in one DuckDB query.
+
+Each row's value is clipped to the declaration's [lower, upper] and encoded on its own
+(round(v * 2^f), halves away from zero), then counted, summed and squared into its cohort
+(`mpcnode.core.cohorts`). A row whose group value is not a declared category, or whose
+value is missing or not a finite number, is an error for the owner, never a new cohort and
+never silently dropped: the layout is the declaration's, the same at every party.
+
+Errors here go to the organization's own client (`mpcnode load`): they may name columns,
+counts and unseen categories, as its own data is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+
+from mpcnode.core.cohorts import STATS
+from mpcnode.core.declaration import Declaration, Shape
+from mpcnode.errors import InvalidInput, NotFound
+from mpcnode.records.source import RecordSource
+
+_BATCH_ROWS = 65_536
+_SHOWN_UNSEEN = 5
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A records source as aggregated once: the cohort vector and how to audit it.
+
+    `sha256` is of the file's bytes (CSV, Parquet: `sha256sum` gives the same) or of the
+    query's rows in the order returned, one JSON array per line (SQLite, DuckDB).
+    """
+
+    values: npt.NDArray[np.int64]
+    rows_read: int
+    rows_used: int
+    clipped: int
+    sha256: str
+    source: str
+
+    def text(self) -> str:
+        """One line for the release record and the owner's listings."""
+        return (
+            f"{self.source}: {self.rows_used} of {self.rows_read} rows used, {self.clipped} "
+            f"clipped, sha256 {self.sha256}"
+        )
+
+
+def load_records(
+    source: RecordSource, decl: Declaration, threads: int = 2, memory_limit: str = "1GB"
+) -> Snapshot:
+    """Aggregate `source` into `decl`'s cohorts (blocking), or InvalidInput for the owner."""
+    if decl.shape is not Shape.COHORTS:
+        raise InvalidInput(f"dataset {decl.dataset!r} is not declared with shape = cohorts")
+    if not source.path.is_file():
+        raise NotFound(f"records source {source.kind} {source.path}: no such file")
+    con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory_limit})
+    try:
+        relation, digest = _relation(con, source)
+        grouped = _grouped(con, relation, source, decl)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(f"records source {source.describe()}: {first}") from None
+    finally:
+        con.close()
+    values, rows_read, rows_used, clipped = _cohort_vector(grouped, source, decl)
+    return Snapshot(values, rows_read, rows_used, clipped, digest, f"{source.kind} {source.path}")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _relation(con: duckdb.DuckDBPyConnection, source: RecordSource) -> tuple[str, str]:
+    """The rows as a DuckDB relation (SQL text), and their fingerprint."""
+    path = source.path
+    if source.kind == "csv":
+        return f"read_csv({_literal(str(path))}, header = true)", _file_sha256(path)
+    if source.kind == "parquet":
+        return f"read_parquet({_literal(str(path))})", _file_sha256(path)
+    if source.kind == "duckdb":
+        con.execute(f"ATTACH {_literal(str(path))} AS records (READ_ONLY)")
+        con.execute("USE records")
+        cursor = con.execute(source.query)
+        digest = _rows_sha256(iter(lambda: cursor.fetchmany(_BATCH_ROWS), []))
+        return f"({source.query})", digest
+    return "records_rows", _copy_sqlite(con, source)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _rows_sha256(batches: Any) -> str:
+    digest = hashlib.sha256()
+    for batch in batches:
+        for row in batch:
+            digest.update(json.dumps(list(row), default=str).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _copy_sqlite(con: duckdb.DuckDBPyConnection, source: RecordSource) -> str:
+    """Run the query in SQLite (read-only) and copy its rows into DuckDB, hashing them."""
+    try:
+        db = sqlite3.connect(f"file:{source.path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise InvalidInput(f"records source {source.describe()}: {exc}") from None
+    digest = hashlib.sha256()
+    try:
+        cursor = db.execute(source.query)
+        names = [d[0] for d in cursor.description or ()]
+        if not names:
+            raise InvalidInput(f"records source {source.describe()}: the query returns no columns")
+        created = False
+        while batch := cursor.fetchmany(_BATCH_ROWS):
+            for row in batch:
+                digest.update(json.dumps(list(row), default=str).encode() + b"\n")
+            columns = list(zip(*batch, strict=True))
+            frame = {n: _column(c) for n, c in zip(names, columns, strict=True)}
+            con.register("records_batch", frame)
+            if created:
+                con.execute("INSERT INTO records_rows SELECT * FROM records_batch")
+            else:
+                con.execute("CREATE TABLE records_rows AS SELECT * FROM records_batch")
+                created = True
+            con.unregister("records_batch")
+        if not created:
+            cols = ", ".join(f"NULL::VARCHAR AS {_identifier(n)}" for n in names)
+            con.execute(f"CREATE TABLE records_rows AS SELECT {cols} LIMIT 0")
+    except sqlite3.Error as exc:
+        raise InvalidInput(f"records source {source.describe()}: {exc}") from None
+    finally:
+        db.close()
+    return digest.hexdigest()
+
+
+def _column(values: tuple[Any, ...]) -> npt.NDArray[Any]:
+    """A SQLite column as numpy: numbers when every value is one, else text (NULLs kept)."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, int) for v in present) and len(present) == len(values):
+        return np.array(values, dtype=np.int64)
+    if present and all(isinstance(v, int | float) for v in present) and len(present) == len(values):
+        return np.array(values, dtype=np.float64)
+    return np.array([None if v is None else str(v) for v in values], dtype=object)
+
+
+def _grouped(
+    con: duckdb.DuckDBPyConnection, relation: str, source: RecordSource, decl: Declaration
+) -> list[tuple[Any, ...]]:
+    """One scan: per (used, group values): rows, bad values, clipped, count, sum, squares."""
+    scale = float(1 << decl.fractional_bits)
+    lower, upper = float(decl.lower), float(decl.upper)
+    groups = [f"CAST({_identifier(g.column)} AS VARCHAR)" for g in decl.groups]
+    used = f"COALESCE(({source.filter}), false)" if source.filter else "true"
+    value = f"TRY_CAST({_identifier(source.value)} AS DOUBLE)"
+    sql = f"""
+        WITH rows AS (
+            SELECT {used} AS used, {", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))},
+                   {value} AS v
+            FROM {relation}
+        ), encoded AS (
+            SELECT *, CASE WHEN isfinite(v) THEN
+                CAST(round(least(greatest(v, {lower!r}), {upper!r}) * {scale!r}) AS HUGEINT)
+            END AS e
+            FROM rows
+        )
+        SELECT used, {", ".join(f"g{i}" for i in range(len(groups)))},
+               count(*),
+               count(*) FILTER (WHERE v IS NULL OR NOT isfinite(v)),
+               count(*) FILTER (WHERE v < {lower!r} OR v > {upper!r}),
+               sum(e), sum(e * e)
+        FROM encoded
+        GROUP BY ALL
+    """
+    return con.execute(sql).fetchall()
+
+
+def _cohort_vector(
+    grouped: list[tuple[Any, ...]], source: RecordSource, decl: Declaration
+) -> tuple[npt.NDArray[np.int64], int, int, int]:
+    layout, size = decl.layout, decl.length
+    index = {tuple(label_parts): i for i, label_parts in enumerate(_combinations(decl))}
+    vector = np.zeros(len(STATS) * size, dtype=np.int64)
+    rows_read = rows_used = clipped = bad = 0
+    unseen: dict[str, int] = {}
+    k = len(layout.groups)
+    for row in grouped:
+        used, keys, (rows, invalid, over, total, squares) = row[0], row[1 : 1 + k], row[1 + k :]
+        rows_read += rows
+        if not used:
+            continue
+        rows_used += rows
+        cohort = index.get(tuple(keys))
+        if cohort is None:
+            label = ",".join(
+                f"{g.column}={'<empty>' if v is None else v}"
+                for g, v in zip(layout.groups, keys, strict=True)
+            )
+            unseen[label] = unseen.get(label, 0) + rows
+            continue
+        bad += invalid
+        clipped += over
+        vector[cohort] = rows
+        vector[size + cohort] = int(total or 0)
+        vector[2 * size + cohort] = int(squares or 0)
+    where = f"records source {source.describe()}"
+    if unseen:
+        shown = ", ".join(f"{label} ({n} rows)" for label, n in list(unseen.items())[:5])
+        more = f" and {len(unseen) - 5} more" if len(unseen) > _SHOWN_UNSEEN else ""
+        raise InvalidInput(
+            f"{where}: rows in cohorts the declaration does not list: {shown}{more}. Declare "
+            f"the categories in [datasets.{decl.dataset}.groups], fix the rows, or filter "
+            "them out"
+        )
+    if bad:
+        raise InvalidInput(
+            f"{where}: {bad} used rows have no numeric value in column {source.value!r} "
+            "(empty, not a number, or infinite); fix them or filter them out"
+        )
+    if rows_used > decl.max_records:
+        raise InvalidInput(
+            f"{where}: {rows_used} rows are used, more than the declared max_records "
+            f"{decl.max_records}; raise max_records (a new period) or filter"
+        )
+    return vector, rows_read, rows_used, clipped
+
+
+def _combinations(decl: Declaration) -> list[list[str]]:
+    combos: list[list[str]] = [[]]
+    for group in decl.groups:
+        combos = [[*c, category] for c in combos for category in group.categories]
+    return combos
