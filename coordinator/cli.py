@@ -26,7 +26,7 @@ from mpcnode.commands.options import (
     tls_options,
 )
 from mpcnode.commands.render import result_csv, result_json, result_table
-from mpcnode.core.spec import ComputationSpec
+from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.tls import TlsFiles
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -229,7 +229,7 @@ def run(
         dataset=dataset,
         lower=lower,
         upper=upper,
-        length=len(bin_names) or length,
+        length=length if spec_kind is Kind.COHORTS else (len(bin_names) or length),
         fractional_bits=fractional_bits,
         bins=bin_names,
         min_parties=min_parties,

@@ -94,7 +94,11 @@ def payroll_config(path: Path, dataset: str) -> dict[str, object]:
         "unit": "record" if dp_only else "organization",
         # Record-level DP protects each employee; what it costs the organization as a whole
         # is max_records times as much (group privacy), so that cap is set apart.
-        **({"require_dp": True, "organization_epsilon_cap": 100_000.0} if dp_only else {}),
+        **(
+            {"require_dp": True, "epsilon_cap": 3.0, "organization_epsilon_cap": 100_000.0}
+            if dp_only
+            else {}
+        ),
         "source": {"csv": str(path), "value": "salary", "filter": "status = 'active'"},
     }
 

@@ -24,6 +24,7 @@ from seeded import roster_with_seal_keys, sealed_seeds_for
 from coordinator.reasons import failure_reason
 from coordinator.round_failure import RoundFailure
 from mpcnode.config import EVERY_KIND, NodePolicy
+from mpcnode.core.cohorts import CohortOptions, Group
 from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.declaration import Declaration, ReleasePolicy, Shape
 from mpcnode.core.privacy import Mechanism, Placement, Privacy, Unit
@@ -48,13 +49,20 @@ DECLARATIONS = {
         record_bound=1, policy=ReleasePolicy(organization_epsilon_cap=100),
     ),
     "spent": Declaration("spent", Shape.SCALAR, 0, 100, policy=ReleasePolicy(epsilon_cap=0.5)),
+    "payroll": Declaration(
+        "payroll", Shape.COHORTS, 0, 1000, length=4, unit=Unit.RECORD, max_records=20,
+        min_cell=2, groups=(Group("gender", ("f", "m")), Group("level", ("1", "2"))),
+        policy=ReleasePolicy(organization_epsilon_cap=1000),
+    ),
 }  # fmt: skip
 # Two organizations' values for every dataset: as different as the domains allow.
 VALUES = (
     {"raises": [3800], "salaries": [-1000.0, 0.5, 1e6, 77.25], "lunch": [1, 0, 0],
-     "poll": [1, 1, 0], "spent": [0]},
+     "poll": [1, 1, 0], "spent": [0],
+     "payroll": [1, 0, 0, 0, 1000, 0, 0, 0, 1000**2, 0, 0, 0]},
     {"raises": [9000], "salaries": [999_999.0, -3.5, 0.0, 12.0], "lunch": [0, 0, 1],
-     "poll": [0] * 50, "spent": [100]},
+     "poll": [0] * 50, "spent": [100],
+     "payroll": [5, 5, 5, 5, 10, 20, 30, 4000, 20, 80, 180, 4_000_000]},
 )  # fmt: skip
 
 
@@ -62,7 +70,8 @@ def _world(root: Path, values: dict[str, list[float]]) -> RoundBook:
     store = NodeStore(root)
     for name, decl in DECLARATIONS.items():
         dtype = np.float64 if decl.fractional_bits else np.int64
-        store.put_input(name, np.array(values[name], dtype=dtype), decl)
+        snapshot = "test rows" if decl.shape is Shape.COHORTS else ""
+        store.put_input(name, np.array(values[name], dtype=dtype), decl, snapshot=snapshot)
     policy = NodePolicy(min_parties=3, allowed_kinds=EVERY_KIND)
     book = RoundBook("alice", store, policy, ROSTER, SystemRandomSource(), SEAL_KEYS["alice"])
     return book
@@ -145,6 +154,8 @@ def specs(draw: st.DrawFn) -> tuple[ComputationSpec, tuple[str, ...]]:
     name = draw(st.sampled_from([*DECLARATIONS, "undeclared"]))
     decl = DECLARATIONS.get(name, DECLARATIONS["raises"])
     kinds = [Kind.HISTOGRAM] if decl.bins else [Kind.SUM, Kind.MEAN, *COMPARISON_KINDS]
+    if decl.shape is Shape.COHORTS:
+        kinds = [Kind.COHORTS, Kind.COHORTS, Kind.SUM]
     kind = draw(st.sampled_from(kinds))
     comparison = draw(
         st.sampled_from(
@@ -170,10 +181,13 @@ def specs(draw: st.DrawFn) -> tuple[ComputationSpec, tuple[str, ...]]:
         upper=float(decl.upper),
         length=decl.contribution_length,
         fractional_bits=decl.fractional_bits,
-        bins=decl.bins,
+        bins=decl.layout.labels if kind is Kind.COHORTS else decl.bins,
         min_parties=draw(st.integers(2, 5)),
         privacy=draw(privacies),
         comparison=comparison,
+        cohorts=CohortOptions(draw(st.sampled_from([20, 19])), draw(st.sampled_from([0, 2, 5])), "")
+        if kind is Kind.COHORTS
+        else CohortOptions(),
     )
     # Half the probes move one field away from the declaration, as the old oracle did.
     field = draw(st.sampled_from(["none", "none", "none", "lower", "upper", "bits", "length"]))
@@ -243,3 +257,27 @@ def _worlds() -> tuple[RoundBook, RoundBook]:
 
 
 WORLDS = _worlds()
+
+
+def test_a_records_dataset_answers_the_same_whatever_its_cohorts_hold() -> None:
+    """A cohort of one, or none, in one world; five in the other: the same answers, OKs too."""
+    decl = DECLARATIONS["payroll"]
+    record_dp = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=0.5, unit=Unit.RECORD)
+    outcomes = set()
+    for min_cell, privacy, records in [
+        (2, Privacy(), 20),
+        (5, Privacy(), 20),
+        (0, Privacy(), 20),
+        (2, record_dp, 20),
+        (0, record_dp, 20),
+        (2, Privacy(), 19),
+    ]:
+        spec = ComputationSpec(
+            "probe", Kind.COHORTS, "payroll", 0, 1000, length=12, bins=decl.layout.labels,
+            min_parties=3, privacy=privacy, cohorts=CohortOptions(records, min_cell, ""),
+        )  # fmt: skip
+        a, b = WORLDS
+        left = _prepare(a, spec, PARTIES[:4])
+        assert left == _prepare(b, spec, PARTIES[:4])
+        outcomes.add(left[0])
+    assert outcomes == {"OK", "FAILED_PRECONDITION"}

@@ -116,14 +116,15 @@ class LocalClient(ChannelClient):
         reply = call(self._what, lambda: self._stub.SubmitInput(chunks(), timeout=self._timeout))
         return _summary(reply)
 
-    def load_records(self, dataset: str, period: str = "") -> InputSummary:
+    def load_records(self, dataset: str) -> InputSummary:
         """Have the node compute a records dataset's contribution from its source.
 
         The node reads the source its config names, clips and aggregates every row into
-        the declared cohorts, and stores the result (`period` as for `submit`). Loading a
-        few million rows takes seconds, so this call waits up to ten minutes.
+        the declared cohorts, and stores the result for the dataset's current period (a
+        new period is started in the config). Loading a few million rows takes seconds, so
+        this call waits up to ten minutes.
         """
-        request = node_pb2.LoadRecordsRequest(dataset=dataset, period=period)
+        request = node_pb2.LoadRecordsRequest(dataset=dataset)
         timeout = max(self._timeout or 0.0, 600.0)
         reply = call(self._what, lambda: self._stub.LoadRecords(request, timeout=timeout))
         return _summary(reply)

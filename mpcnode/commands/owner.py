@@ -125,8 +125,6 @@ def submit(
 @click.command()
 @client_options
 @click.option("--dataset", required=True, help="A records dataset your node's config declares.")
-@click.option("--new-period", is_flag=True, help="Start the dataset's next period: a fresh ledger.")
-@click.option("--period", "period_label", help="Start a new period with this label.")
 @friendly_errors
 def load(
     node: str,
@@ -135,8 +133,6 @@ def load(
     key: Path,
     ca: Path,
     dataset: str,
-    new_period: bool,
-    period_label: str | None,
 ) -> None:
     """Have your node compute a records dataset's contribution from its source.
 
@@ -145,18 +141,16 @@ def load(
     sum, sum of squares). It refuses, and stores nothing, when a row is in a category the
     declaration does not list, has no numeric value, or there are more rows than
     max_records. It prints the snapshot it used (rows and SHA-256), which every release
-    of the input records.
+    of the input records. Once the current period had an exact release, changed records
+    need a new period: raise `period` in the dataset's table of the config, restart.
 
     \b
     Example:
       mpcnode load --node 127.0.0.1:7001 --party alice --cert alice-hr.crt \\
           --key alice-hr.key --ca ca.crt --dataset payroll
     """
-    if new_period and period_label:
-        raise click.UsageError("give --new-period or --period LABEL, not both")
-    period = NEXT_PERIOD if new_period else (period_label or "")
     with local_client(node, party, cert, key, ca) as client:
-        info = client.load_records(dataset, period)
+        info = client.load_records(dataset)
     click.echo(
         f"loaded dataset {info.dataset!r} period {info.period} (input {info.input_id}): "
         f"{info.snapshot}\n    {info.declaration}"

@@ -13,7 +13,7 @@ from mpcnode.core.declaration import Declaration
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.transcript import transcript_hash
 from mpcnode.errors import InvalidInput, PermissionDenied, PreconditionFailed, shown
-from mpcnode.node.store import DatasetRecord
+from mpcnode.node.stored import DatasetRecord
 from mpcnode.protocols.plan import check_fits
 
 

@@ -26,7 +26,7 @@ from mpcnode.core.sharing import ArraySlices, Slices
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import MpcError
-from mpcnode.node.store import StoredInput
+from mpcnode.node.stored import StoredInput
 
 log = logging.getLogger(__name__)
 

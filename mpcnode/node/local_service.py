@@ -22,7 +22,8 @@ from mpcnode.core.spec import MAX_LENGTH, check_dataset_name
 from mpcnode.errors import InvalidInput, PreconditionFailed, shown
 from mpcnode.node.access import NodeAccess
 from mpcnode.node.ledger import ReleaseRecord
-from mpcnode.node.store import NodeStore, StoredInput
+from mpcnode.node.store import NodeStore
+from mpcnode.node.stored import StoredInput
 from mpcnode.records.load import load_records
 from mpcnode.records.source import RecordSource
 from mpcnode.rpc.status import rpc_method
@@ -96,8 +97,6 @@ class LocalService(node_pb2_grpc.LocalServicer):
         """Compute a records dataset's contribution from its configured source, and store it."""
         client = self._access.local(context)
         check_dataset_name(request.dataset)
-        if len(request.period) > 64:
-            raise InvalidInput("period labels are at most 64 characters")
         declaration = (await asyncio.to_thread(self._store.dataset, request.dataset)).declaration
         source = self._sources.get(request.dataset)
         if source is None or declaration.shape is not Shape.COHORTS:
@@ -114,7 +113,7 @@ class LocalService(node_pb2_grpc.LocalServicer):
                 request.dataset,
                 snapshot.values,
                 None,
-                request.period or None,
+                None,
                 snapshot.text(),
             )
         log.info(

@@ -12,7 +12,7 @@ from mpcnode.core.spec import ComputationSpec
 from mpcnode.node.ledger import ReleaseRecord
 from mpcnode.node.seeding import OutgoingSeed
 from mpcnode.node.steps import StepRunner
-from mpcnode.node.store import DatasetRecord
+from mpcnode.node.stored import DatasetRecord
 
 
 @dataclass

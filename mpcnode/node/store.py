@@ -19,7 +19,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,55 +31,18 @@ from mpcnode.core.declaration import (
     declaration_from_doc,
     declaration_to_doc,
 )
-from mpcnode.core.release_rules import PlannedRelease, ledger_key
+from mpcnode.core.release_rules import PlannedRelease
 from mpcnode.errors import InvalidInput, NotFound, PreconditionFailed, shown
 from mpcnode.node import ledger
 from mpcnode.node.ledger import ReleaseRecord
 from mpcnode.node.migrations import MIGRATIONS
 from mpcnode.node.seal import seal, values_hash_of
+from mpcnode.node.stored import DatasetRecord, StoredInput, next_period
 from mpcnode.sqlite import Database, read_array, write_array
 
 log = logging.getLogger(__name__)
 FIRST_PERIOD = "1"
 NEXT_PERIOD = "next"  # a period request meaning "the one after the current"
-
-
-@dataclass(frozen=True)
-class DatasetRecord:
-    """A declared dataset and its current period."""
-
-    declaration: Declaration
-    period: str
-    source: str  # "config" or "owner"
-    declared_ms: int
-
-    @property
-    def key(self) -> str:
-        """The ledger key of the current period."""
-        return ledger_key(self.declaration.dataset, self.period)
-
-
-@dataclass(frozen=True)
-class StoredInput:
-    """An organization's input for one dataset's current period, as its node holds it."""
-
-    dataset: str
-    input_id: str
-    values: Values
-    submitted_ms: int
-    releases: int  # partials released in this period
-    declaration: Declaration
-    period: str
-    # SHA-256 of the values' little-endian bytes (what a seal compares), kept at submit time.
-    values_hash: str = ""
-    snapshot: str = ""  # a records dataset: the source snapshot its values were computed from
-
-
-def _next_period(current: str, used: Sequence[str]) -> str:
-    candidate = str(int(current) + 1) if current.isdigit() else str(len(used) + 1)
-    while candidate in used:
-        candidate = str(int(candidate) + 1) if candidate.isdigit() else candidate + "+"
-    return candidate
 
 
 class NodeStore:
@@ -122,7 +84,7 @@ class NodeStore:
                 )
             label = old.period if period is None else period
             if label == NEXT_PERIOD:
-                label = _next_period(old.period, ledger.periods_of(conn, decl.dataset))
+                label = next_period(old.period, ledger.periods_of(conn, decl.dataset))
             self._check_label(label)
             if label != old.period and label in ledger.periods_of(conn, decl.dataset):
                 raise PreconditionFailed(

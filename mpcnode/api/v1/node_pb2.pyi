@@ -521,22 +521,22 @@ Global___InputInfo: _TypeAlias = InputInfo  # noqa: Y015
 
 @_typing.final
 class LoadRecordsRequest(_message.Message):
+    """A records dataset is declared in its node's config, with its source; a new period is
+    started there too (its `period` key), and the next LoadRecords fills it.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     DATASET_FIELD_NUMBER: _builtins.int
-    PERIOD_FIELD_NUMBER: _builtins.int
     dataset: _builtins.str
-    period: _builtins.str
-    """As SubmitInputChunk.period: "next", a new label, or empty for the current period."""
     def __init__(
         self,
         *,
         dataset: _builtins.str = ...,
-        period: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "period", b"period"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,182 @@
+"""Records sources (issue 13): every kind of source gives the same cohort vector, and every
+problem with the rows is an error for the owner that names it, with nothing stored."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from mpcnode.config import DatasetConfig
+from mpcnode.core.cohorts import CohortLayout, Group
+from mpcnode.core.declaration import Declaration, Shape
+from mpcnode.errors import InvalidInput, NotFound
+from mpcnode.records.load import load_records
+from mpcnode.records.source import RecordSource
+
+LAYOUT = CohortLayout((Group("gender", ("f", "m")), Group("level", ("1", "2"))))
+ROWS = [
+    ("f", 1, 50_000.0, "active"),
+    ("m", 1, 60_000.0, "active"),
+    ("f", 2, 70_000.4, "active"),  # rounds to 70000
+    ("m", 2, 1_000_000.0, "active"),  # clipped to 300000
+    ("f", 1, 55_000.0, "left"),  # filtered out
+]
+DECL = Declaration(
+    "payroll", Shape.COHORTS, 0, 300_000, length=4, groups=LAYOUT.groups, max_records=100
+)
+EXPECTED = [
+    1, 1, 1, 1,
+    50_000, 70_000, 60_000, 300_000,
+    50_000**2, 70_000**2, 60_000**2, 300_000**2,
+]  # fmt: skip
+ACTIVE = "status = 'active'"
+
+
+def _csv(path: Path, rows: list[tuple[object, ...]] = ROWS) -> Path:
+    lines = ["gender,level,salary,status"] + [",".join(map(str, r)) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _sqlite(path: Path, rows: list[tuple[object, ...]] = ROWS) -> Path:
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE staff (gender TEXT, level INTEGER, salary REAL, status TEXT)")
+    db.executemany("INSERT INTO staff VALUES (?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    return path
+
+
+def test_csv_parquet_sqlite_and_duckdb_sources_agree(tmp_path: Path) -> None:
+    csv = _csv(tmp_path / "pay.csv")
+    parquet = tmp_path / "pay.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv}')) TO '{parquet}' (FORMAT parquet)")
+    database = tmp_path / "hr.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"CREATE TABLE staff AS SELECT * FROM read_csv('{csv}')")
+    sources = [
+        RecordSource(csv=csv, value="salary", filter=ACTIVE),
+        RecordSource(parquet=parquet, value="salary", filter=ACTIVE),
+        RecordSource(
+            sqlite=_sqlite(tmp_path / "hr.db"), query="SELECT * FROM staff", value="salary",
+            filter=ACTIVE,
+        ),
+        RecordSource(
+            duckdb=database, query="SELECT * FROM staff WHERE status = 'active'", value="salary"
+        ),
+    ]  # fmt: skip
+    for source in sources:
+        snapshot = load_records(source, DECL)
+        assert snapshot.values.tolist() == EXPECTED, source.kind
+        assert (snapshot.rows_read, snapshot.rows_used, snapshot.clipped)[1:] == (4, 1)
+        DECL.validate(snapshot.values)  # what the node stores passes its own check
+    assert load_records(sources[0], DECL).sha256 == hashlib.sha256(csv.read_bytes()).hexdigest()
+
+
+def test_the_row_fingerprint_changes_with_any_row(tmp_path: Path) -> None:
+    db = _sqlite(tmp_path / "hr.db")
+    source = RecordSource(sqlite=db, query="SELECT * FROM staff ORDER BY rowid", value="salary")
+    decl = Declaration(
+        "payroll", Shape.COHORTS, 0, 2e6, length=4, groups=LAYOUT.groups, max_records=100
+    )
+    before = load_records(source, decl).sha256
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE staff SET salary = salary + 1 WHERE rowid = 5")
+    assert load_records(source, decl).sha256 != before
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([("f", 3, 1.0, "active")], "gender=f,level=3 \\(1 rows\\)"),
+        ([("q", 1, 1.0, "active"), ("q", 1, 2.0, "active")], "gender=q,level=1 \\(2 rows\\)"),
+        ([("", 1, 1.0, "active")], "gender=<empty>"),
+        ([("f", 1, "n/a", "active")], "no numeric value in column 'salary'"),
+        ([("f", 1, "", "active")], "no numeric value"),
+        ([("f", 1, "inf", "active")], "no numeric value"),
+    ],
+)
+def test_an_unseen_category_or_a_missing_value_is_an_error_not_a_cohort(
+    tmp_path: Path, rows: list[tuple[object, ...]], message: str
+) -> None:
+    source = RecordSource(csv=_csv(tmp_path / "pay.csv", ROWS + rows), value="salary")
+    with pytest.raises(InvalidInput, match=message):
+        load_records(source, DECL)
+
+
+def test_a_filtered_out_row_may_be_anything(tmp_path: Path) -> None:
+    odd = [("q", 9, "n/a", "left")]
+    source = RecordSource(csv=_csv(tmp_path / "pay.csv", ROWS + odd), value="salary", filter=ACTIVE)
+    assert load_records(source, DECL).values.tolist() == EXPECTED
+
+
+def test_more_rows_than_declared_are_refused(tmp_path: Path) -> None:
+    source = RecordSource(csv=_csv(tmp_path / "pay.csv"), value="salary")
+    small = Declaration(
+        "payroll", Shape.COHORTS, 0, 300_000, length=4, groups=LAYOUT.groups, max_records=4
+    )
+    with pytest.raises(InvalidInput, match="5 rows are used, more than the declared max_records 4"):
+        load_records(source, small)
+
+
+def test_bad_sql_and_missing_files_say_what_is_wrong(tmp_path: Path) -> None:
+    csv = _csv(tmp_path / "pay.csv")
+    with pytest.raises(InvalidInput, match="records source csv"):
+        load_records(RecordSource(csv=csv, value="salary", filter="no_such_column = 1"), DECL)
+    with pytest.raises(InvalidInput, match="records source csv"):
+        load_records(RecordSource(csv=csv, value="wage"), DECL)
+    with pytest.raises(NotFound, match="no such file"):
+        load_records(RecordSource(csv=tmp_path / "missing.csv", value="salary"), DECL)
+    db = _sqlite(tmp_path / "hr.db")
+    with pytest.raises(InvalidInput, match="no such table"):
+        load_records(RecordSource(sqlite=db, query="SELECT * FROM nope", value="salary"), DECL)
+
+
+def test_an_sqlite_source_is_opened_read_only(tmp_path: Path) -> None:
+    db = _sqlite(tmp_path / "hr.db")
+    query = "DELETE FROM staff RETURNING *"
+    with pytest.raises(InvalidInput, match="readonly"):
+        load_records(RecordSource(sqlite=db, query=query, value="salary"), DECL)
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM staff").fetchone() == (5,)
+
+
+def test_a_large_file_aggregates_without_a_python_loop(tmp_path: Path) -> None:
+    path = tmp_path / "big.parquet"
+    duckdb.sql(
+        "COPY (SELECT ['f', 'm'][1 + i % 2] AS gender, 1 + i % 2 AS level, i % 1000 AS salary "
+        f"FROM range(200000) t(i)) TO '{path}' (FORMAT parquet)"
+    )
+    decl = Declaration(
+        "payroll", Shape.COHORTS, 0, 999, length=4, groups=LAYOUT.groups, max_records=10**6
+    )
+    values = load_records(RecordSource(parquet=path, value="salary"), decl).values
+    i = np.arange(200_000)
+    assert values[0] == 100_000 and values[3] == 100_000  # (f, 1) and (m, 2) only
+    assert values[4] == int((i[i % 2 == 0] % 1000).sum())
+
+
+def test_the_config_declares_a_records_dataset_with_its_source(tmp_path: Path) -> None:
+    table = DatasetConfig.model_validate(
+        {
+            "shape": "cohorts",
+            "upper": 300_000,
+            "groups": {"gender": ["f", "m"], "level": [1, 2]},
+            "max_records": 100,
+            "source": {"csv": str(tmp_path / "pay.csv"), "value": "salary"},
+        }
+    )
+    assert table.declaration("payroll") == DECL
+    with pytest.raises(InvalidInput, match=r"needs a \[\.source\] table"):
+        DatasetConfig.model_validate(
+            {"shape": "cohorts", "upper": 1, "groups": {"g": ["a"]}, "max_records": 1}
+        ).declaration("x")
+    with pytest.raises(ValueError, match="exactly one of csv"):
+        RecordSource(value="salary")
+    with pytest.raises(ValueError, match="needs query"):
+        RecordSource(sqlite=tmp_path / "x.db", value="salary")
