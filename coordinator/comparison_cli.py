@@ -39,7 +39,8 @@ def comparison_options(func: F) -> F:
         click.option(
             "--suppress-dominant",
             help="--kind sum|mean: publish only 'suppressed (dominance)' when the largest "
-            "contribution exceeds this share of the total (0.8).",
+            "contribution exceeds this share of the total (0.8); --kind cohorts: the same "
+            "per cohort, on its sum.",
         ),
         click.option(
             "--winner-only",

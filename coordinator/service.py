@@ -135,7 +135,7 @@ class CoordinatorService(coordinator_pb2_grpc.CoordinatorServicer):
                 published_unix_ms=comp.updated_ms,
                 dropped=_dropped(comp),
                 threat_model=threat_model(comp.spec, len(comp.participants)),
-                revealed=revealed(comp.spec),
+                revealed=revealed(comp.spec, len(comp.participants)),
             )
         )
         for index, output in enumerate(result.outputs):

@@ -15,7 +15,15 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
 from mpcnode.core.accounting import Cost
 from mpcnode.core.declaration import Declaration, ReleasePolicy, declaration_from_doc
@@ -171,8 +179,11 @@ class NodePolicy(_Strict):
     # no sum does (a party's exact value and who holds it, a YES/NO), and they, like a
     # dominance-checked sum and a winner-only histogram, run over Shamir shares with an
     # honest majority rather than against any n - 1 colluding: an owner opts in by name
-    # (small_cells: cohorts with small-cell suppression, which runs over Shamir shares too).
-    allowed_kinds: tuple[AllowedKind, ...] = ("sum", "mean", "count", "histogram", "cohorts")
+    # small_cells (cohort tables with small cells withheld inside MPC, over Shamir shares
+    # too) is allowed by default: a records dataset's owner requires it by its min_cell.
+    allowed_kinds: tuple[AllowedKind, ...] = (
+        "sum", "mean", "count", "histogram", "cohorts", "small_cells",
+    )  # fmt: skip
     # A Prepare whose deadline is further away than this is refused.
     max_round_seconds: int = Field(default=900, ge=1)
     # Default differential-privacy budgets of every dataset-period (a declaration may set
@@ -187,6 +198,10 @@ class NodeRetention(_Strict):
     # prune`). The ledger's per-period summaries, which every rule reads, are kept whatever
     # this says, so pruning never loosens a budget or the exact-release rule. 0 keeps all.
     release_history_days: int = Field(default=0, ge=0)
+
+
+DEFAULT_MIN_CELL = 5
+"""The smallest cohort a records dataset publishes unless its owner says otherwise."""
 
 
 class DatasetConfig(_Strict):
@@ -207,10 +222,11 @@ class DatasetConfig(_Strict):
     period: str = "1"
     # shape = "cohorts": the group-by columns in order, each with its categories
     # ([datasets.payroll.groups] gender = ["f", "m"]), the most records, and the source.
-    groups: dict[str, tuple[str | int, ...]] = Field(default_factory=dict)
+    groups: dict[str, tuple[StrictStr | StrictInt, ...]] = Field(default_factory=dict)
     max_records: int = Field(default=0, ge=0)
-    # Every release must suppress cohorts of fewer records than this (0: not required).
-    min_cell: int = Field(default=0, ge=0)
+    # Every release must suppress cohorts of fewer records than this; unset: 5 for
+    # shape = "cohorts" (a cell of one or two would publish a person's value); 0: not required.
+    min_cell: int | None = Field(default=None, ge=0)
     source: RecordSource | None = None
     # Release policy: exact (and central-DP) releases allowed; DP required; the fewest
     # parties; per-release ceilings (0: none); lifetime caps (unset: policy.budget's).
@@ -231,9 +247,12 @@ class DatasetConfig(_Strict):
             if self.source is None:
                 raise InvalidInput(f"[datasets.{name}]: shape = cohorts needs a [.source] table")
             doc["groups"] = [[c, [str(x) for x in cats]] for c, cats in self.groups.items()]
+            doc["min_cell"] = DEFAULT_MIN_CELL if self.min_cell is None else self.min_cell
             doc["length"] = math.prod(len(cats) for cats in self.groups.values())
         elif self.source is not None:
             raise InvalidInput(f"[datasets.{name}]: a source is for shape = cohorts")
+        else:
+            doc["min_cell"] = self.min_cell or 0
         policy = {k: doc.pop(k) for k in list(doc) if k in _POLICY_KEYS}
         decl = declaration_from_doc({**doc, "dataset": name, "policy": policy})
         try:

@@ -3,7 +3,7 @@
 Each employer keeps its payroll as a CSV file (one row per employee: id, gender, level,
 years of service, salary, status), generated here deterministically from `SEED`. Its node's
 config declares the records dataset `payroll`: cohorts gender in {f, m, x} x level in
-{1..5}, salaries clipped to [0, 400000], active employees only. Each node computes its own
+{1..6}, salaries clipped to [0, 400000], active employees only. Each node computes its own
 per-cohort counts, sums and sums of squares from its file; the federation publishes the
 per-cohort table, with cohorts of fewer than 5 employees in all suppressed (decided inside
 MPC), and the ratio of women's to men's mean salary in each level. A second, record-level
@@ -17,7 +17,8 @@ import csv
 import hashlib
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -34,14 +35,14 @@ from mpcnode.federation import DEMO_PARTIES, LocalFederation
 
 SEED = 20_260_601
 GENDERS = ("f", "m", "x")
-LEVELS = ("1", "2", "3", "4", "5")
+LEVELS = ("1", "2", "3", "4", "5", "6")  # 6: the executive level, a handful of people
 LAYOUT = CohortLayout((Group("gender", GENDERS), Group("level", LEVELS)))
 UPPER = 400_000
 MAX_RECORDS = 10_000
 MIN_CELL = 5
 HEADCOUNT = {"alice": 2_400, "bob": 3_100, "carlos": 1_800, "david": 2_700}
-_BASE = {"1": 42_000, "2": 58_000, "3": 76_000, "4": 98_000, "5": 135_000}
-_LEVEL_SHARE = (0.34, 0.28, 0.2, 0.12, 0.06)
+_BASE = {"1": 42_000, "2": 58_000, "3": 76_000, "4": 98_000, "5": 135_000, "6": 210_000}
+_LEVEL_SHARE = (0.34, 0.28, 0.2, 0.12, 0.058, 0.002)
 _GAP = {"alice": 0.08, "bob": 0.12, "carlos": 0.05, "david": 0.10}  # women's pay shortfall
 
 
@@ -90,7 +91,8 @@ def payroll_config(path: Path, dataset: str) -> dict[str, object]:
         "upper": UPPER,
         "groups": {"gender": list(GENDERS), "level": list(LEVELS)},
         "max_records": MAX_RECORDS,
-        **({} if dp_only else {"min_cell": MIN_CELL}),  # exact releases: no tiny cohorts
+        # Exact releases withhold tiny cohorts; the DP one is protected by its noise instead.
+        "min_cell": 0 if dp_only else MIN_CELL,
         "unit": "record" if dp_only else "organization",
         # Record-level DP protects each employee; what it costs the organization as a whole
         # is max_records times as much (group privacy), so that cap is set apart.
@@ -137,22 +139,34 @@ def federation(root: Path) -> LocalFederation:
     )
 
 
+DATASETS = ("payroll", "payroll-dp")
+
+
+@contextmanager
+def running(
+    root: Path, report: Callable[[str], None] = lambda _: None
+) -> Iterator[LocalFederation]:
+    """The four employers' federation under `root`, started, every payroll loaded into both
+    datasets by its own node; every daemon stopped on exit."""
+    fed = federation(root).setup()
+    with fed.start():
+        for party in DEMO_PARTIES:
+            with fed.local_client(party) as node:
+                for dataset in DATASETS:
+                    info = node.load_records(dataset)
+            report(f"  {party}'s node loaded its payroll: {info.snapshot}")
+        yield fed
+
+
 def wagegap(keep: Path | None = None) -> int:
     """Run the demo: start the federation, load every payroll, publish the two tables."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mpcnode-demo-") as tmp:
         root = keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        fed = federation(root)
         click.echo(f"starting a coordinator and {len(DEMO_PARTIES)} nodes in {root}")
-        with fed.setup().start():
-            for party in DEMO_PARTIES:
-                with fed.local_client(party) as node:
-                    for dataset in ("payroll", "payroll-dp"):
-                        info = node.load_records(dataset)
-                click.echo(f"  {party}'s node loaded its payroll: {info.snapshot}")
-            with fed.analyst() as analyst:
-                _publish(analyst)
+        with running(root, click.echo) as fed, fed.analyst() as analyst:
+            _publish(analyst)
         click.echo(f"\nall daemons stopped; demo took {time.monotonic() - started:.1f} s")
     return 0
 

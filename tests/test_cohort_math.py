@@ -30,13 +30,14 @@ from mpcnode.core.cohorts import (
     unweighted,
     weighted,
 )
+from mpcnode.core.comparison_options import ComparisonOptions
 from mpcnode.core.conformance import conform
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.mechanisms import cohort_sensitivity, plan_noise
 from mpcnode.core.privacy import Mechanism, Neighbouring, Placement, Privacy, Unit
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput, PreconditionFailed
-from mpcnode.protocols.plan import program_for, published_arrays
+from mpcnode.protocols.plan import program_for, published_arrays, revealed
 from mpcnode.protocols.simulate import simulate
 
 LAYOUT = CohortLayout((Group("gender", ("f", "m")), Group("level", ("1", "2", "3"))))
@@ -73,13 +74,15 @@ def _spec(privacy: Privacy | None = None, **options: object) -> ComputationSpec:
     )
 
 
-def _vector(records: list[Record], fractional_bits: int = 0) -> npt.NDArray[np.int64]:
+def _vector(
+    records: list[Record], fractional_bits: int = 0, lower: float = LOWER
+) -> npt.NDArray[np.int64]:
     """The contribution as the loader defines it: clip, encode each record, aggregate."""
     size = LAYOUT.size
     out = np.zeros(3 * size, dtype=np.int64)
     scale = 1 << fractional_bits
     for cohort, value in records:
-        clipped = min(max(value, LOWER), UPPER) * scale
+        clipped = min(max(value, lower), UPPER) * scale
         encoded = int(math.copysign(math.floor(abs(clipped) + 0.5), clipped))  # half away
         out[cohort] += 1
         out[size + cohort] += encoded
@@ -222,6 +225,11 @@ def test_a_forged_cohort_vector_is_refused_before_it_is_stored() -> None:
     forged[1][size + 1] = 10_000  # a sum beyond count x bound
     forged[2][0] = MAX_RECORDS + 1  # more records than declared
     forged[3][2 * size + 1] = -4  # a negative square
+    wrapped = good.copy()
+    wrapped[0], wrapped[1] = 2**62, 2**62  # a total that wraps int64 to a small number
+    minimum = good.copy()
+    minimum[2], minimum[size + 2] = 0, -(2**63)  # abs() of it is negative
+    forged += [wrapped, minimum]
     for vector in forged:
         with pytest.raises(InvalidInput):
             decl.validate(vector)
@@ -305,17 +313,71 @@ def test_small_cells_are_suppressed_inside_mpc_and_the_rest_opened(n: int) -> No
         [(int(rng.integers(0, 6)), float(rng.integers(0, 200))) for _ in range(int(k))]
         for k in rng.integers(0, 3, size=n)
     ]
-    per_party[0] += [(4, 50.0)] * 3  # one cohort surely kept
+    for records in per_party:  # one cohort surely kept
+        records.extend([(4, 50.0)] * 3)
     vectors = [_vector(r) for r in per_party]
     participants = [f"p{i}" for i in range(n)]
     program = program_for(spec, n)
     opened = simulate(program, [v.tolist() for v in vectors], SeededSource).opened
     table = dict(published_arrays(spec, participants, opened))
     clear = sum(vectors)
+    t = (n - 1) // 2
     for c in range(LAYOUT.size):
-        small = clear[c] < 3
+        held = sorted(int(v[c]) for v in vectors)
+        small = sum(held[: n - t]) < 3  # the t largest holders do not count
         assert table["suppressed"][c] == small
         if small:
             assert np.isnan(table["count"][c]) and np.isnan(table["mean"][c])
         else:
             assert table["count"][c] == clear[c] and table["sum"][c] == clear[6 + c]
+
+
+@pytest.mark.parametrize(("n", "top"), [(3, 1), (4, 1), (5, 2)])
+def test_dominance_per_cohort_and_small_cells_suppress_together(n: int, top: int) -> None:
+    """A cohort is withheld when small, or when its top contributors dominate its sum; only
+    the one bit 'suppressed' is opened for it, never which rule."""
+    lower_zero = dataclasses.replace(_spec(min_cell=3), lower=0.0)
+    spec = dataclasses.replace(
+        lower_zero,
+        comparison=ComparisonOptions(suppress_dominant=Fraction(7, 10), dominant_top=top),
+    )
+    spec.check(n)
+    rng = np.random.default_rng(100 + n)
+    per_party = [
+        [(int(rng.integers(0, 6)), float(rng.integers(0, 200))) for _ in range(int(k))]
+        for k in rng.integers(1, 4, size=n)
+    ]
+    per_party[0] += [(2, 200.0)] * 6  # cohort 2: one party holds most of the sum
+    per_party[1] += [(2, 1.0)] * 3
+    for records in per_party:  # cohort 5: spread evenly, never dominated
+        records.extend([(5, 100.0)] * 3)
+    vectors = [_vector(r, 0, 0.0) for r in per_party]
+    program = program_for(spec, n)
+    opened = simulate(program, [v.tolist() for v in vectors], SeededSource).opened
+    table = dict(published_arrays(spec, [f"p{i}" for i in range(n)], opened))
+    size = LAYOUT.size
+    t = (n - 1) // 2
+    for c in range(size):
+        held = sorted(int(v[c]) for v in vectors)
+        sums = sorted(int(v[size + c]) for v in vectors)
+        dominated = 10 * sum(sums[-top:]) > 7 * sum(sums)
+        assert table["suppressed"][c] == (sum(held[: n - t]) < 3 or dominated), c
+    assert table["suppressed"][2] == 1 and table["suppressed"][5] == 0
+    assert "largest" in revealed(spec) and "fewer than 3" in revealed(spec)
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_padding_a_cell_with_ones_own_rows_does_not_lift_its_suppression(n: int) -> None:
+    """The attack: t colluding participants add min_cell rows of 0 to every cohort, hoping no
+    cell is suppressed and the others' exact totals come out once their own are subtracted.
+    The threshold leaves out the t largest holders of each cell, so it does not."""
+    spec = _spec(min_cell=5)
+    t = (n - 1) // 2
+    honest = [[(0, 120.0)], [(0, 80.0), (1, 60.0)]] + [[(2, 10.0)] * 5 for _ in range(n - 2 - t)]
+    padding = [[(c, 0.0) for c in range(LAYOUT.size) for _ in range(5)] for _ in range(t)]
+    vectors = [_vector(r) for r in honest + padding]
+    program = program_for(spec, n)
+    opened = simulate(program, [v.tolist() for v in vectors], SeededSource).opened
+    table = dict(published_arrays(spec, [f"p{i}" for i in range(n)], opened))
+    assert table["suppressed"][0] == 1 and table["suppressed"][1] == 1  # 2 and 1 honest rows
+    assert np.isnan(table["sum"][0]) and np.isnan(table["sum"][1])

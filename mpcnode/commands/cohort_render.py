@@ -52,7 +52,7 @@ def cohort_lines(result: Result, unclamped: bool) -> list[str]:
     lines = [f"  {'cohort':<{width}}  " + "  ".join(f"{c:>14}" for c in COLUMNS)]
     for row in rows:
         if row["suppressed"]:
-            cells = f"{'suppressed (fewer than ' + str(result.spec.cohorts.min_cell) + ')':>62}"
+            cells = f"{'suppressed':>62}"
         else:
             cells = "  ".join(f"{_cell(row[c]):>14}" for c in COLUMNS)
         lines.append(f"  {row['cohort']:<{width}}  {cells}")

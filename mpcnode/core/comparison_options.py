@@ -123,11 +123,11 @@ def check_comparison(
         if options != ComparisonOptions():
             raise InvalidInput(f"comparison options are not for a {kind}")
         return
-    if options.dominance and kind not in ("sum", "mean"):
-        raise InvalidInput("suppress_dominant is an option of sum and mean only")
+    if options.dominance and kind not in ("sum", "mean", "cohorts"):
+        raise InvalidInput("suppress_dominant is an option of sum, mean and cohorts only")
     if options.winner_only:
         _check_winner_only(kind, options, privacy)
-    elif length != 1:
+    elif length != 1 and kind != "cohorts":
         raise InvalidInput(f"a {kind} compares one value per party: spec.length must be 1")
     _check_noise(kind, options, privacy)
     if max_parties < MIN_PARTIES:

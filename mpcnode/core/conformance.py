@@ -159,5 +159,7 @@ def node_function(spec: ComputationSpec) -> str:
         # parties, say, would bisect their sum. So each is its own function.
         del doc["sum"]
         doc["comparison"] = {"kind": spec.kind.value, **spec.comparison.canonical()}
+        if spec.kind is Kind.COHORTS:  # which cells are withheld is part of what is revealed
+            doc["cohorts"] = spec.cohorts.canonical()
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(raw).hexdigest()

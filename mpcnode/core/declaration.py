@@ -301,11 +301,14 @@ class Declaration:
         size = self.length
         counts, sums, squares = values[:size], values[size : 2 * size], values[2 * size :]
         step = record_step(self.lower, self.upper, self.fractional_bits)
-        _refuse(counts < 0, where, "with a negative count")
-        if int(counts.sum()) > self.max_records:
+        # Each count first, so that neither the total nor count x step^2 (below 2^62 for
+        # max_records, `_check_cohorts`) can wrap int64; sums compared without abs().
+        _refuse((counts < 0) | (counts > self.max_records), where, "with a count out of range")
+        if sum(int(c) for c in counts) > self.max_records:
             raise InvalidInput(f"{where}: more records than the declared {self.max_records}")
-        _refuse(np.abs(sums) > counts * step, where, "with a sum beyond count x bound")
-        _refuse((squares < 0) | (squares > counts * step * step), where, "with a bad square")
+        limit = counts * step
+        _refuse((sums < -limit) | (sums > limit), where, "with a sum beyond count x bound")
+        _refuse((squares < 0) | (squares > limit * step), where, "with a bad square")
         return values
 
 

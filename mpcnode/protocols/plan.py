@@ -22,6 +22,7 @@ from mpcnode.core.noise_bounds import tail_halfwidth
 from mpcnode.core.shamir import honest_majority_threshold
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.errors import InvalidInput
+from mpcnode.protocols.cohort_cells import CohortCells
 from mpcnode.protocols.engine import KAPPA
 from mpcnode.protocols.programs import (
     Dominance,
@@ -29,7 +30,6 @@ from mpcnode.protocols.programs import (
     NoisyArgmax,
     Program,
     Ranked,
-    SmallCells,
     Threshold,
 )
 
@@ -69,7 +69,21 @@ def program_for(spec: ComputationSpec, n: int) -> Program:
         step = record_step(spec.lower, spec.upper, spec.fractional_bits)
         weight = block_weights(step, spec.privacy.enabled)[0]
         most = n * spec.cohorts.max_records * weight + noise
-        return SmallCells(len(spec.bins), spec.cohorts.min_cell * weight, most)
+        options, records = spec.comparison, spec.cohorts.max_records
+        # Exact: the threshold leaves out the t largest holders of each cell (t colluding
+        # parties may pad it). With noise the count compared is the noisy total, and the
+        # protection is the noise itself: per-party counts are not noisy enough to rank.
+        exclude = 0 if spec.privacy.enabled else honest_majority_threshold(n)
+        return CohortCells(
+            len(spec.bins),
+            spec.cohorts.min_cell * weight,
+            most,
+            options.suppress_dominant,
+            options.dominant_top,
+            max(1, (records * step).bit_length()),
+            exclude,
+            max(1, (records * weight).bit_length()),
+        )
     if spec.kind is Kind.THRESHOLD:
         if options.at_least is None:  # spec.check refuses it; a programming error here
             raise ValueError("a threshold needs at_least")
@@ -227,19 +241,26 @@ def threat_model(spec: ComputationSpec, n: int) -> str:
     )
 
 
-def revealed(spec: ComputationSpec) -> str:
-    """In words, exactly what a result of `spec` reveals."""
+def revealed(spec: ComputationSpec, n: int = 0) -> str:
+    """In words, exactly what a result of `spec` over n parties reveals."""
     kind, options = spec.kind, spec.comparison
     if kind is Kind.COHORTS:
         noisy = "noisy " if spec.privacy.enabled else ""
-        small = spec.cohorts.min_cell
+        small, options = spec.cohorts.min_cell, spec.comparison
         step = record_step(spec.lower, spec.upper, spec.fractional_bits)
         times = step / (1 << spec.fractional_bits)
         noise = f" (the noise stated is a count's; a sum's is {times:g} times it)" if noisy else ""
+        t = honest_majority_threshold(n) if n else 0
+        holders = "holder's" if t == 1 else f"{t} holders'"
+        besides = f" besides its largest {holders}" if t and not noisy else ""
+        rules = [f"with fewer than {small} {noisy}records{besides}"] if small else []
+        if options.dominance:
+            top, share = options.dominant_top, f"{float(options.suppress_dominant):.4g}"
+            who = f"{top} largest contributors exceed" if top > 1 else "largest contributor exceeds"
+            rules.append(f"whose {who} {share} of its sum")
+        withheld = f"; for a cohort {' or '.join(rules)}, only that it is suppressed"
         return f"each cohort's {noisy}count, sum, mean and standard deviation{noise}" + (
-            f"; for a cohort of fewer than {small} {noisy}records in all, only that it is small"
-            if small
-            else ""
+            withheld if rules else ""
         )
     nothing_else = "; nothing else: no other value, no comparison outcome"
     if options.dominance:

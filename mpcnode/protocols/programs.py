@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from mpcnode.core.field import P, inverse, signed
+from mpcnode.protocols.cohort_cells import CohortCells
 from mpcnode.protocols.compare import ltz, ltz_needs
 from mpcnode.protocols.engine import Exchange, Inbox, Needs, Party, Steps
 from mpcnode.protocols.networks import sorting_layers
@@ -226,56 +227,14 @@ class NoisyArgmax:
         return {"index": opened[0]}
 
 
-@dataclass(frozen=True)
-class SmallCells:
-    """Per-cohort totals with small-cell suppression decided inside MPC (issue 13).
-
-    Every party's input is its weighted counts || sums || squares (`mpcnode.core.cohorts`),
-    with its noise share when the spec is noisy. A cohort whose total count is below
-    `at_least` (in the count block's weighted units) is suppressed: it opens d = [count <
-    at_least] and (1 - d) times each of its three totals, so a suppressed cohort opens only
-    d (its totals open as 0) and a kept one opens its totals. C comparisons in one batch.
-    """
-
-    cohorts: int
-    at_least: int
-    largest_abs: int  # bounds |a total count| (noise included) of the comparison
-
-    def _k(self) -> int:
-        return (self.largest_abs + self.at_least).bit_length() + 2
-
-    def widest(self, n: int) -> int:
-        """The bit length of its widest comparison."""
-        return self._k()
-
-    def needs(self, n: int) -> Needs:
-        return ltz_needs(self.cohorts, self._k()) + Needs(outputs=4 * self.cohorts)
-
-    def body(self, party: Party, values: Sequence[int]) -> Body:
-        size, length = self.cohorts, 3 * self.cohorts
-        totals = [sum(values[d * length + e] for d in range(party.n)) % P for e in range(length)]
-        small = yield from ltz(
-            party, [(totals[c] - self.at_least) % P for c in range(size)], self._k()
-        )
-        keep = [(1 - d) % P for d in small]
-        kept = yield from party.mul(keep * 3, totals)  # keep[c] against each block's cohort c
-        return [*small, *kept]
-
-    def decode(self, opened: Sequence[int], n: int) -> dict[str, int]:
-        size = self.cohorts
-        result = {f"suppressed:{c}": opened[c] for c in range(size)}
-        result.update({f"total:{e}": signed(v) for e, v in enumerate(opened[size:])})
-        return result
-
-
-Program = Extreme | Ranked | Threshold | Dominance | NoisyArgmax | SmallCells
+Program = Extreme | Ranked | Threshold | Dominance | NoisyArgmax | CohortCells
 
 
 def run(program: Program, party: Party, own: Sequence[int]) -> Steps:
     """This party's whole computation: preprocessing, the program, its output shares.
 
     `own` is this party's input: one value, one per bin for `NoisyArgmax`, or its weighted
-    cohort blocks for `SmallCells`.
+    cohort blocks for `CohortCells`.
     """
     shared = yield from party.preprocess([v % P for v in own], program.needs(party.n))
     out = yield from program.body(party, shared)

@@ -63,9 +63,18 @@ def load_records(
         raise InvalidInput(f"dataset {decl.dataset!r} is not declared with shape = cohorts")
     if not source.path.is_file():
         raise NotFound(f"records source {source.kind} {source.path}: no such file")
-    con = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": memory_limit})
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "threads": threads,
+            "memory_limit": memory_limit,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        },
+    )
     try:
-        relation, digest = _relation(con, source)
+        _sandbox(con, source)
+        relation, digest = _relation(con, source, decl)
         grouped = _grouped(con, relation, source, decl)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -84,19 +93,44 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _relation(con: duckdb.DuckDBPyConnection, source: RecordSource) -> tuple[str, str]:
+def _sandbox(con: duckdb.DuckDBPyConnection, source: RecordSource) -> None:
+    """Let the engine read the source's own file(s) and nothing else, for good.
+
+    The filter and the query are the organization's trusted SQL, but a mistyped one should
+    not read, write or fetch anything else on the node's machine.
+    """
+    allowed = [] if source.kind == "sqlite" else [str(source.path)]
+    if source.kind == "duckdb":
+        allowed.append(f"{source.path}.wal")
+    con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in allowed)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _relation(
+    con: duckdb.DuckDBPyConnection, source: RecordSource, decl: Declaration
+) -> tuple[str, str]:
     """The rows as a DuckDB relation (SQL text), and their fingerprint."""
     path = source.path
     if source.kind == "csv":
-        return f"read_csv({_literal(str(path))}, header = true)", _file_sha256(path)
+        # Read the value and the group columns as the text in the file: a sniffed type would
+        # round later decimals to a column sniffed as integers, or move "2.7" into level 3.
+        text = [source.value, *(g.column for g in decl.groups)]
+        types = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in dict.fromkeys(text))
+        relation = f"read_csv({_literal(str(path))}, header = true, types = {{{types}}})"
+        return relation, _file_sha256(path)
     if source.kind == "parquet":
         return f"read_parquet({_literal(str(path))})", _file_sha256(path)
     if source.kind == "duckdb":
         con.execute(f"ATTACH {_literal(str(path))} AS records (READ_ONLY)")
+        # Run once: the rows hashed are the rows aggregated, whatever the query's order.
         con.execute("USE records")
-        cursor = con.execute(source.query)
+        con.execute(f"CREATE TEMP TABLE records_rows AS {source.query}")
+        con.execute("USE memory")
+        con.execute("DETACH records")
+        cursor = con.execute("SELECT * FROM records_rows")
         digest = _rows_sha256(iter(lambda: cursor.fetchmany(_BATCH_ROWS), []))
-        return f"({source.query})", digest
+        return "records_rows", digest
     return "records_rows", _copy_sqlite(con, source)
 
 
@@ -119,7 +153,8 @@ def _rows_sha256(batches: Any) -> str:
 def _copy_sqlite(con: duckdb.DuckDBPyConnection, source: RecordSource) -> str:
     """Run the query in SQLite (read-only) and copy its rows into DuckDB, hashing them."""
     try:
-        db = sqlite3.connect(f"file:{source.path}?mode=ro", uri=True)
+        # as_uri() escapes '#' and '?': a path with them must not drop the read-only mode.
+        db = sqlite3.connect(f"{source.path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise InvalidInput(f"records source {source.describe()}: {exc}") from None
     digest = hashlib.sha256()
@@ -128,22 +163,16 @@ def _copy_sqlite(con: duckdb.DuckDBPyConnection, source: RecordSource) -> str:
         names = [d[0] for d in cursor.description or ()]
         if not names:
             raise InvalidInput(f"records source {source.describe()}: the query returns no columns")
-        created = False
+        columns_sql = ", ".join(f"{_identifier(n)} VARCHAR" for n in names)
+        con.execute(f"CREATE TABLE records_rows ({columns_sql})")
         while batch := cursor.fetchmany(_BATCH_ROWS):
             for row in batch:
                 digest.update(json.dumps(list(row), default=str).encode() + b"\n")
             columns = list(zip(*batch, strict=True))
             frame = {n: _column(c) for n, c in zip(names, columns, strict=True)}
             con.register("records_batch", frame)
-            if created:
-                con.execute("INSERT INTO records_rows SELECT * FROM records_batch")
-            else:
-                con.execute("CREATE TABLE records_rows AS SELECT * FROM records_batch")
-                created = True
+            con.execute("INSERT INTO records_rows SELECT * FROM records_batch")
             con.unregister("records_batch")
-        if not created:
-            cols = ", ".join(f"NULL::VARCHAR AS {_identifier(n)}" for n in names)
-            con.execute(f"CREATE TABLE records_rows AS SELECT {cols} LIMIT 0")
     except sqlite3.Error as exc:
         raise InvalidInput(f"records source {source.describe()}: {exc}") from None
     finally:
@@ -152,12 +181,9 @@ def _copy_sqlite(con: duckdb.DuckDBPyConnection, source: RecordSource) -> str:
 
 
 def _column(values: tuple[Any, ...]) -> npt.NDArray[Any]:
-    """A SQLite column as numpy: numbers when every value is one, else text (NULLs kept)."""
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, int) for v in present) and len(present) == len(values):
-        return np.array(values, dtype=np.int64)
-    if present and all(isinstance(v, int | float) for v in present) and len(present) == len(values):
-        return np.array(values, dtype=np.float64)
+    """A SQLite column as text (NULLs kept), whatever the batch holds: typing batch by batch
+    would give one batch integers and the next decimals. The value is cast to a number in
+    the aggregation; a group value is compared as the text SQLite returns (1, not 1.0)."""
     return np.array([None if v is None else str(v) for v in values], dtype=object)
 
 
@@ -197,7 +223,7 @@ def _cohort_vector(
 ) -> tuple[npt.NDArray[np.int64], int, int, int]:
     layout, size = decl.layout, decl.length
     index = {tuple(label_parts): i for i, label_parts in enumerate(_combinations(decl))}
-    vector = np.zeros(len(STATS) * size, dtype=np.int64)
+    cells: list[tuple[int, int, int, int]] = []
     rows_read = rows_used = clipped = bad = 0
     unseen: dict[str, int] = {}
     k = len(layout.groups)
@@ -217,9 +243,7 @@ def _cohort_vector(
             continue
         bad += invalid
         clipped += over
-        vector[cohort] = rows
-        vector[size + cohort] = int(total or 0)
-        vector[2 * size + cohort] = int(squares or 0)
+        cells.append((cohort, rows, int(total or 0), int(squares or 0)))
     where = f"records source {source.describe()}"
     if unseen:
         shown = ", ".join(f"{label} ({n} rows)" for label, n in list(unseen.items())[:5])
@@ -239,6 +263,10 @@ def _cohort_vector(
             f"{where}: {rows_used} rows are used, more than the declared max_records "
             f"{decl.max_records}; raise max_records (a new period) or filter"
         )
+    # Filled only now: within max_records, the declaration bounds every total to int64.
+    vector = np.zeros(len(STATS) * size, dtype=np.int64)
+    for cohort, rows, total, squares in cells:
+        vector[cohort], vector[size + cohort], vector[2 * size + cohort] = rows, total, squares
     return vector, rows_read, rows_used, clipped
 
 

@@ -43,8 +43,17 @@ class RecordSource(BaseModel):
         database = given[0] in ("sqlite", "duckdb")
         if database and not self.query.strip():
             raise ValueError(f'a {given[0]} source needs query = "SELECT ..."')
+        if database and self.filter:
+            raise ValueError(
+                f"a {given[0]} source selects its rows in its query: put the condition in the "
+                "query's WHERE clause, not in filter"
+            )
         if not database and self.query:
             raise ValueError(f"a {given[0]} file is read whole: leave query out (use filter)")
+        if any(c in str(getattr(self, given[0])) for c in "*?[]{}"):
+            # DuckDB would read every file the pattern matches, while the snapshot's hash is
+            # of the one path: refuse the ambiguity.
+            raise ValueError(f"the {given[0]} path has a glob character (* ? [ ] {{ }}); rename it")
         return self
 
     @property

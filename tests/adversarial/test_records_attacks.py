@@ -42,16 +42,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
-    """The wage-gap employers, every payroll loaded."""
-    federation = demo.federation(tmp_path_factory.mktemp("records-attacks"))
-    federation.setup().start()
-    try:
-        for party in DEMO_PARTIES:
-            with federation.local_client(party) as node:
-                node.load_records("payroll")
+    """The demo's four employers, each payroll loaded into both datasets."""
+    with demo.running(tmp_path_factory.mktemp("records-attacks")) as federation:
         yield federation
-    finally:
-        federation.stop()
 
 
 def _inputs(fed: LocalFederation, party: str) -> list[tuple[str, str, str, str]]:
@@ -112,10 +105,10 @@ def _submit(dataset: str, values: np.ndarray, decl: Declaration | None) -> list[
 def test_nobody_hands_a_node_a_cohort_vector(fed: LocalFederation) -> None:
     """A forged vector (one cohort's count set to 10_000) is refused however it is sent."""
     before = _inputs(fed, "bob")
-    forged = np.zeros(45, dtype=np.int64)
+    forged = np.zeros(54, dtype=np.int64)
     forged[0] = 10_000
     fresh = Declaration(
-        "payroll-forged", Shape.COHORTS, 0, demo.UPPER, length=15,
+        "payroll-forged", Shape.COHORTS, 0, demo.UPPER, length=18,
         groups=demo.LAYOUT.groups, max_records=demo.MAX_RECORDS,
     )  # fmt: skip
     for dataset, decl in (("payroll", None), ("payroll-forged", fresh)):
@@ -132,7 +125,7 @@ def test_nobody_hands_a_node_a_cohort_vector(fed: LocalFederation) -> None:
     "change",
     [
         {"bins": tuple(f"gender=g{i}" for i in range(10_001)), "length": 30_003},
-        {"length": 15},
+        {"length": 18},
         {"cohorts": CohortOptions(0, 5, "")},
         {"cohorts": CohortOptions(demo.MAX_RECORDS, 5, "gender=f/" + "m" * 300)},
         {"cohorts": CohortOptions(demo.MAX_RECORDS, 5, "level=1/1")},

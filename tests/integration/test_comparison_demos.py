@@ -66,3 +66,22 @@ def test_breach_total_is_suppressed_for_dominance(tmp_path: Path) -> None:
     output = _demo("breach", tmp_path)
     assert _rows(output) == [("sum", "suppressed (dominance)")]
     assert "9567000" not in output.replace(",", "")
+
+
+def test_wagegap_prints_eighteen_cohorts_and_the_gap_per_level(tmp_path: Path) -> None:
+    """The demo as a user runs it; the table's numbers are checked against the cleartext
+    union of the payrolls in tests/integration/test_records_federation.py."""
+    output = _demo("wagegap", tmp_path)
+    cohorts = re.findall(r"^  (gender=\w,level=\d) ", output, flags=re.MULTILINE)
+    assert len(cohorts) == 36  # the exact table and the record-level DP one
+    assert "suppressed" in output  # the executive level's tiny cohorts
+    gaps = re.findall(r"^    level=(\d)  ratio +([\d.]+)  gap +([\d.]+)%$", output, re.MULTILINE)
+    assert [g[0] for g in gaps[:5]] == ["1", "2", "3", "4", "5"]
+    assert all(4 < float(g[2]) < 14 for g in gaps[:5])
+    for party in ("alice", "bob", "carlos", "david"):
+        payroll = (tmp_path / f"{party}-payroll.csv").read_text().splitlines()
+        assert payroll[0] == "employee,gender,level,years,salary,status"
+        # No employee's salary appears in any daemon's log.
+        salaries = [line.split(",")[4] for line in payroll[1:50]]
+        logs = _logs(tmp_path)
+        assert not any(s in logs for s in salaries)
