@@ -13,8 +13,6 @@ counts and unseen categories, as its own data is.
 from __future__ import annotations
 
 import hashlib
-import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +24,15 @@ import numpy.typing as npt
 from mpcnode.core.cohorts import STATS
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.errors import InvalidInput, NotFound
+from mpcnode.records.databases import (
+    BATCH_ROWS,
+    copy_postgres,
+    copy_sqlite,
+    identifier,
+    rows_sha256,
+)
 from mpcnode.records.source import RecordSource
 
-_BATCH_ROWS = 65_536
 _SHOWN_UNSEEN = 5
 
 
@@ -61,7 +65,7 @@ def load_records(
     """Aggregate `source` into `decl`'s cohorts (blocking), or InvalidInput for the owner."""
     if decl.shape is not Shape.COHORTS:
         raise InvalidInput(f"dataset {decl.dataset!r} is not declared with shape = cohorts")
-    if not source.path.is_file():
+    if source.is_file and not source.path.is_file():
         raise NotFound(f"records source {source.kind} {source.path}: no such file")
     con = duckdb.connect(
         ":memory:",
@@ -82,15 +86,11 @@ def load_records(
     finally:
         con.close()
     values, rows_read, rows_used, clipped = _cohort_vector(grouped, source, decl)
-    return Snapshot(values, rows_read, rows_used, clipped, digest, f"{source.kind} {source.path}")
+    return Snapshot(values, rows_read, rows_used, clipped, digest, f"{source.kind} {source.where}")
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _sandbox(con: duckdb.DuckDBPyConnection, source: RecordSource) -> None:
@@ -99,7 +99,7 @@ def _sandbox(con: duckdb.DuckDBPyConnection, source: RecordSource) -> None:
     The filter and the query are the organization's trusted SQL, but a mistyped one should
     not read, write or fetch anything else on the node's machine.
     """
-    allowed = [] if source.kind == "sqlite" else [str(source.path)]
+    allowed = [str(source.path)] if source.kind in ("csv", "parquet", "duckdb") else []
     if source.kind == "duckdb":
         allowed.append(f"{source.path}.wal")
     con.execute(f"SET allowed_paths = [{', '.join(_literal(p) for p in allowed)}]")
@@ -129,9 +129,11 @@ def _relation(
         con.execute("USE memory")
         con.execute("DETACH records")
         cursor = con.execute("SELECT * FROM records_rows")
-        digest = _rows_sha256(iter(lambda: cursor.fetchmany(_BATCH_ROWS), []))
+        digest = rows_sha256(iter(lambda: cursor.fetchmany(BATCH_ROWS), []))
         return "records_rows", digest
-    return "records_rows", _copy_sqlite(con, source)
+    if source.kind == "postgres":
+        return "records_rows", copy_postgres(con, source)
+    return "records_rows", copy_sqlite(con, source)
 
 
 def _file_sha256(path: Path) -> str:
@@ -142,60 +144,15 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _rows_sha256(batches: Any) -> str:
-    digest = hashlib.sha256()
-    for batch in batches:
-        for row in batch:
-            digest.update(json.dumps(list(row), default=str).encode() + b"\n")
-    return digest.hexdigest()
-
-
-def _copy_sqlite(con: duckdb.DuckDBPyConnection, source: RecordSource) -> str:
-    """Run the query in SQLite (read-only) and copy its rows into DuckDB, hashing them."""
-    try:
-        # as_uri() escapes '#' and '?': a path with them must not drop the read-only mode.
-        db = sqlite3.connect(f"{source.path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise InvalidInput(f"records source {source.describe()}: {exc}") from None
-    digest = hashlib.sha256()
-    try:
-        cursor = db.execute(source.query)
-        names = [d[0] for d in cursor.description or ()]
-        if not names:
-            raise InvalidInput(f"records source {source.describe()}: the query returns no columns")
-        columns_sql = ", ".join(f"{_identifier(n)} VARCHAR" for n in names)
-        con.execute(f"CREATE TABLE records_rows ({columns_sql})")
-        while batch := cursor.fetchmany(_BATCH_ROWS):
-            for row in batch:
-                digest.update(json.dumps(list(row), default=str).encode() + b"\n")
-            columns = list(zip(*batch, strict=True))
-            frame = {n: _column(c) for n, c in zip(names, columns, strict=True)}
-            con.register("records_batch", frame)
-            con.execute("INSERT INTO records_rows SELECT * FROM records_batch")
-            con.unregister("records_batch")
-    except sqlite3.Error as exc:
-        raise InvalidInput(f"records source {source.describe()}: {exc}") from None
-    finally:
-        db.close()
-    return digest.hexdigest()
-
-
-def _column(values: tuple[Any, ...]) -> npt.NDArray[Any]:
-    """A SQLite column as text (NULLs kept), whatever the batch holds: typing batch by batch
-    would give one batch integers and the next decimals. The value is cast to a number in
-    the aggregation; a group value is compared as the text SQLite returns (1, not 1.0)."""
-    return np.array([None if v is None else str(v) for v in values], dtype=object)
-
-
 def _grouped(
     con: duckdb.DuckDBPyConnection, relation: str, source: RecordSource, decl: Declaration
 ) -> list[tuple[Any, ...]]:
     """One scan: per (used, group values): rows, bad values, clipped, count, sum, squares."""
     scale = float(1 << decl.fractional_bits)
     lower, upper = float(decl.lower), float(decl.upper)
-    groups = [f"CAST({_identifier(g.column)} AS VARCHAR)" for g in decl.groups]
+    groups = [f"CAST({identifier(g.column)} AS VARCHAR)" for g in decl.groups]
     used = f"COALESCE(({source.filter}), false)" if source.filter else "true"
-    value = f"TRY_CAST({_identifier(source.value)} AS DOUBLE)"
+    value = f"TRY_CAST({identifier(source.value)} AS DOUBLE)"
     sql = f"""
         WITH rows AS (
             SELECT {used} AS used, {", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))},
