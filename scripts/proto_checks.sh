@@ -44,7 +44,7 @@ if git rev-parse --verify --quiet 'HEAD~1^{commit}' >/dev/null; then
   fi
 fi
 if [ -z "$against" ]; then
-  echo "== buf breaking skipped: HEAD has no parent in this clone and there is no tag v*"
+  echo "== buf breaking skipped: no commit before HEAD in this clone (shallow, or the first)"
   exit 0
 fi
 # subdir=proto: the baseline's module is its proto/ directory, whether or not that revision
