@@ -205,7 +205,7 @@ pick_compose
 MPC_COORDINATOR_PORT=$(.venv/bin/python -c 'from mpcnode.federation import free_port; print(free_port())')
 export MPC_COORDINATOR_PORT
 step "shell scripts (shellcheck)"
-shellcheck deploy/offline/build.sh deploy/compose/*.sh scripts/compose_ci.sh
+shellcheck deploy/offline/build.sh deploy/compose/*.sh scripts/compose_ci.sh scripts/proto_checks.sh
 step "offline build: wheelhouse, debootstrap base, image with --network none"
 timed "wheelhouse (pip wheel)" deploy/offline/build.sh wheelhouse
 FORCE_BASE=1 timed "base image (debootstrap + import)" deploy/offline/build.sh base

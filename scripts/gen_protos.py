@@ -3,6 +3,11 @@
 The stubs are committed so that installing mpcnode needs no code generator; CI runs
 `python scripts/gen_protos.py --check`, which fails when a committed stub differs from what
 the .proto files generate (someone edited a .proto and forgot to regenerate).
+
+Only our own contract, proto/mpcnode/, is generated. proto/ also ships the standard
+grpc.health.v1 protocol for partners, but its Python stubs come with grpcio-health-checking
+(grpc_health.v1), which the daemons serve it with; a second copy of the same proto file in
+the package would clash with those in the descriptor pool.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
+# The tree generated from: our contract, not the upstream protocols shipped beside it.
+OWN_PROTOS = PROTO_ROOT / "mpcnode"
 PACKAGE_DIR = ROOT / "mpcnode" / "api" / "v1"
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 
 
 def generate(out_dir: Path) -> None:
     """Run protoc (from grpcio-tools) with the mypy-protobuf plugins into out_dir."""
-    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
+    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in OWN_PROTOS.rglob("*.proto"))
     args = [
         "protoc",
         f"-I{PROTO_ROOT}",
