@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -14,7 +15,12 @@ import click
 from coordinator.check_cli import check
 from coordinator.cohort_cli import cohort_options, cohorts_from_cli
 from coordinator.comparison_cli import KIND_CHOICES, comparison_from_cli, comparison_options
-from coordinator.privacy_cli import privacy_from_cli, privacy_options
+from coordinator.privacy_cli import (
+    needs_threshold,
+    privacy_from_cli,
+    privacy_options,
+    with_threshold,
+)
 from mpcnode.client import CoordinatorClient, Progress
 from mpcnode.client.analyst import WATCH_TIMEOUT_S, Result
 from mpcnode.commands.options import (
@@ -240,6 +246,13 @@ def run(
     )
     with _client(address, cert, key, ca) as client:
         invited = parties + legacy_parties
+        if needs_threshold(spec.privacy):
+            # Sized for every invited party: the noise the guarantee needs when all of them
+            # contribute, not the min_parties worst case (--threshold asks for another t).
+            count = len(invited or client.parties())
+            spec = dataclasses.replace(spec, privacy=with_threshold(spec.privacy, count))
+            if not as_json:
+                click.echo(f"  noise sized for t = {count} contributors (--threshold)", err=True)
         result = client.run(
             spec, invited, on_progress=None if as_json else _progress, timeout=timeout
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -73,7 +74,9 @@ def privacy_options(fn: _F) -> _F:
                 "--threshold",
                 type=int,
                 default=0,
-                help="t: noise-carrying parties the noise is sized for (default: --min-parties).",
+                help="t: noise-carrying parties distributed noise is sized for (default: every "
+                "invited party; a retry without one of them is then refused, so set a lower t "
+                "to let a computation go on without a dropped party).",
             ),
         ],
     )
@@ -103,3 +106,13 @@ def privacy_from_cli(
         record_bound=record_bound,
         threshold=threshold,
     )
+
+
+def needs_threshold(privacy: Privacy) -> bool:
+    """True when distributed noise has no t yet: `run` then sizes it for the invited parties."""
+    return privacy.enabled and privacy.placement is Placement.DISTRIBUTED and not privacy.threshold
+
+
+def with_threshold(privacy: Privacy, invited: int) -> Privacy:
+    """`privacy` with t = the number of invited parties (at least 2, the smallest t)."""
+    return dataclasses.replace(privacy, threshold=max(2, invited))

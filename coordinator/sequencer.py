@@ -81,6 +81,11 @@ class Sequencer:
         self._feed = EventFeed(store, clock)
         self._metrics = metrics or CoordinatorMetrics()
 
+    @property
+    def parties(self) -> tuple[str, ...]:
+        """The roster's party ids: whom a computation that names none invites."""
+        return self._roster.ids
+
     async def create(self, spec: ComputationSpec, parties: tuple[str, ...]) -> str:
         """Validate a computation (spec, overflow, parties, min_parties) and start it."""
         invited = parties or self._roster.ids

@@ -108,6 +108,14 @@ class CoordinatorService(coordinator_pb2_grpc.CoordinatorServicer):
         return cpb.ListComputationsReply(computations=[_status(c) for c in comps])
 
     @rpc_method
+    async def ListParties(
+        self, request: cpb.ListPartiesRequest, context: Context
+    ) -> cpb.ListPartiesReply:
+        """The roster's parties (whom an invitation of everyone invites)."""
+        self._analyst(context)
+        return cpb.ListPartiesReply(parties=list(self._sequencer.parties))
+
+    @rpc_method
     async def GetResult(
         self, request: pb.ComputationRef, context: Context
     ) -> AsyncIterator[cpb.ResultChunk]:

@@ -151,6 +151,12 @@ class CoordinatorClient(ChannelClient):
         )
         return [_info(c) for c in reply.computations]
 
+    def parties(self) -> tuple[str, ...]:
+        """The parties on the coordinator's roster (whom `create` invites by default)."""
+        request = cpb.ListPartiesRequest()
+        reply = call(self._what, lambda: self._stub.ListParties(request, timeout=self._timeout))
+        return tuple(reply.parties)
+
     def result(self, computation_id: str) -> Result:
         """The published result (FAILED_PRECONDITION while not published)."""
         ref = pb.ComputationRef(computation_id=computation_id)

@@ -102,6 +102,21 @@ def _submit(dataset: str, values: np.ndarray, decl: Declaration | None) -> list[
     ]
 
 
+def test_the_roster_is_listed_to_analysts_only(fed: LocalFederation) -> None:
+    for tls, code in (
+        (analyst_tls(fed), "OK"),
+        (party_tls(fed, "alice"), "PERMISSION_DENIED"),
+        (hr_tls(fed, "alice"), "PERMISSION_DENIED"),
+    ):
+        with channel_to(fed, "coordinator", tls) as channel:
+            stub = coordinator_pb2_grpc.CoordinatorStub(channel)
+            reply = unary(stub.ListParties, coordinator_pb2.ListPartiesRequest())
+        assert reply.code == code, reply
+        if reply.ok:
+            parties = coordinator_pb2.ListPartiesReply.FromString(reply.body[0]).parties
+            assert tuple(parties) == DEMO_PARTIES
+
+
 def test_nobody_hands_a_node_a_cohort_vector(fed: LocalFederation) -> None:
     """A forged vector (one cohort's count set to 10_000) is refused however it is sent."""
     before = _inputs(fed, "bob")

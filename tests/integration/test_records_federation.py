@@ -185,6 +185,7 @@ def test_the_cli_prints_the_table_as_csv_and_json(fed: LocalFederation) -> None:
         [*base, "--csv"], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
+    assert "noise sized for t = 4 contributors" in done.stderr  # every invited party
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "cohort,count,sum,mean,std,suppressed"
     assert lines[1].startswith('"gender=f,level=1",') and len(lines) == 19
@@ -193,5 +194,6 @@ def test_the_cli_prints_the_table_as_csv_and_json(fed: LocalFederation) -> None:
     )
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
+    assert doc["privacy"]["threshold"] == 4
     assert [r["cohort"] for r in doc["cohorts"]] == list(demo.LAYOUT.labels)
     assert [r["group"] for r in doc["ratios"]] == [f"level={i}" for i in range(1, 7)]

@@ -25,27 +25,31 @@ _sym_db = _symbol_database.Default()
 from mpcnode.api.v1 import types_pb2 as mpcnode_dot_api_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mpcnode/api/v1/coordinator.proto\x12\x06mpc.v1\x1a\x1ampcnode/api/v1/types.proto\"R\n\x18\x43reateComputationRequest\x12%\n\x04spec\x18\x01 \x01(\x0b\x32\x17.mpc.v1.ComputationSpec\x12\x0f\n\x07parties\x18\x02 \x03(\t\"\xfa\x01\n\x10\x43omputationEvent\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.mpc.v1.ComputationRef\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x10\n\x08round_id\x18\x03 \x01(\x0c\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\x12\x1c\n\x05phase\x18\x05 \x01(\x0e\x32\r.mpc.v1.Phase\x12\'\n\x05state\x18\x06 \x01(\x0e\x32\x18.mpc.v1.ComputationState\x12\x14\n\x0cparticipants\x18\x07 \x03(\t\x12\r\n\x05party\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\x12\x0f\n\x07unix_ms\x18\n \x01(\x03\"\x99\x02\n\x11\x43omputationStatus\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.mpc.v1.ComputationRef\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.mpc.v1.ComputationSpec\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.mpc.v1.ComputationState\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\r\x12\x14\n\x0cparticipants\x18\x06 \x03(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x07 \x01(\x03\x12\x17\n\x0fupdated_unix_ms\x18\x08 \x01(\x03\x12%\n\x07\x64ropped\x18\t \x03(\x0b\x32\x14.mpc.v1.DroppedParty\"(\n\x17ListComputationsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"H\n\x15ListComputationsReply\x12/\n\x0c\x63omputations\x18\x01 \x03(\x0b\x32\x19.mpc.v1.ComputationStatus\"d\n\x0bResultChunk\x12&\n\x06header\x18\x01 \x01(\x0b\x32\x14.mpc.v1.ResultHeaderH\x00\x12%\n\x06output\x18\x02 \x01(\x0b\x32\x13.mpc.v1.OutputChunkH\x00\x42\x06\n\x04\x62ody\"]\n\x0bOutputChunk\x12\x14\n\x0coutput_index\x18\x01 \x01(\r\x12\x14\n\x0ctotal_length\x18\x02 \x01(\x04\x12\"\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x13.mpc.v1.TensorChunk2\xf9\x02\n\x0b\x43oordinator\x12M\n\x11\x43reateComputation\x12 .mpc.v1.CreateComputationRequest\x1a\x16.mpc.v1.ComputationRef\x12\x46\n\x10WatchComputation\x12\x16.mpc.v1.ComputationRef\x1a\x18.mpc.v1.ComputationEvent0\x01\x12\x43\n\x0eGetComputation\x12\x16.mpc.v1.ComputationRef\x1a\x19.mpc.v1.ComputationStatus\x12R\n\x10ListComputations\x12\x1f.mpc.v1.ListComputationsRequest\x1a\x1d.mpc.v1.ListComputationsReply\x12:\n\tGetResult\x12\x16.mpc.v1.ComputationRef\x1a\x13.mpc.v1.ResultChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n mpcnode/api/v1/coordinator.proto\x12\x06mpc.v1\x1a\x1ampcnode/api/v1/types.proto\"\x14\n\x12ListPartiesRequest\"#\n\x10ListPartiesReply\x12\x0f\n\x07parties\x18\x01 \x03(\t\"R\n\x18\x43reateComputationRequest\x12%\n\x04spec\x18\x01 \x01(\x0b\x32\x17.mpc.v1.ComputationSpec\x12\x0f\n\x07parties\x18\x02 \x03(\t\"\xfa\x01\n\x10\x43omputationEvent\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.mpc.v1.ComputationRef\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x10\n\x08round_id\x18\x03 \x01(\x0c\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\x12\x1c\n\x05phase\x18\x05 \x01(\x0e\x32\r.mpc.v1.Phase\x12\'\n\x05state\x18\x06 \x01(\x0e\x32\x18.mpc.v1.ComputationState\x12\x14\n\x0cparticipants\x18\x07 \x03(\t\x12\r\n\x05party\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t\x12\x0f\n\x07unix_ms\x18\n \x01(\x03\"\x99\x02\n\x11\x43omputationStatus\x12#\n\x03ref\x18\x01 \x01(\x0b\x32\x16.mpc.v1.ComputationRef\x12%\n\x04spec\x18\x02 \x01(\x0b\x32\x17.mpc.v1.ComputationSpec\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.mpc.v1.ComputationState\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\r\x12\x14\n\x0cparticipants\x18\x06 \x03(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x07 \x01(\x03\x12\x17\n\x0fupdated_unix_ms\x18\x08 \x01(\x03\x12%\n\x07\x64ropped\x18\t \x03(\x0b\x32\x14.mpc.v1.DroppedParty\"(\n\x17ListComputationsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"H\n\x15ListComputationsReply\x12/\n\x0c\x63omputations\x18\x01 \x03(\x0b\x32\x19.mpc.v1.ComputationStatus\"d\n\x0bResultChunk\x12&\n\x06header\x18\x01 \x01(\x0b\x32\x14.mpc.v1.ResultHeaderH\x00\x12%\n\x06output\x18\x02 \x01(\x0b\x32\x13.mpc.v1.OutputChunkH\x00\x42\x06\n\x04\x62ody\"]\n\x0bOutputChunk\x12\x14\n\x0coutput_index\x18\x01 \x01(\r\x12\x14\n\x0ctotal_length\x18\x02 \x01(\x04\x12\"\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x13.mpc.v1.TensorChunk2\xbe\x03\n\x0b\x43oordinator\x12M\n\x11\x43reateComputation\x12 .mpc.v1.CreateComputationRequest\x1a\x16.mpc.v1.ComputationRef\x12\x46\n\x10WatchComputation\x12\x16.mpc.v1.ComputationRef\x1a\x18.mpc.v1.ComputationEvent0\x01\x12\x43\n\x0eGetComputation\x12\x16.mpc.v1.ComputationRef\x1a\x19.mpc.v1.ComputationStatus\x12R\n\x10ListComputations\x12\x1f.mpc.v1.ListComputationsRequest\x1a\x1d.mpc.v1.ListComputationsReply\x12:\n\tGetResult\x12\x16.mpc.v1.ComputationRef\x1a\x13.mpc.v1.ResultChunk0\x01\x12\x43\n\x0bListParties\x12\x1a.mpc.v1.ListPartiesRequest\x1a\x18.mpc.v1.ListPartiesReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mpcnode.api.v1.coordinator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATECOMPUTATIONREQUEST']._serialized_start=72
-  _globals['_CREATECOMPUTATIONREQUEST']._serialized_end=154
-  _globals['_COMPUTATIONEVENT']._serialized_start=157
-  _globals['_COMPUTATIONEVENT']._serialized_end=407
-  _globals['_COMPUTATIONSTATUS']._serialized_start=410
-  _globals['_COMPUTATIONSTATUS']._serialized_end=691
-  _globals['_LISTCOMPUTATIONSREQUEST']._serialized_start=693
-  _globals['_LISTCOMPUTATIONSREQUEST']._serialized_end=733
-  _globals['_LISTCOMPUTATIONSREPLY']._serialized_start=735
-  _globals['_LISTCOMPUTATIONSREPLY']._serialized_end=807
-  _globals['_RESULTCHUNK']._serialized_start=809
-  _globals['_RESULTCHUNK']._serialized_end=909
-  _globals['_OUTPUTCHUNK']._serialized_start=911
-  _globals['_OUTPUTCHUNK']._serialized_end=1004
-  _globals['_COORDINATOR']._serialized_start=1007
-  _globals['_COORDINATOR']._serialized_end=1384
+  _globals['_LISTPARTIESREQUEST']._serialized_start=72
+  _globals['_LISTPARTIESREQUEST']._serialized_end=92
+  _globals['_LISTPARTIESREPLY']._serialized_start=94
+  _globals['_LISTPARTIESREPLY']._serialized_end=129
+  _globals['_CREATECOMPUTATIONREQUEST']._serialized_start=131
+  _globals['_CREATECOMPUTATIONREQUEST']._serialized_end=213
+  _globals['_COMPUTATIONEVENT']._serialized_start=216
+  _globals['_COMPUTATIONEVENT']._serialized_end=466
+  _globals['_COMPUTATIONSTATUS']._serialized_start=469
+  _globals['_COMPUTATIONSTATUS']._serialized_end=750
+  _globals['_LISTCOMPUTATIONSREQUEST']._serialized_start=752
+  _globals['_LISTCOMPUTATIONSREQUEST']._serialized_end=792
+  _globals['_LISTCOMPUTATIONSREPLY']._serialized_start=794
+  _globals['_LISTCOMPUTATIONSREPLY']._serialized_end=866
+  _globals['_RESULTCHUNK']._serialized_start=868
+  _globals['_RESULTCHUNK']._serialized_end=968
+  _globals['_OUTPUTCHUNK']._serialized_start=970
+  _globals['_OUTPUTCHUNK']._serialized_end=1063
+  _globals['_COORDINATOR']._serialized_start=1066
+  _globals['_COORDINATOR']._serialized_end=1512
 # @@protoc_insertion_point(module_scope)

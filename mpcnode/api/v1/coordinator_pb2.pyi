@@ -20,6 +20,43 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class ListPartiesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPartiesRequest: _TypeAlias = ListPartiesRequest  # noqa: Y015
+
+@_typing.final
+class ListPartiesReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Party ids, in the roster's order."""
+
+    def __init__(
+        self,
+        *,
+        parties: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parties", b"parties"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPartiesReply: _TypeAlias = ListPartiesReply  # noqa: Y015
+
+@_typing.final
 class CreateComputationRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

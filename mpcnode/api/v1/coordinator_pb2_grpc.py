@@ -62,6 +62,11 @@ class CoordinatorStub:
                 request_serializer=mpcnode_dot_api_dot_v1_dot_types__pb2.ComputationRef.SerializeToString,
                 response_deserializer=mpcnode_dot_api_dot_v1_dot_coordinator__pb2.ResultChunk.FromString,
                 _registered_method=True)
+        self.ListParties = channel.unary_unary(
+                '/mpc.v1.Coordinator/ListParties',
+                request_serializer=mpcnode_dot_api_dot_v1_dot_coordinator__pb2.ListPartiesRequest.SerializeToString,
+                response_deserializer=mpcnode_dot_api_dot_v1_dot_coordinator__pb2.ListPartiesReply.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServicer:
@@ -106,6 +111,13 @@ class CoordinatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListParties(self, request, context):
+        """The parties on the coordinator's roster: whom a computation without `parties` invites.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +145,11 @@ def add_CoordinatorServicer_to_server(servicer, server):
                     servicer.GetResult,
                     request_deserializer=mpcnode_dot_api_dot_v1_dot_types__pb2.ComputationRef.FromString,
                     response_serializer=mpcnode_dot_api_dot_v1_dot_coordinator__pb2.ResultChunk.SerializeToString,
+            ),
+            'ListParties': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListParties,
+                    request_deserializer=mpcnode_dot_api_dot_v1_dot_coordinator__pb2.ListPartiesRequest.FromString,
+                    response_serializer=mpcnode_dot_api_dot_v1_dot_coordinator__pb2.ListPartiesReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -272,6 +289,33 @@ class Coordinator:
             '/mpc.v1.Coordinator/GetResult',
             mpcnode_dot_api_dot_v1_dot_types__pb2.ComputationRef.SerializeToString,
             mpcnode_dot_api_dot_v1_dot_coordinator__pb2.ResultChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListParties(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.v1.Coordinator/ListParties',
+            mpcnode_dot_api_dot_v1_dot_coordinator__pb2.ListPartiesRequest.SerializeToString,
+            mpcnode_dot_api_dot_v1_dot_coordinator__pb2.ListPartiesReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,8 @@ class CoordinatorStub:
     """Streams the published result: first a header, then the chunks of each output.
     NOT_FOUND for an unknown id, FAILED_PRECONDITION while not published.
     """
+    ListParties: _grpc.UnaryUnaryMultiCallable[_coordinator_pb2.ListPartiesRequest, _coordinator_pb2.ListPartiesReply]
+    """The parties on the coordinator's roster: whom a computation without `parties` invites."""
 
 @_typing.type_check_only
 class CoordinatorAsyncStub(CoordinatorStub):
@@ -74,6 +76,8 @@ class CoordinatorAsyncStub(CoordinatorStub):
     """Streams the published result: first a header, then the chunks of each output.
     NOT_FOUND for an unknown id, FAILED_PRECONDITION while not published.
     """
+    ListParties: _aio.UnaryUnaryMultiCallable[_coordinator_pb2.ListPartiesRequest, _coordinator_pb2.ListPartiesReply]  # type: ignore[assignment]
+    """The parties on the coordinator's roster: whom a computation without `parties` invites."""
 
 class CoordinatorServicer(metaclass=_abc_1.ABCMeta):
     """Analyst -> coordinator. Callers need a certificate with role "analyst"; results are
@@ -124,5 +128,13 @@ class CoordinatorServicer(metaclass=_abc_1.ABCMeta):
         """Streams the published result: first a header, then the chunks of each output.
         NOT_FOUND for an unknown id, FAILED_PRECONDITION while not published.
         """
+
+    @_abc_1.abstractmethod
+    def ListParties(
+        self,
+        request: _coordinator_pb2.ListPartiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_coordinator_pb2.ListPartiesReply, _abc.Awaitable[_coordinator_pb2.ListPartiesReply]]:
+        """The parties on the coordinator's roster: whom a computation without `parties` invites."""
 
 def add_CoordinatorServicer_to_server(servicer: CoordinatorServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
