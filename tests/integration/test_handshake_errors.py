@@ -7,6 +7,10 @@ nothing listening, and a client certificate that expired; each error names what 
 from __future__ import annotations
 
 import datetime
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,6 +50,25 @@ def test_another_federations_ca_is_named(fed4: LocalFederation, tmp_path: Path) 
         pytest.raises(Unavailable, match="not from this federation's CA"),
     ):
         _inputs(client)
+
+
+def test_the_command_line_shows_the_reason_and_no_grpc_log_line(
+    fed4: LocalFederation, tmp_path: Path
+) -> None:
+    create_ca(tmp_path / "other", "elsewhere")
+    hr = fed4.tls("alice", "alice-hr")
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "mpcnode", "inputs", "--node",
+            f"127.0.0.1:{fed4.ports['alice']}", "--party", "alice", "--cert", str(hr.cert),
+            "--key", str(hr.key), "--ca", str(tmp_path / "other" / "ca.crt"),
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={k: v for k, v in os.environ.items() if k != "GRPC_VERBOSITY"},
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "not from this federation's CA" in done.stderr
+    assert not re.search(r"^[IWE]\d{4} |ssl_transport_security", done.stderr, re.MULTILINE)
 
 
 def test_nothing_listening_is_said(fed4: LocalFederation) -> None:
