@@ -13,8 +13,9 @@ configured CA, an expired or not yet valid certificate); a certificate that expi
 from __future__ import annotations
 
 import datetime
+import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from mpcnode.at_rest import check_daemon_at_rest
 from mpcnode.config import Roster, RosterEntry
 from mpcnode.errors import MpcError, PreconditionFailed
 from mpcnode.pki import Identity, Role, identity_from_cert, public_key_pin
+from mpcnode.records.source import RecordSource
 from mpcnode.seal_keys import load_seal_key
 from mpcnode.startup import check_own_seal_key
 from mpcnode.tls import TlsFiles, check_server_pin
@@ -197,6 +199,35 @@ def peer_findings(roster: Roster, tls: TlsFiles, skip: str, timeout: float = 5.0
 
         fix = f"start {entry.id}'s node, or fix its address or pin in the roster"
         findings.append(_guarded(check, fix, run))
+    return findings
+
+
+def records_findings(sources: Mapping[str, RecordSource]) -> list[Finding]:
+    """Each records dataset's source: its file readable by this user, or, for PostgreSQL,
+    the driver installed (the connection itself is tried by `mpcnode load`)."""
+    findings = []
+    for dataset, source in sources.items():
+        check = f"records source of {dataset}"
+        if not source.is_file:
+            try:
+                import psycopg  # noqa: F401, PLC0415 (only whether it is installed)
+            except ImportError:
+                fix = "pip install 'mpcnode[postgres]' in the daemon's environment"
+                findings.append(Finding(check, "fail", "psycopg is not installed", fix))
+                continue
+            detail = f"postgres {source.where} (connected to by `mpcnode load`)"
+            findings.append(Finding(check, "ok", detail))
+            continue
+        path = source.path
+        if not path.is_file():
+            fix = f"fix [datasets.{dataset}.source] {source.kind}, or put the file there"
+            findings.append(Finding(check, "fail", f"{path}: no such file", fix))
+        elif not os.access(path, os.R_OK):
+            fix = "make it readable by the daemon's user (e.g. chgrp mpcnode; chmod g+r)"
+            findings.append(Finding(check, "fail", f"{path}: not readable by this user", fix))
+        else:
+            size = path.stat().st_size
+            findings.append(Finding(check, "ok", f"{source.kind} {path} ({size} bytes)"))
     return findings
 
 

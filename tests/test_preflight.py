@@ -22,9 +22,11 @@ from mpcnode.preflight import (
     certificate_findings,
     failed,
     port_finding,
+    records_findings,
     refuse_bad_certificate,
     table,
 )
+from mpcnode.records.source import RecordSource
 from mpcnode.tls import TlsFiles
 
 NOW = datetime.datetime.now(datetime.UTC)
@@ -108,3 +110,19 @@ def test_a_busy_port_is_named() -> None:
         finding = port_finding(f"127.0.0.1:{port}")
     assert finding.status == "fail" and "in use" in finding.detail
     assert "another copy" in finding.fix
+
+
+def test_a_records_source_must_be_there_and_readable(tmp_path: Path) -> None:
+    present = tmp_path / "payroll.csv"
+    present.write_text("gender,level,salary\n")
+    sources = {
+        "payroll": RecordSource(csv=present, value="salary"),
+        "missing": RecordSource(csv=tmp_path / "nope.csv", value="salary"),
+        "warehouse": RecordSource(postgres="postgresql://hr@db/hr", query="SELECT 1", value="v"),
+    }
+    found = {f.check: f for f in records_findings(sources)}
+    assert found["records source of payroll"].status == "ok"
+    missing = found["records source of missing"]
+    assert missing.status == "fail" and "no such file" in missing.detail
+    assert "[datasets.missing.source]" in missing.fix
+    assert found["records source of warehouse"].status == "ok"  # psycopg is a dev dependency

@@ -37,6 +37,7 @@ def check(config_path: Path, peers: bool) -> None:
         daemon_findings,
         peer_findings,
         pin_finding,
+        records_findings,
         seal_key_finding,
     )
     from mpcnode.tls import TlsFiles  # noqa: PLC0415
@@ -54,6 +55,9 @@ def check(config_path: Path, peers: bool) -> None:
     findings += [
         seal_key_finding(config.seal_key, roster, config.party_id, config.roster_file),
         pin_finding(roster, config.party_id, tls),
+        *records_findings(
+            {n: t.source for n, t in config.datasets.items() if t.source is not None}
+        ),
     ]
     if peers:
         findings += peer_findings(roster, tls, config.party_id)
