@@ -6,6 +6,22 @@ Pure data of the mpc.v1 contract: tensors, computation specs, round headers, res
 The .proto files are the contract between organizations: any gRPC implementation must be
 able to talk to the daemons from these files alone. Vectors travel as raw little-endian
 bytes, never as `repeated` numbers, and anything over 1 MiB is streamed in chunks.
+
+Transport rules every client and server follows:
+- Mutual TLS 1.3 only; a call over TLS 1.2 is refused (PERMISSION_DENIED). Every
+  certificate comes from the federation's CA and names its holder in a URI SAN,
+  mpc://<role>/<name> (roles: party, coordinator, analyst), or mpc://client/<org>/<name>
+  for an organization's own system, which may call only its own node's Local service.
+- Servers also carry the DNS name <name>.<role>.mpc (alice.party.mpc,
+  coordinator.coordinator.mpc). A client sets its TLS target name (gRPC's
+  ssl_target_name_override) to the name of the server it means to reach; without it, any
+  server certificate of the federation at that address would be accepted.
+- A message is at most 4 MiB; vectors are streamed as TensorChunk pieces of at most 65536
+  elements (512 KiB), in order. A vector has at most 2^26 elements.
+- Dataset names are 1-64 characters of letters, digits, '.', '_', ':' or '-', starting
+  with a letter or digit, matched in full.
+- Refusals carry google.rpc.Status with an ErrorInfo (domain "mpc.v1", a stable reason,
+  metadata "party") in grpc-status-details-bin; the reasons are listed in the README.
 """
 
 from collections import abc as _abc
@@ -58,32 +74,46 @@ class _KindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Kind.ValueType],
     DESCRIPTOR: _descriptor.EnumDescriptor
     KIND_UNSPECIFIED: _Kind.ValueType  # 0
     KIND_SUM: _Kind.ValueType  # 1
-    """Element-wise sum of the participants' inputs."""
+    """Element-wise sum of the participants' inputs. Output "sum"."""
     KIND_MEAN: _Kind.ValueType  # 2
-    """Element-wise sum divided by the number of participants; the sum is published too."""
+    """Element-wise sum divided by the number of participants; the sum is published too.
+    Outputs "sum" and "mean".
+    """
     KIND_COUNT: _Kind.ValueType  # 3
-    """Total of per-party integer counts (inputs are non-negative integers)."""
+    """Total of per-party integer counts (inputs are non-negative integers). Output "count"."""
     KIND_HISTOGRAM: _Kind.ValueType  # 4
-    """Per-bin tally of one-hot or per-bin count vectors over `bins`."""
+    """Per-bin tally of one-hot or per-bin count vectors over `bins`. Output "counts" (one per
+    bin); with noise also "winner" (the index of the largest noisy count); with randomized
+    response "counts" (as reported), "estimate" and "stderr".
+    With noise, every clamped output is published raw beside it as "<name>_unclamped".
+    With comparison.suppress_dominant (sum, mean): "suppressed" (1 or 0) and, when 0,
+    "sum" (and "mean"); with comparison.winner_only: "winner" alone.
+    """
     KIND_MAX: _Kind.ValueType  # 5
     """The comparison kinds (DESIGN 9) run as multi-step rounds over Shamir shares among the
     participants (Step), with an honest majority: at least 3 participants, up to
     t = floor((n - 1) / 2) of them colluding. Each takes one scalar per party.
+    Party outputs ("argmax", "argmin", "winner") are indices into the result's participants.
     The largest value and who holds it (ties: the earliest party id in sorted order).
+    Outputs "max" and "argmax".
     """
     KIND_MIN: _Kind.ValueType  # 6
-    """The smallest value and who holds it (ties: the earliest party id)."""
+    """The smallest value and who holds it (ties: the earliest party id). Outputs "min" and
+    "argmin".
+    """
     KIND_AUCTION: _Kind.ValueType  # 7
     """A sealed-bid auction: the winner (ties: the earliest party id) and, with
     comparison.price = "first", the winning bid, or with "second", the second-highest bid.
+    Outputs "winner" and "price".
     """
     KIND_QUANTILE: _Kind.ValueType  # 8
     """The nearest-rank quantile comparison.quantile of the values: the value at rank
     ceil(q * n) of n, ascending (the median, q = 1/2, is the lower median for even n).
+    Output "quantile".
     """
     KIND_THRESHOLD: _Kind.ValueType  # 9
     """YES (1) or NO (0) for sum >= comparison.at_least (times the number of participants when
-    comparison.of_participants); nothing else, not even the sum.
+    comparison.of_participants); nothing else, not even the sum. Output "yes".
     """
     KIND_COHORTS: _Kind.ValueType  # 10
     """Per-cohort count, sum, mean and standard deviation of a records dataset (SHAPE_COHORTS):
@@ -92,7 +122,10 @@ class _KindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Kind.ValueType],
     and upper are the per-record clipping bounds, and cohorts.max_records the declared most
     records per party. Outputs: "count", "sum", "mean", "std" (one per cohort, NaN when
     suppressed), "suppressed" (1 or 0 per cohort), and with cohorts.ratio, "ratio" and
-    "gap" (1 - ratio) per combination of the other groups.
+    "gap" (1 - ratio) per combination of the other groups; with noise also
+    "count_unclamped" and "sum_unclamped". comparison.suppress_dominant (exact only) also
+    withholds a cohort whose dominant_top largest contributors hold more than that share
+    of its sum.
     """
 
 class Kind(_Kind, metaclass=_KindEnumTypeWrapper):
@@ -100,32 +133,46 @@ class Kind(_Kind, metaclass=_KindEnumTypeWrapper):
 
 KIND_UNSPECIFIED: Kind.ValueType  # 0
 KIND_SUM: Kind.ValueType  # 1
-"""Element-wise sum of the participants' inputs."""
+"""Element-wise sum of the participants' inputs. Output "sum"."""
 KIND_MEAN: Kind.ValueType  # 2
-"""Element-wise sum divided by the number of participants; the sum is published too."""
+"""Element-wise sum divided by the number of participants; the sum is published too.
+Outputs "sum" and "mean".
+"""
 KIND_COUNT: Kind.ValueType  # 3
-"""Total of per-party integer counts (inputs are non-negative integers)."""
+"""Total of per-party integer counts (inputs are non-negative integers). Output "count"."""
 KIND_HISTOGRAM: Kind.ValueType  # 4
-"""Per-bin tally of one-hot or per-bin count vectors over `bins`."""
+"""Per-bin tally of one-hot or per-bin count vectors over `bins`. Output "counts" (one per
+bin); with noise also "winner" (the index of the largest noisy count); with randomized
+response "counts" (as reported), "estimate" and "stderr".
+With noise, every clamped output is published raw beside it as "<name>_unclamped".
+With comparison.suppress_dominant (sum, mean): "suppressed" (1 or 0) and, when 0,
+"sum" (and "mean"); with comparison.winner_only: "winner" alone.
+"""
 KIND_MAX: Kind.ValueType  # 5
 """The comparison kinds (DESIGN 9) run as multi-step rounds over Shamir shares among the
 participants (Step), with an honest majority: at least 3 participants, up to
 t = floor((n - 1) / 2) of them colluding. Each takes one scalar per party.
+Party outputs ("argmax", "argmin", "winner") are indices into the result's participants.
 The largest value and who holds it (ties: the earliest party id in sorted order).
+Outputs "max" and "argmax".
 """
 KIND_MIN: Kind.ValueType  # 6
-"""The smallest value and who holds it (ties: the earliest party id)."""
+"""The smallest value and who holds it (ties: the earliest party id). Outputs "min" and
+"argmin".
+"""
 KIND_AUCTION: Kind.ValueType  # 7
 """A sealed-bid auction: the winner (ties: the earliest party id) and, with
 comparison.price = "first", the winning bid, or with "second", the second-highest bid.
+Outputs "winner" and "price".
 """
 KIND_QUANTILE: Kind.ValueType  # 8
 """The nearest-rank quantile comparison.quantile of the values: the value at rank
 ceil(q * n) of n, ascending (the median, q = 1/2, is the lower median for even n).
+Output "quantile".
 """
 KIND_THRESHOLD: Kind.ValueType  # 9
 """YES (1) or NO (0) for sum >= comparison.at_least (times the number of participants when
-comparison.of_participants); nothing else, not even the sum.
+comparison.of_participants); nothing else, not even the sum. Output "yes".
 """
 KIND_COHORTS: Kind.ValueType  # 10
 """Per-cohort count, sum, mean and standard deviation of a records dataset (SHAPE_COHORTS):
@@ -134,7 +181,10 @@ length is 3 x len(bins) (each party's count, sum and sum of squares per cohort),
 and upper are the per-record clipping bounds, and cohorts.max_records the declared most
 records per party. Outputs: "count", "sum", "mean", "std" (one per cohort, NaN when
 suppressed), "suppressed" (1 or 0 per cohort), and with cohorts.ratio, "ratio" and
-"gap" (1 - ratio) per combination of the other groups.
+"gap" (1 - ratio) per combination of the other groups; with noise also
+"count_unclamped" and "sum_unclamped". comparison.suppress_dominant (exact only) also
+withholds a cohort whose dominant_top largest contributors hold more than that share
+of its sum.
 """
 Global___Kind: _TypeAlias = Kind  # noqa: Y015
 
@@ -278,9 +328,11 @@ class CohortOptions(_message.Message):
     max_records: _builtins.int
     """The declared most records of one party (must equal the declaration's)."""
     min_cell: _builtins.int
-    """Small-cell suppression: a cohort with fewer than this many records across all parties
-    is published as suppressed; decided inside MPC (the round runs with Step), so a
-    suppressed cohort reveals only that it is small. 0 is off.
+    """Small-cell suppression: a cohort with fewer than this many records (exact: not counting
+    the t = floor((n - 1) / 2) parties holding most of its records, so that colluders
+    cannot pad it; noisy: its noisy count) is published as suppressed; decided inside MPC
+    (the round runs with Step), so a suppressed cohort reveals only that it is
+    suppressed. 0 is off; the owner's declaration may require at least some value.
     """
     ratio: _builtins.str
     """A ratio of means within one group, for every combination of the others:

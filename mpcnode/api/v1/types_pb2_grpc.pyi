@@ -6,6 +6,22 @@ Pure data of the mpc.v1 contract: tensors, computation specs, round headers, res
 The .proto files are the contract between organizations: any gRPC implementation must be
 able to talk to the daemons from these files alone. Vectors travel as raw little-endian
 bytes, never as `repeated` numbers, and anything over 1 MiB is streamed in chunks.
+
+Transport rules every client and server follows:
+- Mutual TLS 1.3 only; a call over TLS 1.2 is refused (PERMISSION_DENIED). Every
+  certificate comes from the federation's CA and names its holder in a URI SAN,
+  mpc://<role>/<name> (roles: party, coordinator, analyst), or mpc://client/<org>/<name>
+  for an organization's own system, which may call only its own node's Local service.
+- Servers also carry the DNS name <name>.<role>.mpc (alice.party.mpc,
+  coordinator.coordinator.mpc). A client sets its TLS target name (gRPC's
+  ssl_target_name_override) to the name of the server it means to reach; without it, any
+  server certificate of the federation at that address would be accepted.
+- A message is at most 4 MiB; vectors are streamed as TensorChunk pieces of at most 65536
+  elements (512 KiB), in order. A vector has at most 2^26 elements.
+- Dataset names are 1-64 characters of letters, digits, '.', '_', ':' or '-', starting
+  with a letter or digit, matched in full.
+- Refusals carry google.rpc.Status with an ErrorInfo (domain "mpc.v1", a stable reason,
+  metadata "party") in grpc-status-details-bin; the reasons are listed in the README.
 """
 
 from collections import abc as _abc
