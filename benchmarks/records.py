@@ -82,12 +82,12 @@ def _measure(kind: str, path: str, rows: int) -> None:
                 parquet=Path(path), value="salary", filter="status = 'active'"
             ),
             "sqlite": RecordSource(
-                sqlite=Path(path), query="SELECT * FROM staff", value="salary",
-                filter="status = 'active'",
+                sqlite=Path(path), query="SELECT * FROM staff WHERE status = 'active'",
+                value="salary",
             ),
         }[kind]  # fmt: skip
         snapshot = load_records(source, _declaration(rows))
-        assert snapshot.rows_read == rows, snapshot.text()
+        assert snapshot.rows_used > 0.9 * rows, snapshot.text()
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mib": peak}))

@@ -321,10 +321,10 @@ def test_small_cells_are_suppressed_inside_mpc_and_the_rest_opened(n: int) -> No
     opened = simulate(program, [v.tolist() for v in vectors], SeededSource).opened
     table = dict(published_arrays(spec, participants, opened))
     clear = sum(vectors)
-    t = (n - 1) // 2
+    left_out = (n - 1) // 2 + 1
     for c in range(LAYOUT.size):
         held = sorted(int(v[c]) for v in vectors)
-        small = sum(held[: n - t]) < 3  # the t largest holders do not count
+        small = sum(held[: n - left_out]) < 3  # the t + 1 largest holders do not count
         assert table["suppressed"][c] == small
         if small:
             assert np.isnan(table["count"][c]) and np.isnan(table["mean"][c])
@@ -360,24 +360,44 @@ def test_dominance_per_cohort_and_small_cells_suppress_together(n: int, top: int
     for c in range(size):
         held = sorted(int(v[c]) for v in vectors)
         sums = sorted(int(v[size + c]) for v in vectors)
-        dominated = 10 * sum(sums[-top:]) > 7 * sum(sums)
-        assert table["suppressed"][c] == (sum(held[: n - t]) < 3 or dominated), c
+        base = sum(sums) - sum(sums[n - top - t : n - top])  # without the next t below the top
+        dominated = 10 * sum(sums[-top:]) > 7 * base
+        assert table["suppressed"][c] == (sum(held[: n - t - 1]) < 3 or dominated), c
     assert table["suppressed"][2] == 1 and table["suppressed"][5] == 0
-    assert "largest" in revealed(spec) and "fewer than 3" in revealed(spec)
+    assert "largest" in revealed(spec, n) and "fewer than 3" in revealed(spec, n)
 
 
 @pytest.mark.parametrize("n", [3, 5])
 def test_padding_a_cell_with_ones_own_rows_does_not_lift_its_suppression(n: int) -> None:
     """The attack: t colluding participants add min_cell rows of 0 to every cohort, hoping no
     cell is suppressed and the others' exact totals come out once their own are subtracted.
-    The threshold leaves out the t largest holders of each cell, so it does not."""
+    The threshold leaves out the t + 1 largest holders of each cell, so it does not, even
+    where one honest party alone holds min_cell records."""
     spec = _spec(min_cell=5)
     t = (n - 1) // 2
     honest = [[(0, 120.0)], [(0, 80.0), (1, 60.0)]] + [[(2, 10.0)] * 5 for _ in range(n - 2 - t)]
+    honest[0] += [(3, 70.0)] * 6  # cohort 3: one honest party alone, above min_cell
     padding = [[(c, 0.0) for c in range(LAYOUT.size) for _ in range(5)] for _ in range(t)]
     vectors = [_vector(r) for r in honest + padding]
     program = program_for(spec, n)
     opened = simulate(program, [v.tolist() for v in vectors], SeededSource).opened
     table = dict(published_arrays(spec, [f"p{i}" for i in range(n)], opened))
     assert table["suppressed"][0] == 1 and table["suppressed"][1] == 1  # 2 and 1 honest rows
+    assert table["suppressed"][3] == 1  # one honest party's cell is never isolated
     assert np.isnan(table["sum"][0]) and np.isnan(table["sum"][1])
+
+
+def test_copying_a_leaders_sum_does_not_dilute_the_dominance_rule() -> None:
+    """The attack: a colluder puts the dominant party's sum into the same cell, so that the
+    leader holds only half of the total; the rule measures the leader against the total
+    without the next t holders, so the cell stays withheld."""
+    lower_zero = dataclasses.replace(_spec(), lower=0.0)
+    spec = dataclasses.replace(
+        lower_zero, comparison=ComparisonOptions(suppress_dominant=Fraction(7, 10))
+    )
+    honest = [[(0, 150.0)] * 6, [(0, 10.0)] * 2]
+    colluder = [(0, 150.0)] * 6  # the same sum as the leader's
+    vectors = [_vector(r, 0, 0.0) for r in [*honest, colluder]]
+    opened = simulate(program_for(spec, 3), [v.tolist() for v in vectors], SeededSource).opened
+    table = dict(published_arrays(spec, ["a", "b", "c"], opened))
+    assert table["suppressed"][0] == 1 and np.isnan(table["sum"][0])

@@ -141,7 +141,7 @@ def test_bad_sql_and_missing_files_say_what_is_wrong(tmp_path: Path) -> None:
 def test_an_sqlite_source_is_opened_read_only(tmp_path: Path) -> None:
     db = _sqlite(tmp_path / "hr.db")
     query = "DELETE FROM staff RETURNING *"
-    with pytest.raises(InvalidInput, match="readonly"):
+    with pytest.raises(InvalidInput, match="not authorized"):
         load_records(RecordSource(sqlite=db, query=query, value="salary"), DECL)
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM staff").fetchone() == (5,)
@@ -273,3 +273,57 @@ def test_categories_in_the_config_are_strings_or_whole_numbers() -> None:
     for bad in ([True, False], [1.0, 2.0]):
         with pytest.raises(ValueError):
             DatasetConfig.model_validate({**base, "groups": {"g": bad}})
+
+
+def test_a_filter_or_query_runs_as_one_statement_and_writes_nothing(tmp_path: Path) -> None:
+    csv = _csv(tmp_path / "pay.csv")
+    before = csv.read_bytes()
+    escape = (
+        "true), false) AS used, 'f' AS g0, '1' AS g1, 1.0 AS v) SELECT 1; "
+        f"COPY (SELECT 'gender,level,salary' UNION ALL SELECT 'f,1,1') TO '{csv}' "
+        "(HEADER false, QUOTE ''); WITH rows AS (SELECT COALESCE((true"
+    )
+    with pytest.raises(InvalidInput, match="records source filter"):
+        load_records(RecordSource(csv=csv, value="salary", filter=escape), DECL)
+    second = f"true), false); COPY (SELECT 1) TO '{csv}'; SELECT COALESCE((true"
+    with pytest.raises(InvalidInput, match="one SQL condition, with nothing after it"):
+        load_records(RecordSource(csv=csv, value="salary", filter=second), DECL)
+    assert csv.read_bytes() == before
+    database = tmp_path / "hr.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"CREATE TABLE staff AS SELECT * FROM read_csv('{csv}')")
+    for drop in (
+        "SELECT * FROM staff; DROP TABLE staff",
+        "SELECT * FROM staff); DROP TABLE staff; SELECT * FROM (SELECT 1",
+    ):
+        with pytest.raises(InvalidInput, match="records source query"):
+            load_records(RecordSource(duckdb=database, query=drop, value="salary"), DECL)
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM staff").fetchone() == (5,)
+
+
+def test_an_sqlite_query_may_only_read_its_own_file(tmp_path: Path) -> None:
+    db = _sqlite(tmp_path / "hr.db")
+    other = _sqlite(tmp_path / "other.db")
+    for query in (
+        f"VACUUM INTO '{tmp_path / 'copy.db'}'",
+        f"ATTACH '{other}' AS o",
+        "SELECT * FROM pragma_table_info('staff')",
+    ):
+        with pytest.raises(
+            InvalidInput, match=r"not authorized|authorization denied|too many attached|no columns"
+        ):
+            load_records(RecordSource(sqlite=db, query=query, value="salary"), DECL)
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_values_are_plain_decimal_numbers(tmp_path: Path) -> None:
+    for odd in ("1_000", "50,5", "0x10", "1e400"):
+        source = RecordSource(
+            csv=_csv(tmp_path / "pay.csv", [("f", 1, f'"{odd}"', "active")]), value="salary"
+        )
+        with pytest.raises(InvalidInput, match="no numeric value"):
+            load_records(source, DECL)
+    fine = [("f", 1, " 12.5 ", "active"), ("m", 1, "-0", "active"), ("f", 2, "1e3", "active")]
+    values = load_records(RecordSource(csv=_csv(tmp_path / "ok.csv", fine), value="salary"), DECL)
+    assert values.values[4:8].tolist() == [13, 1000, 0, 0]

@@ -84,8 +84,9 @@ def check_round(
             reason="NOT_ON_ROSTER",
         )
     # A dominance-checked sum, a winner-only histogram and small-cell suppression run over
-    # Shamir shares (honest majority, not any n-1): an owner opts in to them by name, like
-    # to the comparison kinds.
+    # Shamir shares (honest majority, not any n-1): each is a name in policy.allowed_kinds,
+    # like the comparison kinds. small_cells is allowed by default, since a records dataset's
+    # owner requires it by its declared min_cell; an owner removes it to refuse that model.
     options = [
         name
         for name, on in (

@@ -44,11 +44,13 @@ class CohortCells:
     with its noise share when the spec is noisy. A cohort is suppressed when
 
     - its count is below `at_least` (weighted units; 0: no such rule), the count leaving out
-      the `exclude_top` parties that hold most of its records: a participant cannot lift a
-      cell over the threshold with rows of its own and subtract them afterwards (with
-      t = exclude_top colluding parties, the cell still holds `at_least` records of others);
-    - or the `top` largest parties' sums in it exceed `share` of its total sum (the (n, k)
-      dominance rule per cohort; share 0: no such rule; exact sums only).
+      the `exclude_top` parties that hold most of its records. With exclude_top = t + 1, a
+      coalition of t participants that pads the cell with rows of its own (to lift it over
+      the threshold and subtract them afterwards) still finds `at_least` records from honest
+      parties other than the cell's largest honest holder: no one party's cell is isolated;
+    - or the `top` largest parties' sums in it exceed `share` of its sum without the next
+      `exclude_top - 1` largest (the (n, k) dominance rule per cohort, against a total that
+      t colluders cannot dilute by copying a leader's sum; share 0: no such rule; exact only).
 
     It opens, per cohort, s = [suppressed] and (1 - s) times each of its three totals: a
     suppressed cohort opens only s, never which rule suppressed it; a kept one its totals.
@@ -120,9 +122,15 @@ class CohortCells:
                 ]
             flags = yield from ltz(party, [(x - self.at_least) % P for x in counts], self._k())
         if by_sums:
-            leaders = [sum(column[-self.top :]) % P for column in ordered[-size:]]
+            columns = ordered[-size:]
+            leaders = [sum(column[-self.top :]) % P for column in columns]
+            # The t holders just below the leaders may be colluders padding the total.
+            skip = max(0, self.exclude_top - 1)
+            padding = [sum(column[-(self.top + skip) : -self.top]) % P for column in columns]
             num, den = self.share.numerator, self.share.denominator
-            margins = [(num * totals[size + c] - den * leaders[c]) % P for c in range(size)]
+            margins = [
+                (num * (totals[size + c] - padding[c]) - den * leaders[c]) % P for c in range(size)
+            ]
             dominated = yield from ltz(party, margins, self._k_dominance(n))
             if self.at_least:  # s OR d = s + d - s d
                 both = yield from party.mul(flags, dominated)

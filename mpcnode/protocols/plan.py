@@ -70,10 +70,11 @@ def program_for(spec: ComputationSpec, n: int) -> Program:
         weight = block_weights(step, spec.privacy.enabled)[0]
         most = n * spec.cohorts.max_records * weight + noise
         options, records = spec.comparison, spec.cohorts.max_records
-        # Exact: the threshold leaves out the t largest holders of each cell (t colluding
-        # parties may pad it). With noise the count compared is the noisy total, and the
-        # protection is the noise itself: per-party counts are not noisy enough to rank.
-        exclude = 0 if spec.privacy.enabled else honest_majority_threshold(n)
+        # Exact: the threshold leaves out the t + 1 largest holders of each cell (t colluding
+        # parties may pad it, and the rest must not be one honest party alone). With noise
+        # the count compared is the noisy total, and the protection is the noise itself:
+        # per-party counts are not noisy enough to rank.
+        exclude = 0 if spec.privacy.enabled else honest_majority_threshold(n) + 1
         return CohortCells(
             len(spec.bins),
             spec.cohorts.min_cell * weight,
@@ -241,7 +242,7 @@ def threat_model(spec: ComputationSpec, n: int) -> str:
     )
 
 
-def revealed(spec: ComputationSpec, n: int = 0) -> str:
+def revealed(spec: ComputationSpec, n: int) -> str:
     """In words, exactly what a result of `spec` over n parties reveals."""
     kind, options = spec.kind, spec.comparison
     if kind is Kind.COHORTS:
@@ -250,14 +251,14 @@ def revealed(spec: ComputationSpec, n: int = 0) -> str:
         step = record_step(spec.lower, spec.upper, spec.fractional_bits)
         times = step / (1 << spec.fractional_bits)
         noise = f" (the noise stated is a count's; a sum's is {times:g} times it)" if noisy else ""
-        t = honest_majority_threshold(n) if n else 0
-        holders = "holder's" if t == 1 else f"{t} holders'"
-        besides = f" besides its largest {holders}" if t and not noisy else ""
+        left_out = honest_majority_threshold(n) + 1
+        besides = "" if noisy else f" besides its {left_out} largest holders'"
         rules = [f"with fewer than {small} {noisy}records{besides}"] if small else []
         if options.dominance:
             top, share = options.dominant_top, f"{float(options.suppress_dominant):.4g}"
             who = f"{top} largest contributors exceed" if top > 1 else "largest contributor exceeds"
-            rules.append(f"whose {who} {share} of its sum")
+            rest = f" without the next {left_out - 1}"
+            rules.append(f"whose {who} {share} of its sum{rest}")
         withheld = f"; for a cohort {' or '.join(rules)}, only that it is suppressed"
         return f"each cohort's {noisy}count, sum, mean and standard deviation{noise}" + (
             withheld if rules else ""

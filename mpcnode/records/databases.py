@@ -65,6 +65,17 @@ def _copy_rows(
     return digest.hexdigest()
 
 
+_READ_ACTIONS = frozenset(
+    getattr(sqlite3, name)
+    for name in ("SQLITE_SELECT", "SQLITE_READ", "SQLITE_FUNCTION", "SQLITE_RECURSIVE")
+    if hasattr(sqlite3, name)
+)
+
+
+def _read_only(action: int, *_: str | None) -> int:
+    return sqlite3.SQLITE_OK if action in _READ_ACTIONS else sqlite3.SQLITE_DENY
+
+
 def copy_sqlite(con: duckdb.DuckDBPyConnection, source: RecordSource) -> str:
     """Run the query in SQLite, opened read-only, and copy its rows; their SHA-256."""
     try:
@@ -72,6 +83,10 @@ def copy_sqlite(con: duckdb.DuckDBPyConnection, source: RecordSource) -> str:
         db = sqlite3.connect(f"{source.path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise InvalidInput(f"records source {source.describe()}: {exc}") from None
+    # mode=ro covers the main file only: no ATTACH of another file, and nothing but reading
+    # (no VACUUM INTO, no PRAGMA, no write through a trigger) is authorized.
+    db.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    db.set_authorizer(_read_only)
     try:
         cursor = db.execute(source.query)
         names = [d[0] for d in cursor.description or ()]

@@ -34,6 +34,7 @@ from mpcnode.records.databases import (
 from mpcnode.records.source import RecordSource
 
 _SHOWN_UNSEEN = 5
+_NUMBER = r"[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]+)?"
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,15 @@ def load_records(
         },
     )
     try:
+        _single_statements(source)
         _sandbox(con, source)
         relation, digest = _relation(con, source, decl)
         grouped = _grouped(con, relation, source, decl)
+        if source.kind in ("csv", "parquet") and _file_sha256(source.path) != digest:
+            raise InvalidInput(
+                f"records source {source.describe()}: the file changed while it was read; "
+                "load it again once it is written"
+            )
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInput(f"records source {source.describe()}: {first}") from None
@@ -91,6 +98,27 @@ def load_records(
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _single_statements(source: RecordSource) -> None:
+    """The filter is one expression and a DuckDB query one SELECT, nothing after them.
+
+    Both are pasted into the aggregation's SQL; a `;` (or a closing parenthesis and a clause)
+    in either would otherwise run statements of its own, such as a COPY over the source.
+    """
+    checks = []
+    if source.filter:
+        checks.append(("filter", f"SELECT COALESCE(({source.filter}), false)"))
+    if source.kind == "duckdb":
+        checks.append(("query", f"SELECT * FROM ({source.query})"))
+    for name, sql in checks:
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise InvalidInput(f"records source {name}: {str(exc).splitlines()[0]}") from None
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            what = "one SQL condition" if name == "filter" else "one SELECT statement"
+            raise InvalidInput(f"records source {name} must be {what}, with nothing after it")
 
 
 def _sandbox(con: duckdb.DuckDBPyConnection, source: RecordSource) -> None:
@@ -125,7 +153,7 @@ def _relation(
         con.execute(f"ATTACH {_literal(str(path))} AS records (READ_ONLY)")
         # Run once: the rows hashed are the rows aggregated, whatever the query's order.
         con.execute("USE records")
-        con.execute(f"CREATE TEMP TABLE records_rows AS {source.query}")
+        con.execute(f"CREATE TEMP TABLE records_rows AS SELECT * FROM ({source.query})")
         con.execute("USE memory")
         con.execute("DETACH records")
         cursor = con.execute("SELECT * FROM records_rows")
@@ -152,7 +180,14 @@ def _grouped(
     lower, upper = float(decl.lower), float(decl.upper)
     groups = [f"CAST({identifier(g.column)} AS VARCHAR)" for g in decl.groups]
     used = f"COALESCE(({source.filter}), false)" if source.filter else "true"
-    value = f"TRY_CAST({identifier(source.value)} AS DOUBLE)"
+    column = identifier(source.value)
+    # Text must be a plain decimal number ('.' for the point, no thousands separators):
+    # DuckDB would read "1_000" as 1000, and "50.000" is 50 however it was meant.
+    text = f"trim(CAST({column} AS VARCHAR))"
+    value = (
+        f"CASE WHEN typeof({column}) <> 'VARCHAR' THEN TRY_CAST({column} AS DOUBLE) "
+        f"WHEN regexp_full_match({text}, '{_NUMBER}') THEN TRY_CAST({text} AS DOUBLE) END"
+    )
     sql = f"""
         WITH rows AS (
             SELECT {used} AS used, {", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))},
