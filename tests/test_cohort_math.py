@@ -401,3 +401,22 @@ def test_copying_a_leaders_sum_does_not_dilute_the_dominance_rule() -> None:
     opened = simulate(program_for(spec, 3), [v.tolist() for v in vectors], SeededSource).opened
     table = dict(published_arrays(spec, ["a", "b", "c"], opened))
     assert table["suppressed"][0] == 1 and np.isnan(table["sum"][0])
+
+
+def test_a_noisy_table_with_small_cells_compares_the_noisy_total() -> None:
+    """With noise the weighted blocks go through the MPC program; the count compared is the
+    total (no per-party ranking), and the table comes back in value units."""
+    privacy = Privacy(Mechanism.DISCRETE_LAPLACE, epsilon=1.0, unit=Unit.RECORD)
+    spec = _spec(privacy, min_cell=3)
+    spec.check(4)
+    records = [[(0, 100.0), (0, 50.0)], [(0, 30.0)], [(1, 20.0)], [(5, 10.0)] * 3]
+    step = record_step(LOWER, UPPER, 0)
+    # Noise shares of zero (a possible draw) keep the expected table exact.
+    vectors = [weighted(_vector(r), LOWER, UPPER, 0, True) for r in records]
+    program = program_for(spec, 4)
+    assert program.exclude_top == 0 and program.at_least == 3 * step * step
+    opened = simulate(program, [v.tolist() for v in vectors], SeededSource).opened
+    table = dict(published_arrays(spec, ["a", "b", "c", "d"], opened))
+    assert table["suppressed"].tolist() == [0, 1, 1, 1, 1, 0]
+    assert table["count"][0] == 3 and table["sum"][0] == pytest.approx(180)
+    assert table["mean"][5] == pytest.approx(10)
