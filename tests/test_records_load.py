@@ -147,7 +147,7 @@ def test_an_sqlite_source_is_opened_read_only(tmp_path: Path) -> None:
         assert con.execute("SELECT count(*) FROM staff").fetchone() == (5,)
 
 
-def test_a_large_file_aggregates_without_a_python_loop(tmp_path: Path) -> None:
+def test_a_large_parquet_file_aggregates_exactly(tmp_path: Path) -> None:
     path = tmp_path / "big.parquet"
     duckdb.sql(
         "COPY (SELECT ['f', 'm'][1 + i % 2] AS gender, 1 + i % 2 AS level, i % 1000 AS salary "

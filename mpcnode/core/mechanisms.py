@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from mpcnode.core import exact_samplers as exact
 from mpcnode.core.accounting import DEFAULT_DELTA, Cost, epsilon_at_delta
-from mpcnode.core.cohorts import STATS, element_bound, record_step
+from mpcnode.core.cohorts import STATS, record_step
 from mpcnode.core.noise_bounds import (
     RING_HALF,
     NoiseLaw,
@@ -288,11 +288,7 @@ def total_noise_law(plan: NoisePlan, contributors: int) -> NoiseLaw:
 def _check_noise_fits(plan: NoisePlan, max_parties: int) -> None:
     """InvalidInput unless inputs plus noise of `max_parties` stay in the ring w.p. 1 - 2^-40."""
     spec = plan.spec
-    largest = max(abs(Fraction(spec.lower)), abs(Fraction(spec.upper)))
-    inputs = max_parties * math.ceil(largest * (1 << spec.fractional_bits))
-    if spec.kind is Kind.COHORTS:
-        step = record_step(spec.lower, spec.upper, spec.fractional_bits)
-        inputs = max_parties * element_bound(spec.cohorts.max_records, step)
+    inputs = max_parties * spec.largest_encoded
     margin = tail_halfwidth(total_noise_law(plan, max_parties), OVERFLOW_MISS)
     # Exact first: bounds that alone overflow (refused by spec.check too) would overflow the
     # float sum with the margin.

@@ -15,7 +15,13 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from mpcnode.core.cohorts import CohortOptions, check_cohort_spec, cohort_options_from_canonical
+from mpcnode.core.cohorts import (
+    CohortOptions,
+    check_cohort_spec,
+    cohort_options_from_canonical,
+    element_bound,
+    record_step,
+)
 from mpcnode.core.comparison_options import (
     ComparisonOptions,
     check_comparison,
@@ -86,6 +92,15 @@ class ComputationSpec:
         """True when the round runs over Shamir shares in several steps (DESIGN 9)."""
         suppressing = self.kind is Kind.COHORTS and self.cohorts.min_cell > 0
         return self.kind in COMPARISON_KINDS or self.comparison.compares or suppressing
+
+    @property
+    def largest_encoded(self) -> int:
+        """The largest |element| of one party's encoded contribution: the bound times 2^f,
+        or for cohorts its weighted blocks' (`mpcnode.core.cohorts.element_bound`)."""
+        step = record_step(self.lower, self.upper, self.fractional_bits)
+        if self.kind is Kind.COHORTS:
+            return element_bound(self.cohorts.max_records, step)
+        return step
 
     @property
     def is_integer(self) -> bool:

@@ -30,9 +30,13 @@ def rows_sha256(batches: Iterable[Sequence[Any]]) -> str:
     """SHA-256 over rows, one JSON array per line (what a SQL source's snapshot cites)."""
     digest = hashlib.sha256()
     for batch in batches:
-        for row in batch:
-            digest.update(json.dumps(list(row), default=str).encode() + b"\n")
+        _hash_rows(digest, batch)
     return digest.hexdigest()
+
+
+def _hash_rows(digest: Any, batch: Sequence[Sequence[Any]]) -> None:
+    for row in batch:
+        digest.update(json.dumps(list(row), default=str).encode() + b"\n")
 
 
 def identifier(name: str) -> str:
@@ -52,8 +56,7 @@ def _copy_rows(
     con.execute(f"CREATE TABLE records_rows ({columns_sql})")
     digest = hashlib.sha256()
     for batch in batches:
-        for row in batch:
-            digest.update(json.dumps(list(row), default=str).encode() + b"\n")
+        _hash_rows(digest, batch)
         columns = list(zip(*batch, strict=True))
         frame = {
             n: np.array([None if v is None else str(v) for v in c], dtype=object)

@@ -13,6 +13,7 @@ counts and unseen categories, as its own data is.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,9 @@ def _cohort_vector(
     grouped: list[tuple[Any, ...]], source: RecordSource, decl: Declaration
 ) -> tuple[npt.NDArray[np.int64], int, int, int]:
     layout, size = decl.layout, decl.length
-    index = {tuple(label_parts): i for i, label_parts in enumerate(_combinations(decl))}
+    # Row-major, the last group fastest: the order of `CohortLayout.labels`.
+    combos = itertools.product(*(g.categories for g in layout.groups))
+    index = {combo: i for i, combo in enumerate(combos)}
     cells: list[tuple[int, int, int, int]] = []
     rows_read = rows_used = clipped = bad = 0
     unseen: dict[str, int] = {}
@@ -260,10 +263,3 @@ def _cohort_vector(
     for cohort, rows, total, squares in cells:
         vector[cohort], vector[size + cohort], vector[2 * size + cohort] = rows, total, squares
     return vector, rows_read, rows_used, clipped
-
-
-def _combinations(decl: Declaration) -> list[list[str]]:
-    combos: list[list[str]] = [[]]
-    for group in decl.groups:
-        combos = [[*c, category] for c in combos for category in group.categories]
-    return combos
