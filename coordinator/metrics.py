@@ -43,6 +43,11 @@ class CoordinatorMetrics:
         self.bytes_sent = Counter(
             "mpc_bytes_sent", "Request bytes sent to each node", ["peer"], registry=reg
         )
+        self.calls_per_message = Histogram(
+            "mpc_round_calls_per_message",
+            "Round calls each message to a node carried: 1 alone, more in a Batch",
+            buckets=(1, 2, 4, 8, 16, 32, 64), registry=reg,
+        )  # fmt: skip
         self._up: dict[str, bool] = {}
 
     def peer_answered(self, peer: str, up: bool) -> None:

@@ -5,32 +5,35 @@ call went to when it could not be reached or misbehaved, or the party the node n
 the `mpc-party` trailer), e.g. the sender of a seed that did not open.
 
 Channels are opened to every roster party in parallel when the daemon starts (`warm`) and
-kept open, so the first round pays no handshakes.
+kept open, so the first round pays no handshakes. The calls of small rounds go through one
+`NodeLane` per party, which sends them together (RoundControl.Batch) when they queue up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
 import numpy as np
 import numpy.typing as npt
 
+from coordinator.batching import NodeLane, batchable
 from coordinator.metrics import CoordinatorMetrics
 from mpcnode import failpoints
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import Roster
 from mpcnode.core.sealing import RECEIPT_BYTES, SEALED_BYTES
 from mpcnode.core.spec import ComputationSpec
-from mpcnode.errors import MpcError, PermissionDenied
+from mpcnode.errors import DeadlineExceeded, MpcError, PermissionDenied
 from mpcnode.log_context import bind
 from mpcnode.rpc.channels import open_party_channel
-from mpcnode.rpc.status import from_rpc_error
+from mpcnode.rpc.status import from_call_error, from_rpc_error
 from mpcnode.tls import TlsFiles
+from mpcnode.wire.batches import MAX_PARTIAL_ELEMENTS
 from mpcnode.wire.specs import spec_to_proto
 from mpcnode.wire.tensors import ChunkAdder
 
@@ -39,6 +42,7 @@ _UNREACHABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 # How long Prepare waits for a failed channel to come back before calling its party
 # unreachable: longer than the channels' largest reconnect backoff (rpc/channels.py).
 RECONNECT_WAIT_S = 2.0
+_T = TypeVar("_T")
 
 
 class NodeGateway:
@@ -53,6 +57,7 @@ class NodeGateway:
         self._stubs: dict[str, node_pb2_grpc.RoundControlAsyncStub] = {}
         self._channel_of: dict[str, grpc.aio.Channel] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._lanes: dict[str, NodeLane] = {}
 
     async def _stub(self, party: str) -> node_pb2_grpc.RoundControlAsyncStub:
         stub = self._stubs.get(party)
@@ -105,6 +110,50 @@ class NodeGateway:
         self._metrics.peer_answered(party, True)
         return reply
 
+    def _lane(self, party: str) -> NodeLane:
+        lane = self._lanes.get(party)
+        if lane is None:
+
+            async def send(request: node_pb2.BatchRequest, timeout: float) -> node_pb2.BatchReply:
+                stub = await self._stub(party)
+                reply: node_pb2.BatchReply = await self._call(
+                    party, "batch", stub.Batch(request, timeout=timeout), request.ByteSize()
+                )
+                return reply
+
+            observe = self._metrics.calls_per_message.observe
+            lane = self._lanes[party] = NodeLane(party, send, observe=observe)
+        return lane
+
+    async def _round_call(
+        self,
+        party: str,
+        step: str,
+        call: node_pb2.RoundCall,
+        alone: Callable[[], Awaitable[_T]],
+        unpack: Callable[[node_pb2.RoundCallResult], _T],
+        timeout: float,
+    ) -> _T:
+        """A call of a small round, through the party's lane (alone or in a batch)."""
+        try:
+            return await self._lane(party).call(call, alone, unpack, timeout)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"{party} ({step}): no answer within {timeout:.1f} s", party=party
+            ) from None
+
+    def _answer(self, party: str, step: str, result: node_pb2.RoundCallResult, field: str) -> Any:
+        """One result of a Batch: its reply, or the error the call alone would have raised."""
+        which = result.WhichOneof("result")
+        if which == "error":
+            raise _blame(from_call_error(result.error, f"{party} ({step})"), party)
+        if which != field:
+            raise MpcError(
+                f"{party} answered a {step} call in a Batch with {which or 'nothing'}",
+                party=party,
+            )
+        return getattr(result, field)
+
     async def prepare(
         self,
         party: str,
@@ -129,18 +178,33 @@ class NodeGateway:
             stub = await self._stub(party)
         except MpcError as exc:
             raise _blame(exc, party) from None
-        try:
-            reply = await self._call(
+
+        async def alone() -> node_pb2.PrepareReply:
+            reply: node_pb2.PrepareReply = await self._call(
                 party, "prepare", stub.Prepare(request, timeout=timeout), request.ByteSize()
             )
+            return reply
+
+        async def once() -> node_pb2.PrepareReply:
+            if not batchable(spec, participants):
+                return await alone()
+            return await self._round_call(
+                party,
+                "prepare",
+                node_pb2.RoundCall(prepare=request),
+                alone,
+                lambda result: self._answer(party, "prepare", result, "prepare"),
+                timeout,
+            )
+
+        try:
+            reply = await once()
         except MpcError as exc:
             if exc.status != "UNAVAILABLE" or not await self._reconnects(party, timeout):
                 raise
             # A node that restarted since the channel last failed: its channel was still
             # waiting to reconnect. Prepare is idempotent, so asking again is harmless.
-            reply = await self._call(
-                party, "prepare", stub.Prepare(request, timeout=timeout), request.ByteSize()
-            )
+            reply = await once()
         seeds = list(reply.seeds)
         recipients = sorted(s.recipient for s in seeds)
         others = sorted(p for p in participants if p != party)
@@ -164,18 +228,35 @@ class NodeGateway:
         seeds: list[node_pb2.SealedSeed],
         receipts: dict[str, bytes],
         timeout: float,
+        small: bool = False,
     ) -> None:
         """Hand one node the seeds sealed to it; check it returns every seed's receipt.
 
         The receipts are the proof that the node answering for `party` holds `party`'s seal
         key (the senders predicted them). Otherwise the round fails naming `party`
-        (PERMISSION_DENIED) before any node has released a partial.
+        (PERMISSION_DENIED) before any node has released a partial. `small`: the round is
+        `batchable`.
         """
         stub = await self._stub(party)
         request = node_pb2.ShareRequest(header=header, seeds=seeds)
-        reply = await self._call(
-            party, "share", stub.Share(request, timeout=timeout), request.ByteSize()
-        )
+
+        async def alone() -> node_pb2.ShareReply:
+            reply: node_pb2.ShareReply = await self._call(
+                party, "share", stub.Share(request, timeout=timeout), request.ByteSize()
+            )
+            return reply
+
+        if small:
+            reply = await self._round_call(
+                party,
+                "share",
+                node_pb2.RoundCall(share=request),
+                alone,
+                lambda result: self._answer(party, "share", result, "share"),
+                timeout,
+            )
+        else:
+            reply = await alone()
         _check_receipts(party, reply.receipts, receipts)
 
     async def collect(
@@ -185,11 +266,46 @@ class NodeGateway:
         total: npt.NDArray[np.uint64],
         timeout: float,
     ) -> None:
-        """Add one node's partial sum into `total` (mod 2^64) chunk by chunk as it streams."""
+        """Add one node's partial sum into `total` (mod 2^64) chunk by chunk as it streams;
+        a short one (`batchable`) comes in one piece, alone or in a batch."""
         stub = await self._stub(party)
+        request = node_pb2.CollectPartialRequest(header=header)
+        if len(total) <= MAX_PARTIAL_ELEMENTS:
+
+            def add(result: node_pb2.RoundCallResult) -> None:
+                self._add_partial(party, total, self._answer(party, "partial", result, "partial"))
+
+            await self._round_call(
+                party,
+                "partial",
+                node_pb2.RoundCall(collect=request),
+                lambda: self._stream_partial(stub, party, request, total, timeout),
+                add,
+                timeout,
+            )
+            return
+        await self._stream_partial(stub, party, request, total, timeout)
+
+    def _add_partial(
+        self, party: str, total: npt.NDArray[np.uint64], piece: node_pb2.PartialChunk
+    ) -> None:
+        if piece.total_length != len(total):
+            raise MpcError(f"{party} sent a partial of length {piece.total_length}", party=party)
+        adder = ChunkAdder(total)
+        adder.add(piece.chunk)
+        failpoints.hit("mid-collect")
+        adder.finish()
+
+    async def _stream_partial(
+        self,
+        stub: node_pb2_grpc.RoundControlAsyncStub,
+        party: str,
+        request: node_pb2.CollectPartialRequest,
+        total: npt.NDArray[np.uint64],
+        timeout: float,
+    ) -> None:
         adder = ChunkAdder(total)
         bind(peer=party)
-        request = node_pb2.CollectPartialRequest(header=header)
         try:
             async for piece in stub.CollectPartial(request, timeout=timeout):
                 if piece.total_length != len(total):
@@ -245,6 +361,8 @@ class NodeGateway:
 
     async def close(self) -> None:
         """Close every channel."""
+        for lane in self._lanes.values():
+            await lane.close()
         for channel in self._channel_of.values():
             await channel.close(None)
 

@@ -200,12 +200,18 @@ class CoordinatorClient(ChannelClient):
         DeadlineExceeded when the computation has not ended within `timeout` seconds.
         """
         cid = self.create(spec, parties)
-        for event in self.watch(cid, timeout):
+        last: Progress | None = None
+        for last in self.watch(cid, timeout):
             if on_progress is not None:
-                on_progress(event)
-        info = self.status(cid)
-        if info.state != "published":
-            raise PreconditionFailed(f"computation {cid} {info.state}: {info.reason}")
+                on_progress(last)
+        # The watch ends with the terminal event, whose message is the failure's reason.
+        if last is None or last.state not in ("published", "failed"):
+            info = self.status(cid)
+            state, reason = info.state, info.reason
+        else:
+            state, reason = last.state, last.message
+        if state != "published":
+            raise PreconditionFailed(f"computation {cid} {state}: {reason}")
         return self.result(cid)
 
 

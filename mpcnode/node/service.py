@@ -21,7 +21,8 @@ from mpcnode.log_context import bind
 from mpcnode.node.access import NodeAccess
 from mpcnode.node.metrics import NodeMetrics
 from mpcnode.node.rounds import RELEASED, RoundBook
-from mpcnode.rpc.status import rpc_method
+from mpcnode.rpc.status import call_error, rpc_method
+from mpcnode.wire.batches import MAX_PARTIAL_ELEMENTS, batch_calls
 from mpcnode.wire.specs import spec_from_proto
 from mpcnode.wire.tensors import CHUNK_ELEMENTS, to_tensor
 
@@ -31,7 +32,8 @@ _INLINE_ELEMENTS = 4096  # smaller slices are computed on the event loop: a thre
 
 
 class RoundControlService(node_pb2_grpc.RoundControlServicer):
-    """Coordinator -> node: prepare (answering with sealed seeds), share, collect, end."""
+    """Coordinator -> node: prepare (answering with sealed seeds), share, collect, end; and
+    batches of the first three for small rounds."""
 
     def __init__(
         self, book: RoundBook, access: NodeAccess, metrics: NodeMetrics | None = None
@@ -58,6 +60,9 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
     ) -> node_pb2.PrepareReply:
         """Accept the round with this node's sealed seeds, or refuse it with the rule."""
         self._access.coordinator(context)
+        return await self._prepare(request)
+
+    async def _prepare(self, request: node_pb2.PrepareRequest) -> node_pb2.PrepareReply:
         with self._counted("Prepare", request.header):
             state = await self._book.prepare(
                 request.header.round_id,
@@ -82,6 +87,9 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
     async def Share(self, request: node_pb2.ShareRequest, context: Context) -> node_pb2.ShareReply:
         """Open the seeds the other participants sealed to this node; answer their receipts."""
         self._access.coordinator(context)
+        return await self._share(request)
+
+    async def _share(self, request: node_pb2.ShareRequest) -> node_pb2.ShareReply:
         header = request.header
         with self._counted("Share", request.header):
             incoming = _incoming_seeds(request.seeds, self._book.party_id)
@@ -111,6 +119,42 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
                 chunk = types_pb2.TensorChunk(offset=start, part=to_tensor(part))
                 yield node_pb2.PartialChunk(total_length=stream.length, chunk=chunk)
         finally:  # released: nothing of the round is left to do here, whatever the stream did
+            self._book.end(header.round_id, RELEASED)
+
+    @rpc_method
+    async def Batch(self, request: node_pb2.BatchRequest, context: Context) -> node_pb2.BatchReply:
+        """Carry out every call of the batch concurrently, each as it would be alone."""
+        self._access.coordinator(context)
+        calls = batch_calls(request)
+        results = await asyncio.gather(*(self._batched(kind, call) for kind, call in calls))
+        return node_pb2.BatchReply(results=results)
+
+    async def _batched(self, kind: str, call: node_pb2.RoundCall) -> node_pb2.RoundCallResult:
+        """One call of a batch (a task of its own: its log lines carry its own round)."""
+        try:
+            if kind == "prepare":
+                return node_pb2.RoundCallResult(prepare=await self._prepare(call.prepare))
+            if kind == "share":
+                return node_pb2.RoundCallResult(share=await self._share(call.share))
+            return node_pb2.RoundCallResult(partial=await self._partial(call.collect))
+        except Exception as exc:
+            return node_pb2.RoundCallResult(error=call_error(exc, f"Batch ({kind})"))
+
+    async def _partial(self, request: node_pb2.CollectPartialRequest) -> node_pb2.PartialChunk:
+        """A small round's partial in one chunk; its length is checked before the release."""
+        header = request.header
+        with self._counted("CollectPartial", header):
+            length = self._book.get(header.round_id, header.transcript_hash).spec.length
+            if length > MAX_PARTIAL_ELEMENTS:
+                raise InvalidInput(
+                    f"a partial of {length} elements is streamed with CollectPartial; a Batch "
+                    f"carries partials of at most {MAX_PARTIAL_ELEMENTS}"
+                )
+            stream = await self._book.release_partial(header.round_id, header.transcript_hash)
+        try:
+            chunk = types_pb2.TensorChunk(offset=0, part=to_tensor(stream.chunk(0, length)))
+            return node_pb2.PartialChunk(total_length=length, chunk=chunk)
+        finally:  # as after a streamed partial: nothing of the round is left to do here
             self._book.end(header.round_id, RELEASED)
 
     @rpc_method

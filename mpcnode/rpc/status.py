@@ -5,6 +5,8 @@ its (public) message, and a party to blame travels in the `mpc-party` trailing m
 the coordinator can name it. Anything else is logged with its traceback and answered as
 INTERNAL with an incident id, so no internal detail (or data) leaks to the caller.
 Client side: `from_rpc_error` turns a grpc.RpcError back into the matching MpcError.
+A call inside a RoundControl.Batch ends the same way: `call_error` is the status it would
+have ended with alone, and `from_call_error` the MpcError a caller gets back from it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 from mpcnode import errors
+from mpcnode.api.v1 import node_pb2
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +71,50 @@ def grpc_code(err: errors.MpcError) -> grpc.StatusCode:
     return cast(grpc.StatusCode, getattr(grpc.StatusCode, err.status))
 
 
+def _public(exc: BaseException, method: str) -> tuple[errors.MpcError, bool]:
+    """The error a caller is told, logged once, and whether it is one of ours: an MpcError
+    as it is (one WARNING line, no traceback: a refusal, an unknown round, a deadline),
+    anything else as INTERNAL with an incident id, its traceback only in the log."""
+    if isinstance(exc, errors.MpcError):
+        # Messages never carry a value (STYLE 11), so the log may have them.
+        log.warning("%s refused: %s: %s", method, exc.status, exc.message[:300])
+        return exc, True
+    incident = secrets.token_hex(4)
+    log.error("internal error, incident %s", incident, exc_info=exc)
+    return errors.MpcError(f"internal error (incident {incident}); see the daemon's log"), False
+
+
 async def _abort(
     context: grpc.aio.ServicerContext[Any, Any], exc: BaseException, method: str
 ) -> None:
-    if isinstance(exc, errors.MpcError):
-        # An expected failure (a refusal, an unknown round, a deadline): one line, no
-        # traceback. Messages never carry a value (STYLE 11), so the log may have them.
-        log.warning("%s refused: %s: %s", method, exc.status, exc.message[:300])
-        trailing: list[tuple[str, str | bytes]] = [(DETAILS_KEY, status_details(exc))]
-        if exc.party:
-            trailing.append((PARTY_METADATA_KEY, exc.party))
+    error, ours = _public(exc, method)
+    if ours:
+        trailing: list[tuple[str, str | bytes]] = [(DETAILS_KEY, status_details(error))]
+        if error.party:
+            trailing.append((PARTY_METADATA_KEY, error.party))
         context.set_trailing_metadata(tuple(trailing))
-        await context.abort(grpc_code(exc), exc.message)
-    incident = secrets.token_hex(4)
-    log.error("internal error, incident %s", incident, exc_info=exc)
-    await context.abort(
-        grpc.StatusCode.INTERNAL, f"internal error (incident {incident}); see the daemon's log"
+    await context.abort(grpc_code(error), error.message)
+
+
+def call_error(exc: BaseException, method: str) -> node_pb2.RoundCallError:
+    """The status one call of a Batch ended with: what `rpc_method` would have answered."""
+    error, ours = _public(exc, method)
+    return node_pb2.RoundCallError(
+        code=grpc_code(error).value[0],
+        message=error.message,
+        reason=error.reason if ours else "",
+        party=error.party,
     )
+
+
+_BY_CODE: dict[int, str] = {code.value[0]: code.name for code in grpc.StatusCode}
+
+
+def from_call_error(err: node_pb2.RoundCallError, what: str = "") -> errors.MpcError:
+    """The MpcError of a Batch call's status, as `from_rpc_error` makes it for a call alone."""
+    cls = _BY_STATUS.get(_BY_CODE.get(err.code, "UNKNOWN"), errors.MpcError)
+    message = f"{what}: {err.message}" if what else err.message
+    return cls(message, party=err.party, reason=err.reason)
 
 
 def rpc_method(method: _F) -> _F:

@@ -419,6 +419,157 @@ class ForgetReply(_message.Message):
 Global___ForgetReply: _TypeAlias = ForgetReply  # noqa: Y015
 
 @_typing.final
+class RoundCall(_message.Message):
+    """One call of a Batch: exactly one of its fields is set."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREPARE_FIELD_NUMBER: _builtins.int
+    SHARE_FIELD_NUMBER: _builtins.int
+    COLLECT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def prepare(self) -> Global___PrepareRequest: ...
+    @_builtins.property
+    def share(self) -> Global___ShareRequest: ...
+    @_builtins.property
+    def collect(self) -> Global___CollectPartialRequest: ...
+    def __init__(
+        self,
+        *,
+        prepare: Global___PrepareRequest | None = ...,
+        share: Global___ShareRequest | None = ...,
+        collect: Global___CollectPartialRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "collect", b"collect", "prepare", b"prepare", "share", b"share"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "collect", b"collect", "prepare", b"prepare", "share", b"share"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_call: _TypeAlias = _typing.Literal["prepare", "share", "collect"]  # noqa: Y015
+    _WhichOneofArgType_call: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_call) -> _WhichOneofReturnType_call | None: ...
+
+Global___RoundCall: _TypeAlias = RoundCall  # noqa: Y015
+
+@_typing.final
+class BatchRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALLS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calls(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoundCall]:
+        """1 to 64 calls, each for any round (several for one round are carried out concurrently,
+        as separate calls would be).
+        """
+
+    def __init__(
+        self,
+        *,
+        calls: _abc.Iterable[Global___RoundCall] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calls", b"calls"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchRequest: _TypeAlias = BatchRequest  # noqa: Y015
+
+@_typing.final
+class RoundCallError(_message.Message):
+    """The status a call of a Batch ended with, as a call alone would carry it in its status and
+    trailers.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    PARTY_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The gRPC status code (google.rpc.Code), never OK."""
+    message: _builtins.str
+    reason: _builtins.str
+    """The stable reason (the ErrorInfo reason of domain mpc.v1), or empty."""
+    party: _builtins.str
+    """The party at fault when it is not this node (the mpc-party trailer), or empty."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.int = ...,
+        message: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        party: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message", "party", b"party", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoundCallError: _TypeAlias = RoundCallError  # noqa: Y015
+
+@_typing.final
+class RoundCallResult(_message.Message):
+    """The outcome of one call of a Batch: its reply (a CollectPartial's partial in one chunk),
+    or its error.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREPARE_FIELD_NUMBER: _builtins.int
+    SHARE_FIELD_NUMBER: _builtins.int
+    PARTIAL_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def prepare(self) -> Global___PrepareReply: ...
+    @_builtins.property
+    def share(self) -> Global___ShareReply: ...
+    @_builtins.property
+    def partial(self) -> Global___PartialChunk: ...
+    @_builtins.property
+    def error(self) -> Global___RoundCallError: ...
+    def __init__(
+        self,
+        *,
+        prepare: Global___PrepareReply | None = ...,
+        share: Global___ShareReply | None = ...,
+        partial: Global___PartialChunk | None = ...,
+        error: Global___RoundCallError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "partial", b"partial", "prepare", b"prepare", "result", b"result", "share", b"share"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "partial", b"partial", "prepare", b"prepare", "result", b"result", "share", b"share"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["prepare", "share", "partial", "error"]  # noqa: Y015
+    _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
+
+Global___RoundCallResult: _TypeAlias = RoundCallResult  # noqa: Y015
+
+@_typing.final
+class BatchReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoundCallResult]:
+        """results[i] answers calls[i]."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___RoundCallResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchReply: _TypeAlias = BatchReply  # noqa: Y015
+
+@_typing.final
 class SubmitInputChunk(_message.Message):
     """One piece of an input. Every chunk repeats the dataset name; total_length is the full
     length; parts must be INT64 or FLOAT64 and all of one dtype.

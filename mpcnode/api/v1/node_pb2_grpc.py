@@ -65,6 +65,11 @@ class RoundControlStub:
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetRequest.SerializeToString,
                 response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetReply.FromString,
                 _registered_method=True)
+        self.Batch = channel.unary_unary(
+                '/mpc.v1.RoundControl/Batch',
+                request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.BatchRequest.SerializeToString,
+                response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.BatchReply.FromString,
+                _registered_method=True)
 
 
 class RoundControlServicer:
@@ -142,6 +147,22 @@ class RoundControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Batch(self, request, context):
+        """Several Prepare, Share and CollectPartial calls of small rounds in one message: a
+        coordinator running many computations at once sends together the calls that queued for
+        a node while its earlier ones were in flight, so that they share one HTTP/2 stream and
+        one pass through each side's gRPC stack. Each call is carried out exactly as it would
+        be alone, concurrently with the others, and answered in results[i] with its reply or
+        with the status it would have ended with: a batch never changes what a call does, and
+        one call's refusal never affects another's. The batch itself is refused
+        (INVALID_ARGUMENT) when it is empty, has more than 64 calls, or a call without a body;
+        a CollectPartial in a batch is refused before anything is released when the partial has
+        more than 4,096 elements (call CollectPartial for it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoundControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +195,11 @@ def add_RoundControlServicer_to_server(servicer, server):
                     servicer.Forget,
                     request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetRequest.FromString,
                     response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetReply.SerializeToString,
+            ),
+            'Batch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Batch,
+                    request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.BatchRequest.FromString,
+                    response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.BatchReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -339,6 +365,33 @@ class RoundControl:
             '/mpc.v1.RoundControl/Forget',
             mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetRequest.SerializeToString,
             mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Batch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mpc.v1.RoundControl/Batch',
+            mpcnode_dot_api_dot_v1_dot_node__pb2.BatchRequest.SerializeToString,
+            mpcnode_dot_api_dot_v1_dot_node__pb2.BatchReply.FromString,
             options,
             channel_credentials,
             insecure,

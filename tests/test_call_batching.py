@@ -1,0 +1,225 @@
+"""The coordinator's lanes (coordinator/batching.py): alone when idle, batched under load,
+each call with its own deadline and its own outcome. A scripted node stands in for the RPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from coordinator.batching import NodeLane, batchable
+from mpcnode.api.v1 import node_pb2
+from mpcnode.api.v1 import types_pb2 as pb
+from mpcnode.core.spec import ComputationSpec, Kind
+from mpcnode.errors import InvalidInput, MpcError, Unimplemented
+from mpcnode.rpc.status import call_error, from_call_error
+from mpcnode.wire.batches import MAX_CALLS, batch_calls
+
+
+def _call(tag: int) -> node_pb2.RoundCall:
+    return node_pb2.RoundCall(collect=node_pb2.CollectPartialRequest(header=_header(tag)))
+
+
+def _header(tag: int) -> pb.RoundHeader:
+    return pb.RoundHeader(round_id=tag.to_bytes(16, "big"), transcript_hash=bytes(32))
+
+
+def _tag(call: node_pb2.RoundCall) -> int:
+    return int.from_bytes(call.collect.header.round_id, "big")
+
+
+def _answer(tag: int) -> node_pb2.RoundCallResult:
+    """The scripted node's reply to call `tag`: a one-element partial holding the tag."""
+    part = pb.Tensor(dtype=pb.DTYPE_UINT64, data=tag.to_bytes(8, "little"), length=1)
+    chunk = pb.TensorChunk(offset=0, part=part)
+    return node_pb2.RoundCallResult(partial=node_pb2.PartialChunk(total_length=1, chunk=chunk))
+
+
+def _unpack(result: node_pb2.RoundCallResult) -> int:
+    if result.HasField("error"):
+        raise from_call_error(result.error, "node")
+    return int.from_bytes(result.partial.chunk.part.data, "little")
+
+
+class ScriptedNode:
+    """Answers lone calls and batches after a gate opens; records what it was sent."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.alone: list[int] = []
+        self.batches: list[list[int]] = []
+        self.fail_batch: MpcError | None = None
+        self.refuse: set[int] = set()
+
+    def alone_call(self, tag: int) -> Callable[[], Awaitable[int]]:
+        async def send() -> int:
+            self.alone.append(tag)
+            await self.gate.wait()
+            return tag
+
+        return send
+
+    async def batch(self, request: node_pb2.BatchRequest, timeout: float) -> node_pb2.BatchReply:
+        tags = [_tag(c) for c in request.calls]
+        self.batches.append(tags)
+        await self.gate.wait()
+        if self.fail_batch is not None:
+            raise self.fail_batch
+        results = [
+            node_pb2.RoundCallResult(error=call_error(InvalidInput(f"call {t} refused"), "test"))
+            if t in self.refuse
+            else _answer(t)
+            for t in tags
+        ]
+        return node_pb2.BatchReply(results=results)
+
+
+def _lane(node: ScriptedNode, **kwargs: int) -> tuple[NodeLane, list[int]]:
+    sizes: list[int] = []
+    return NodeLane("bob", node.batch, observe=sizes.append, **kwargs), sizes
+
+
+async def _many(
+    lane: NodeLane, node: ScriptedNode, tags: range, timeout: float = 5.0
+) -> list[object]:
+    tasks = [
+        asyncio.create_task(lane.call(_call(t), node.alone_call(t), _unpack, timeout)) for t in tags
+    ]
+    await asyncio.sleep(0.01)  # every call has reached the lane
+    node.gate.set()
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def test_a_lone_call_goes_alone_and_calls_that_queue_go_as_one_batch() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        lane, sizes = _lane(node)
+        results = await _many(lane, node, range(1, 11))
+        assert results == list(range(1, 11))  # each caller gets its own answer
+        assert node.alone == [1]  # the first found the lane idle
+        assert node.batches == [list(range(2, 11))]  # the rest waited, then went together
+        assert sizes == [1, 9]
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_never_carries_more_than_the_limit() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        lane, _ = _lane(node)
+        results = await _many(lane, node, range(1, MAX_CALLS + 12))
+        assert results == list(range(1, MAX_CALLS + 12))
+        assert [len(b) for b in node.batches] == [MAX_CALLS, 10]
+
+    asyncio.run(scenario())
+
+
+def test_one_refused_call_leaves_the_others_of_its_batch_alone() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        node.refuse = {4}
+        lane, _ = _lane(node)
+        results = await _many(lane, node, range(1, 7))
+        assert [r for r in results if not isinstance(r, BaseException)] == [1, 2, 3, 5, 6]
+        refused = results[3]
+        assert isinstance(refused, InvalidInput) and refused.message == "node: call 4 refused"
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_batch_fails_each_of_its_calls_with_an_error_of_its_own() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        node.fail_batch = MpcError("bob (batch): connection reset", party="bob")
+        lane, _ = _lane(node)
+        results = await _many(lane, node, range(1, 5))
+        assert results[0] == 1  # the lone call was not in the batch
+        errors = results[1:]
+        assert all(isinstance(e, MpcError) and e.party == "bob" for e in errors)
+        assert len({id(e) for e in errors}) == 3  # each round's failure owns its error
+
+    asyncio.run(scenario())
+
+
+def test_a_call_past_its_deadline_times_out_and_is_left_out_of_the_next_batch() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        lane, _ = _lane(node)
+        first = asyncio.create_task(lane.call(_call(1), node.alone_call(1), _unpack, 5.0))
+        await asyncio.sleep(0)
+        late = asyncio.create_task(lane.call(_call(2), node.alone_call(2), _unpack, 0.05))
+        kept = asyncio.create_task(lane.call(_call(3), node.alone_call(3), _unpack, 5.0))
+        kept2 = asyncio.create_task(lane.call(_call(4), node.alone_call(4), _unpack, 5.0))
+        with pytest.raises(TimeoutError):
+            await late
+        node.gate.set()
+        assert [await first, await kept, await kept2] == [1, 3, 4]
+        assert node.batches == [[3, 4]]
+
+    asyncio.run(scenario())
+
+
+def test_a_node_without_batch_gets_each_call_alone_from_then_on() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        node.fail_batch = Unimplemented("bob (batch): Method not found!", party="bob")
+        lane, _ = _lane(node)
+        assert await _many(lane, node, range(1, 5)) == [1, 2, 3, 4]
+        assert not lane.batching and node.alone == [1, 2, 3, 4]
+        node.gate.clear()
+        assert await _many(lane, node, range(5, 8)) == [5, 6, 7]
+        assert len(node.batches) == 1  # never tried again
+
+    asyncio.run(scenario())
+
+
+def test_a_reply_with_the_wrong_number_of_results_blames_the_node() -> None:
+    async def scenario() -> None:
+        async def short(request: node_pb2.BatchRequest, timeout: float) -> node_pb2.BatchReply:
+            return node_pb2.BatchReply(results=[_answer(0)])
+
+        node = ScriptedNode()
+        lane = NodeLane("bob", short)
+        results = await _many(lane, node, range(1, 4))
+        assert results[0] == 1
+        for error in results[1:]:
+            assert isinstance(error, MpcError) and error.party == "bob"
+            assert "a Batch of 2 calls with 1 results" in error.message
+
+    asyncio.run(scenario())
+
+
+def test_only_short_rounds_among_few_parties_are_batched() -> None:
+    spec = ComputationSpec("s", Kind.SUM, "d", 0, 10, length=4096)
+    parties = tuple(f"p{i}" for i in range(65))
+    assert batchable(spec, parties)
+    assert not batchable(spec, (*parties, "p65"))
+    assert not batchable(ComputationSpec("s", Kind.SUM, "d", 0, 10, length=4097), parties[:3])
+
+
+@pytest.mark.parametrize(
+    ("calls", "message"),
+    [
+        ([], "1 to 64 calls, not 0"),
+        ([_call(1)] * (MAX_CALLS + 1), "1 to 64 calls, not 65"),
+        ([_call(1), node_pb2.RoundCall()], "call 1 of the Batch has no body"),
+    ],
+)
+def test_a_batch_out_of_shape_is_invalid(calls: list[node_pb2.RoundCall], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        batch_calls(node_pb2.BatchRequest(calls=calls))
+
+
+def test_a_call_error_round_trips_to_the_same_error() -> None:
+    sent = MpcError("boom", party="carol", reason="X")
+    back = from_call_error(call_error(sent, "test"), "bob (share)")
+    assert (type(back), back.message, back.party, back.reason) == (
+        MpcError,
+        "bob (share): boom",
+        "carol",
+        "X",
+    )
+    internal = from_call_error(call_error(ValueError("secret 42"), "test"))
+    assert "secret" not in internal.message and "incident" in internal.message
