@@ -287,6 +287,10 @@ def test_an_impostor_coordinator_cannot_drive_rounds(fed: LocalFederation) -> No
             ),
             "Abort": unary(stub.Abort, node_pb2.AbortRequest(header=header, reason="x")),
             "Forget": unary(stub.Forget, node_pb2.ForgetRequest(header=header)),
+            "Batch": unary(
+                stub.Batch,
+                node_pb2.BatchRequest(calls=[node_pb2.RoundCall(prepare=live.request())]),
+            ),
         }
     for method, reply in calls.items():
         _refused(reply, "PERMISSION_DENIED", "coordinator.pin")
@@ -308,6 +312,10 @@ def _round_control_calls(
             ),
             "Abort": unary(stub.Abort, node_pb2.AbortRequest(header=header, reason="x")),
             "Forget": unary(stub.Forget, node_pb2.ForgetRequest(header=header)),
+            "Batch": unary(
+                stub.Batch,
+                node_pb2.BatchRequest(calls=[node_pb2.RoundCall(prepare=live.request())]),
+            ),
         }
 
 
