@@ -14,6 +14,7 @@ Each call keeps its own deadline: a call that waited past it fails as a call alo
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 from mpcnode.api.v1 import node_pb2
 from mpcnode.core.spec import ComputationSpec
 from mpcnode.errors import MpcError
-from mpcnode.wire.batches import MAX_CALLS, MAX_PARTIAL_ELEMENTS
+from mpcnode.wire.batches import MAX_CALLS, MAX_PARTIAL_ELEMENTS, MAX_REQUEST_BYTES
 
 _T = TypeVar("_T")
 SendBatch = Callable[[node_pb2.BatchRequest, float], Awaitable[node_pb2.BatchReply]]
@@ -43,6 +44,7 @@ class _Waiting:
     unpack: Callable[[node_pb2.RoundCallResult], Any]
     deadline: float  # the event loop's clock
     future: asyncio.Future[Any]
+    size: int  # bytes of the call's request
 
 
 class NodeLane:
@@ -87,21 +89,28 @@ class NodeLane:
                 self._dispatch()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
-        self._waiting.append(_Waiting(call, alone, unpack, loop.time() + timeout, future))
+        deadline = loop.time() + timeout
+        self._waiting.append(_Waiting(call, alone, unpack, deadline, future, call.ByteSize()))
         async with asyncio.timeout(timeout):  # cancels the future: a batch then skips it
             return await future
 
     def _dispatch(self) -> None:
         while self._waiting and self._outstanding < self._limit:
             taken: list[_Waiting] = []
+            size = 0
             while self._waiting and len(taken) < self._max_calls:
-                waiting = self._waiting.popleft()
+                waiting = self._waiting[0]
+                if taken and size + waiting.size > MAX_REQUEST_BYTES:
+                    break  # the next batch takes it (a call that large alone goes alone)
+                self._waiting.popleft()
                 if not waiting.future.done():  # not timed out meanwhile
                     taken.append(waiting)
+                    size += waiting.size
             if not taken:
                 return
             self._outstanding += 1
-            task = asyncio.create_task(self._run(taken))
+            # A context of its own: the batch's log lines are not one computation's.
+            task = asyncio.create_task(self._run(taken), context=contextvars.Context())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -149,7 +158,9 @@ class NodeLane:
                 _settle(waiting.future, value=value)
 
     async def close(self) -> None:
-        """Wait for the batches in flight (their callers' deadlines bound them)."""
+        """Stop the batches in flight (at shutdown: their rounds are aborted at restart)."""
+        for task in list(self._tasks):
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 

@@ -33,6 +33,9 @@ class RoundSettings(_Strict):
     round_deadline_seconds: int = Field(default=120, ge=5)
     # Rounds per computation, the first included; a retry drops unreachable parties.
     max_attempts: int = Field(default=3, ge=1, le=20)
+    # Calls of small rounds that queue for a node go together as one RoundControl.Batch
+    # (README: How a round runs). Off: every call is its own RPC, as before batches existed.
+    batch_calls: bool = True
 
 
 class RetentionSettings(_Strict):

@@ -45,7 +45,7 @@ async def run_coordinator(config: CoordinatorConfig, ready_file: Path | None = N
     roster = load_roster(config.roster_file)
     store = CoordinatorStore(config.data_dir)
     metrics = CoordinatorMetrics()
-    gateway = NodeGateway(roster, tls, metrics)
+    gateway = NodeGateway(roster, tls, metrics, batch=config.rounds.batch_calls)
     sequencer = Sequencer(store, gateway, roster, config.rounds, metrics=metrics)
     stop_metrics = (
         serve_metrics(metrics.registry, config.metrics.listen) if config.metrics.listen else None

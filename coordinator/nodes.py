@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -23,12 +23,13 @@ import numpy.typing as npt
 
 from coordinator.batching import NodeLane, batchable
 from coordinator.metrics import CoordinatorMetrics
+from coordinator.relay import check_receipts
 from mpcnode import failpoints
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import Roster
 from mpcnode.core.sealing import RECEIPT_BYTES, SEALED_BYTES
 from mpcnode.core.spec import ComputationSpec
-from mpcnode.errors import DeadlineExceeded, MpcError, PermissionDenied
+from mpcnode.errors import DeadlineExceeded, MpcError
 from mpcnode.log_context import bind
 from mpcnode.rpc.channels import open_party_channel
 from mpcnode.rpc.status import from_call_error, from_rpc_error
@@ -49,9 +50,14 @@ class NodeGateway:
     """One channel per roster party; the round-control calls with errors that name parties."""
 
     def __init__(
-        self, roster: Roster, tls: TlsFiles, metrics: CoordinatorMetrics | None = None
+        self,
+        roster: Roster,
+        tls: TlsFiles,
+        metrics: CoordinatorMetrics | None = None,
+        batch: bool = True,
     ) -> None:
         self._roster = roster
+        self._batch = batch
         self._tls = tls
         self._metrics = metrics or CoordinatorMetrics()
         self._stubs: dict[str, node_pb2_grpc.RoundControlAsyncStub] = {}
@@ -135,6 +141,8 @@ class NodeGateway:
         timeout: float,
     ) -> _T:
         """A call of a small round, through the party's lane (alone or in a batch)."""
+        if not self._batch:
+            return await alone()
         try:
             return await self._lane(party).call(call, alone, unpack, timeout)
         except TimeoutError:
@@ -257,7 +265,7 @@ class NodeGateway:
             )
         else:
             reply = await alone()
-        _check_receipts(party, reply.receipts, receipts)
+        check_receipts(party, reply.receipts, receipts)
 
     async def collect(
         self,
@@ -267,7 +275,7 @@ class NodeGateway:
         timeout: float,
     ) -> None:
         """Add one node's partial sum into `total` (mod 2^64) chunk by chunk as it streams;
-        a short one (`batchable`) comes in one piece, alone or in a batch."""
+        a short one (at most 4,096 elements) comes in one piece, alone or in a batch."""
         stub = await self._stub(party)
         request = node_pb2.CollectPartialRequest(header=header)
         if len(total) <= MAX_PARTIAL_ELEMENTS:
@@ -365,20 +373,6 @@ class NodeGateway:
             await lane.close()
         for channel in self._channel_of.values():
             await channel.close(None)
-
-
-def _check_receipts(
-    party: str, got: Sequence[node_pb2.SeedReceipt], expected: dict[str, bytes]
-) -> None:
-    answered = {r.sender: r.receipt for r in got}
-    if len(answered) != len(got) or answered != expected:
-        raise PermissionDenied(
-            f"the node answering for {party} did not return the receipts of the seeds sealed "
-            f"to {party}'s roster seal key: it does not hold that key (an impostor at "
-            f"{party}'s address, or a node started with another seal_key)",
-            party=party,
-            reason="RECEIPT_MISMATCH",
-        )
 
 
 def _blame(err: MpcError, callee: str) -> MpcError:

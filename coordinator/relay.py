@@ -9,7 +9,10 @@ sealed end to end between two nodes under a key derived from the seed of that di
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mpcnode.api.v1 import node_pb2
+from mpcnode.errors import PermissionDenied
 
 
 def route(
@@ -36,3 +39,19 @@ def route_steps(
         for message in reply.messages:
             inbox[message.recipient].append(message)
     return inbox
+
+
+def check_receipts(
+    party: str, got: Sequence[node_pb2.SeedReceipt], expected: dict[str, bytes]
+) -> None:
+    """PERMISSION_DENIED naming `party` unless its Share reply returned exactly the receipts
+    the senders predicted: the proof that it holds its seal key."""
+    answered = {r.sender: r.receipt for r in got}
+    if len(answered) != len(got) or answered != expected:
+        raise PermissionDenied(
+            f"the node answering for {party} did not return the receipts of the seeds sealed "
+            f"to {party}'s roster seal key: it does not hold that key (an impostor at "
+            f"{party}'s address, or a node started with another seal_key)",
+            party=party,
+            reason="RECEIPT_MISMATCH",
+        )

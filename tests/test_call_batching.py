@@ -27,7 +27,14 @@ def _header(tag: int) -> pb.RoundHeader:
 
 
 def _tag(call: node_pb2.RoundCall) -> int:
-    return int.from_bytes(call.collect.header.round_id, "big")
+    header = call.prepare.header if call.HasField("prepare") else call.collect.header
+    return int.from_bytes(header.round_id, "big")
+
+
+def _large(tag: int, size: int) -> node_pb2.RoundCall:
+    """A Prepare of about `size` bytes (a long participant list stands in for a long spec)."""
+    request = node_pb2.PrepareRequest(header=_header(tag), participants=["x" * size])
+    return node_pb2.RoundCall(prepare=request)
 
 
 def _answer(tag: int) -> node_pb2.RoundCallResult:
@@ -112,6 +119,24 @@ def test_a_batch_never_carries_more_than_the_limit() -> None:
         results = await _many(lane, node, range(1, MAX_CALLS + 12))
         assert results == list(range(1, MAX_CALLS + 12))
         assert [len(b) for b in node.batches] == [MAX_CALLS, 10]
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_never_carries_more_than_a_mebibyte_of_requests() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        lane, sizes = _lane(node)
+        sizes_of = {1: 10, 2: 400_000, 3: 400_000, 4: 400_000, 5: 10, 6: 1_200_000, 7: 10}
+        tasks = [
+            asyncio.create_task(lane.call(_large(t, n), node.alone_call(t), _unpack, 5.0))
+            for t, n in sizes_of.items()
+        ]
+        await asyncio.sleep(0.01)
+        node.gate.set()
+        assert await asyncio.gather(*tasks) == list(sizes_of)
+        assert node.batches == [[2, 3], [4, 5]]  # each under 1 MiB, in order
+        assert node.alone == [1, 6, 7]  # the first, the one too large for any batch, the last
 
     asyncio.run(scenario())
 

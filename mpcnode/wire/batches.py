@@ -3,9 +3,9 @@
 A batch is only an envelope. Each call in it is carried out as it would be alone and
 answered with its own reply or status, so batching changes how many messages cross the
 network, never what a node checks, releases or refuses. Its limits keep a batch well under
-the 4 MiB message limit: 64 calls, and partials of at most 4,096 elements (32 KiB each),
-so a batch of partials stays under 2.1 MiB; a Prepare or Share call carries one sealed seed
-per other participant (about 150 bytes each).
+the 4 MiB message limit: 64 calls, requests of at most 1 MiB together, and partials of at
+most 4,096 elements (32 KiB each), so a batch of partials stays under 2.1 MiB; a Prepare's
+or Share's answer carries one sealed seed per other participant (about 150 bytes each).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from mpcnode.errors import InvalidInput
 
 MAX_CALLS = 64
 MAX_PARTIAL_ELEMENTS = 4096
+# The requests of one batch together: a Prepare's spec can be large (a histogram's labels), so
+# a coordinator sends alone any call that would take a batch past this.
+MAX_REQUEST_BYTES = 1 << 20
 KINDS = ("prepare", "share", "collect")
 
 
