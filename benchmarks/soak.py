@@ -1,6 +1,6 @@
 """Soak: many sequential scalar rounds on one federation, and what the daemons accumulate.
 
-Usage: python benchmarks/soak.py [--rounds N] [--window W] [--concurrency C]
+Usage: python benchmarks/soak.py [--rounds N] [--window W]
 
 Starts a real federation (a coordinator and 4 nodes as processes, mutual TLS on loopback)
 and runs N exact scalar rounds one after the other (10,000 by default). Every W rounds
@@ -8,8 +8,8 @@ and runs N exact scalar rounds one after the other (10,000 by default). Every W 
 each daemon's RSS and open file descriptors and the storage per round of the coordinator and
 of one node (their data directories, WAL included). It ends with the goals of issue 10:
 latency flat across windows, RSS growth under 10% after the first window, no fd growth.
-`--concurrency C` also times C computations run at once against C run one after the other
-(issue 10, item 9), interleaved, before the soak. Bounded by an alarm; asserts nothing.
+(Computations at once against one after another: benchmarks/concurrency.py.) Bounded by an
+alarm; asserts nothing.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 
-from mpcnode.client import CoordinatorClient
 from mpcnode.core.declaration import Declaration, Shape
 from mpcnode.core.spec import ComputationSpec, Kind
 from mpcnode.federation import LocalFederation
@@ -57,28 +55,7 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _concurrency(analyst: CoordinatorClient, count: int) -> None:
-    """Interleaved: `count` computations one after another, then all at once, twice."""
-    ratios = []
-    for _ in range(2):
-        started = time.perf_counter()
-        for _ in range(count):
-            analyst.run(SPEC)
-        sequential = time.perf_counter() - started
-        started = time.perf_counter()
-        with ThreadPoolExecutor(count) as pool:
-            list(pool.map(lambda _: analyst.run(SPEC), range(count)))
-        concurrent = time.perf_counter() - started
-        ratios.append(concurrent / sequential)
-        print(
-            f"{count} computations: sequential {sequential:.2f} s, concurrent {concurrent:.2f} s, "
-            f"ratio {concurrent / sequential:.2f}",
-            flush=True,
-        )
-    print(f"concurrency target (ratio <= 0.5): median {statistics.median(ratios):.2f}\n")
-
-
-def soak(fed: LocalFederation, rounds: int, window: int, concurrency: int) -> None:
+def soak(fed: LocalFederation, rounds: int, window: int) -> None:
     """Run the rounds and print one line per window and the goals at the end."""
     declaration = Declaration("soak", Shape.SCALAR, 0, 1000)
     for value, party in enumerate(PARTIES):
@@ -86,8 +63,6 @@ def soak(fed: LocalFederation, rounds: int, window: int, concurrency: int) -> No
             node.submit("soak", [value], declaration)
     pids = {name: proc.pid for name, proc in fed.processes.items()}
     with fed.analyst() as analyst:
-        if concurrency:
-            _concurrency(analyst, concurrency)
         analyst.run(SPEC)  # warm
         base_disk = {"coordinator": _disk(fed.root / "coordinator" / "data")}
         base_disk["alice"] = _disk(fed.root / "alice" / "data")
@@ -145,7 +120,6 @@ def main(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=10_000)
     parser.add_argument("--window", type=int, default=1_000)
-    parser.add_argument("--concurrency", type=int, default=0, help="also time C at once")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(BOUND_S)
@@ -154,7 +128,7 @@ def main(argv: Sequence[str]) -> None:
             fed = LocalFederation(Path(tmp), PARTIES).setup()
             try:
                 fed.start()
-                soak(fed, args.rounds, args.window, args.concurrency)
+                soak(fed, args.rounds, args.window)
             finally:
                 fed.stop()
     finally:
