@@ -1,33 +1,40 @@
 """Calls to one node, sent together when they queue up (RoundControl.Batch; issue 10, item 9).
 
-A lane lets at most `in_flight` calls or batches to its node be outstanding at once. A call
-made while fewer are outstanding and none is waiting goes out alone, as its own RPC, so a
-lone computation pays nothing for batching. A call made while the lane is full waits; when
-an outstanding one returns, everything that waited (up to 64 calls) goes out as one Batch.
-Under load the calls of many computations thus share one message per node, as the commits
-of a database's group commit share one fsync; without load nothing waits.
+A lane keeps at most one message to its node outstanding. A call made while none is
+outstanding goes out alone, as its own RPC, so a lone computation pays nothing for batching.
+A call made while one is outstanding waits; when the outstanding one is answered, everything
+that waited (up to 64 calls, 1 MiB of requests) goes out as one Batch. Under load the calls
+of many computations thus share one message per node, as the commits of a group commit share
+one fsync; without load nothing waits.
 
-Each call keeps its own deadline: a call that waited past it fails as a call alone would
-(DEADLINE_EXCEEDED), whether it was still waiting or already in a batch.
+No call is held up by another: one that has waited `MAX_WAIT_S` goes out anyway, in a
+message of its own beside the outstanding one (a slow call, say a Prepare drawing much
+noise, never makes the calls behind it miss their deadlines), and the node streams a
+batch's answers as each call ends. Each call keeps its own deadline: one that is not
+answered in time fails as a call alone would (DEADLINE_EXCEEDED), waiting or sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mpcnode.api.v1 import node_pb2
 from mpcnode.core.spec import ComputationSpec
-from mpcnode.errors import MpcError
+from mpcnode.errors import MpcError, Unavailable
 from mpcnode.wire.batches import MAX_CALLS, MAX_PARTIAL_ELEMENTS, MAX_REQUEST_BYTES
 
+log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-SendBatch = Callable[[node_pb2.BatchRequest, float], Awaitable[node_pb2.BatchReply]]
-IN_FLIGHT = 1  # one: under load, the next batch fills while the node serves the last one
+SendBatch = Callable[[node_pb2.BatchRequest, float], AsyncGenerator[node_pb2.BatchReply, None]]
+Alone = Callable[[float], Awaitable[Any]]
+MAX_WAIT_S = 0.025  # longer than a loaded node takes to answer a batch, short next to deadlines
 
 
 def batchable(spec: ComputationSpec, participants: tuple[str, ...]) -> bool:
@@ -40,7 +47,7 @@ def batchable(spec: ComputationSpec, participants: tuple[str, ...]) -> bool:
 @dataclass
 class _Waiting:
     call: node_pb2.RoundCall
-    alone: Callable[[], Awaitable[Any]]
+    alone: Alone  # the call as its own RPC, given its timeout
     unpack: Callable[[node_pb2.RoundCallResult], Any]
     deadline: float  # the event loop's clock
     future: asyncio.Future[Any]
@@ -48,125 +55,175 @@ class _Waiting:
 
 
 class NodeLane:
-    """The round calls to one node: alone while the lane has room, else batched."""
+    """The round calls to one node: alone while nothing is outstanding, else batched."""
 
     def __init__(
         self,
         party: str,
         send: SendBatch,
-        in_flight: int = IN_FLIGHT,
         max_calls: int = MAX_CALLS,
         observe: Callable[[int], None] = lambda calls: None,
     ) -> None:
         self._party = party
         self._send = send
-        self._observe = observe  # told the number of calls of each message sent
-        self._limit = in_flight
         self._max_calls = max_calls
+        self._observe = observe  # told the number of calls of each message sent
         self._outstanding = 0
         self._waiting: deque[_Waiting] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
         self.batching = True  # False once the node answered UNIMPLEMENTED (an older version)
 
     async def call(
         self,
         call: node_pb2.RoundCall,
-        alone: Callable[[], Awaitable[_T]],
+        alone: Callable[[float], Awaitable[_T]],
         unpack: Callable[[node_pb2.RoundCallResult], _T],
         timeout: float,
     ) -> _T:
-        """`alone()` now if the lane has room, else `call` in the next batch, `unpack`ed.
-
-        TimeoutError when `timeout` seconds pass first (the caller names the party).
-        """
-        if self._outstanding < self._limit and not self._waiting:
+        """`alone(timeout)` now if nothing is outstanding, else `call` in a later batch,
+        `unpack`ed. TimeoutError when `timeout` seconds pass first (the caller names the
+        party)."""
+        if self._closed:
+            raise Unavailable(f"{self._party}: the coordinator is shutting down")
+        if self._outstanding == 0 and not self._waiting:
             self._outstanding += 1
             self._observe(1)
             try:
-                return await alone()
+                return await alone(timeout)
             finally:
                 self._outstanding -= 1
                 self._dispatch()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
-        deadline = loop.time() + timeout
-        self._waiting.append(_Waiting(call, alone, unpack, deadline, future, call.ByteSize()))
+        waiting = _Waiting(call, alone, unpack, loop.time() + timeout, future, call.ByteSize())
+        self._waiting.append(waiting)
+        if self._timer is None:
+            self._timer = loop.call_later(MAX_WAIT_S, self._overdue)
         async with asyncio.timeout(timeout):  # cancels the future: a batch then skips it
             return await future
 
-    def _dispatch(self) -> None:
-        while self._waiting and self._outstanding < self._limit:
-            taken: list[_Waiting] = []
-            size = 0
-            while self._waiting and len(taken) < self._max_calls:
-                waiting = self._waiting[0]
-                if taken and size + waiting.size > MAX_REQUEST_BYTES:
-                    break  # the next batch takes it (a call that large alone goes alone)
-                self._waiting.popleft()
-                if not waiting.future.done():  # not timed out meanwhile
-                    taken.append(waiting)
-                    size += waiting.size
+    def _overdue(self) -> None:
+        """The calls that waited MAX_WAIT_S go now, whatever is outstanding."""
+        self._timer = None
+        self._dispatch(force=True)
+
+    def _dispatch(self, force: bool = False) -> None:
+        while self._waiting and (force or self._outstanding == 0):
+            taken = self._take()
             if not taken:
-                return
+                break
             self._outstanding += 1
-            # A context of its own: the batch's log lines are not one computation's.
+            # A context of its own: the message's log lines are not one computation's.
             task = asyncio.create_task(self._run(taken), context=contextvars.Context())
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._finished)  # runs even if cancelled before it started
+            force = False  # one forced message per timer: the rest waits for an answer
+        if not self._waiting and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        elif self._waiting and self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(MAX_WAIT_S, self._overdue)
 
-    async def _run(self, taken: list[_Waiting]) -> None:
-        try:
-            if len(taken) == 1 or not self.batching:
-                for _ in taken:
-                    self._observe(1)
-                await asyncio.gather(*(_settle_alone(w) for w in taken))
-            else:
-                await self._batch(taken)
-        finally:
-            self._outstanding -= 1
+    def _take(self) -> list[_Waiting]:
+        """The next message's calls, oldest first, within the batch limits."""
+        taken: list[_Waiting] = []
+        size = 0
+        while self._waiting and len(taken) < self._max_calls:
+            waiting = self._waiting[0]
+            if taken and size + waiting.size > MAX_REQUEST_BYTES:
+                break  # the next message takes it (a call that large alone goes alone)
+            self._waiting.popleft()
+            if not waiting.future.done():  # not timed out meanwhile
+                taken.append(waiting)
+                size += waiting.size
+        return taken
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._outstanding -= 1
+        if not self._closed:
             self._dispatch()
 
-    async def _batch(self, taken: list[_Waiting]) -> None:
-        remaining = max(w.deadline for w in taken) - asyncio.get_running_loop().time()
-        request = node_pb2.BatchRequest(calls=[w.call for w in taken])
+    async def _run(self, taken: list[_Waiting]) -> None:
+        if len(taken) == 1 or not self.batching:
+            for _ in taken:
+                self._observe(1)
+            await asyncio.gather(*(_settle_alone(w) for w in taken))
+            return
         self._observe(len(taken))
         try:
-            reply = await self._send(request, max(0.1, remaining))
+            await self._batch(taken)
         except MpcError as exc:
-            if exc.status == "UNIMPLEMENTED":  # a node of an older version: no batches
+            if exc.status == "UNIMPLEMENTED":  # a node of an older version: each call alone
+                log.info("%s takes no batches (%s); sending each call alone", self._party, exc)
                 self.batching = False
                 await asyncio.gather(*(_settle_alone(w) for w in taken))
                 return
             for waiting in taken:
                 _settle(waiting.future, exc=_copy(exc))
-            return
-        if len(reply.results) != len(taken):
-            wrong = MpcError(
-                f"{self._party} answered a Batch of {len(taken)} calls with "
-                f"{len(reply.results)} results",
+        except Exception as exc:  # a bug, not the node: once in the log, each call told
+            log.error("a batch to %s failed unexpectedly", self._party, exc_info=exc)
+            for waiting in taken:
+                what = f"{self._party}: unexpected error {type(exc).__name__}"
+                _settle(waiting.future, exc=MpcError(what, party=self._party))
+
+    async def _batch(self, taken: list[_Waiting]) -> None:
+        remaining = max(w.deadline for w in taken) - asyncio.get_running_loop().time()
+        request = node_pb2.BatchRequest(calls=[w.call for w in taken])
+        answered: set[int] = set()
+        async with contextlib.aclosing(self._send(request, max(0.1, remaining))) as replies:
+            async for reply in replies:
+                for result in reply.results:
+                    self._answered(taken, answered, result)
+        if len(answered) < len(taken):
+            raise MpcError(
+                f"{self._party} answered {len(answered)} of the {len(taken)} calls of a Batch",
                 party=self._party,
             )
-            for waiting in taken:
-                _settle(waiting.future, exc=_copy(wrong))
+
+    def _answered(
+        self, taken: list[_Waiting], answered: set[int], result: node_pb2.RoundCallResult
+    ) -> None:
+        """Hand one answer of a batch to its caller; MpcError for an answer out of contract."""
+        if result.call >= len(taken) or result.call in answered:
+            raise MpcError(
+                f"{self._party} answered call {result.call} of a Batch of {len(taken)} calls "
+                "twice or out of range",
+                party=self._party,
+            )
+        answered.add(result.call)
+        waiting = taken[result.call]
+        if waiting.future.done():  # its caller gave up: nothing to add anywhere
             return
-        for waiting, result in zip(taken, reply.results, strict=True):
-            try:
-                value = waiting.unpack(result)
-            except Exception as exc:  # the call's own error, as it would have ended alone
-                _settle(waiting.future, exc=exc)
-            else:
-                _settle(waiting.future, value=value)
+        try:
+            value = waiting.unpack(result)
+        except Exception as exc:  # the call's own error, as it would have ended alone
+            _settle(waiting.future, exc=exc)
+        else:
+            _settle(waiting.future, value=value)
 
     async def close(self) -> None:
-        """Stop the batches in flight (at shutdown: their rounds are aborted at restart)."""
+        """Stop: calls waiting or in flight fail UNAVAILABLE (their rounds end at restart)."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        while self._waiting:
+            waiting = self._waiting.popleft()
+            _settle(waiting.future, exc=Unavailable(f"{self._party}: shutting down"))
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 async def _settle_alone(waiting: _Waiting) -> None:
+    remaining = waiting.deadline - asyncio.get_running_loop().time()
+    if waiting.future.done() or remaining <= 0:
+        return  # its caller gave up or is about to: its own timeout tells it
     try:
-        value = await waiting.alone()
+        value = await waiting.alone(remaining)
     except Exception as exc:
         _settle(waiting.future, exc=exc)
     else:

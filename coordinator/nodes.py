@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -24,6 +24,7 @@ import numpy.typing as npt
 from coordinator.batching import NodeLane, batchable
 from coordinator.metrics import CoordinatorMetrics
 from coordinator.relay import check_receipts
+from coordinator.round_failure import blame, is_unreachable
 from mpcnode import failpoints
 from mpcnode.api.v1 import node_pb2, node_pb2_grpc, types_pb2
 from mpcnode.config import Roster
@@ -39,7 +40,6 @@ from mpcnode.wire.specs import spec_to_proto
 from mpcnode.wire.tensors import ChunkAdder
 
 log = logging.getLogger(__name__)
-_UNREACHABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 # How long Prepare waits for a failed channel to come back before calling its party
 # unreachable: longer than the channels' largest reconnect backoff (rpc/channels.py).
 RECONNECT_WAIT_S = 2.0
@@ -109,7 +109,7 @@ class NodeGateway:
         try:
             reply = await call
         except grpc.RpcError as err:
-            error = _blame(from_rpc_error(err, f"{party} ({step})"), party)
+            error = blame(from_rpc_error(err, f"{party} ({step})"), party)
             if is_unreachable(error):
                 self._metrics.peer_answered(party, False)
             raise error from None
@@ -120,12 +120,22 @@ class NodeGateway:
         lane = self._lanes.get(party)
         if lane is None:
 
-            async def send(request: node_pb2.BatchRequest, timeout: float) -> node_pb2.BatchReply:
+            async def send(
+                request: node_pb2.BatchRequest, timeout: float
+            ) -> AsyncGenerator[node_pb2.BatchReply, None]:
                 stub = await self._stub(party)
-                reply: node_pb2.BatchReply = await self._call(
-                    party, "batch", stub.Batch(request, timeout=timeout), request.ByteSize()
-                )
-                return reply
+                self._metrics.bytes_sent.labels(party).inc(request.ByteSize())
+                call = stub.Batch(request, timeout=timeout)
+                try:
+                    async for reply in call:
+                        yield reply
+                except grpc.RpcError as err:
+                    error = blame(from_rpc_error(err, f"{party} (batch)"), party)
+                    self._metrics.peer_answered(party, not is_unreachable(error))
+                    raise error from None
+                finally:
+                    call.cancel()  # no-op once it ended; else the reader stopped early
+                self._metrics.peer_answered(party, True)
 
             observe = self._metrics.calls_per_message.observe
             lane = self._lanes[party] = NodeLane(party, send, observe=observe)
@@ -136,16 +146,17 @@ class NodeGateway:
         party: str,
         step: str,
         call: node_pb2.RoundCall,
-        alone: Callable[[], Awaitable[_T]],
+        alone: Callable[[float], Awaitable[_T]],
         unpack: Callable[[node_pb2.RoundCallResult], _T],
         timeout: float,
     ) -> _T:
         """A call of a small round, through the party's lane (alone or in a batch)."""
         if not self._batch:
-            return await alone()
+            return await alone(timeout)
         try:
             return await self._lane(party).call(call, alone, unpack, timeout)
         except TimeoutError:
+            self._metrics.peer_answered(party, False)
             raise DeadlineExceeded(
                 f"{party} ({step}): no answer within {timeout:.1f} s", party=party
             ) from None
@@ -154,7 +165,10 @@ class NodeGateway:
         """One result of a Batch: its reply, or the error the call alone would have raised."""
         which = result.WhichOneof("result")
         if which == "error":
-            raise _blame(from_call_error(result.error, f"{party} ({step})"), party)
+            error = blame(from_call_error(result.error, f"{party} ({step})"), party)
+            if is_unreachable(error):
+                self._metrics.peer_answered(party, False)
+            raise error
         if which != field:
             raise MpcError(
                 f"{party} answered a {step} call in a Batch with {which or 'nothing'}",
@@ -185,17 +199,17 @@ class NodeGateway:
         try:
             stub = await self._stub(party)
         except MpcError as exc:
-            raise _blame(exc, party) from None
+            raise blame(exc, party) from None
 
-        async def alone() -> node_pb2.PrepareReply:
+        async def alone(limit: float) -> node_pb2.PrepareReply:
             reply: node_pb2.PrepareReply = await self._call(
-                party, "prepare", stub.Prepare(request, timeout=timeout), request.ByteSize()
+                party, "prepare", stub.Prepare(request, timeout=limit), request.ByteSize()
             )
             return reply
 
         async def once() -> node_pb2.PrepareReply:
             if not batchable(spec, participants):
-                return await alone()
+                return await alone(timeout)
             return await self._round_call(
                 party,
                 "prepare",
@@ -248,9 +262,9 @@ class NodeGateway:
         stub = await self._stub(party)
         request = node_pb2.ShareRequest(header=header, seeds=seeds)
 
-        async def alone() -> node_pb2.ShareReply:
+        async def alone(limit: float) -> node_pb2.ShareReply:
             reply: node_pb2.ShareReply = await self._call(
-                party, "share", stub.Share(request, timeout=timeout), request.ByteSize()
+                party, "share", stub.Share(request, timeout=limit), request.ByteSize()
             )
             return reply
 
@@ -264,7 +278,7 @@ class NodeGateway:
                 timeout,
             )
         else:
-            reply = await alone()
+            reply = await alone(timeout)
         check_receipts(party, reply.receipts, receipts)
 
     async def collect(
@@ -287,7 +301,7 @@ class NodeGateway:
                 party,
                 "partial",
                 node_pb2.RoundCall(collect=request),
-                lambda: self._stream_partial(stub, party, request, total, timeout),
+                lambda limit: self._stream_partial(stub, party, request, total, limit),
                 add,
                 timeout,
             )
@@ -323,7 +337,7 @@ class NodeGateway:
                 adder.add(piece.chunk)
                 failpoints.hit("mid-collect")
         except grpc.RpcError as err:
-            raise _blame(from_rpc_error(err, f"{party} (partial)"), party) from None
+            raise blame(from_rpc_error(err, f"{party} (partial)"), party) from None
         adder.finish()
 
     async def step(
@@ -373,15 +387,3 @@ class NodeGateway:
             await lane.close()
         for channel in self._channel_of.values():
             await channel.close(None)
-
-
-def _blame(err: MpcError, callee: str) -> MpcError:
-    """A node that cannot be reached is at fault unless it named another party."""
-    if not err.party and err.status in _UNREACHABLE:
-        err.party = callee
-    return err
-
-
-def is_unreachable(err: MpcError) -> bool:
-    """True when a retry without `err.party` may succeed (the party is down or cut off)."""
-    return err.status in _UNREACHABLE and bool(err.party)

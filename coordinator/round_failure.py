@@ -1,12 +1,26 @@
-"""Why a round aborted: the phase, and every party at fault with what went wrong."""
+"""Why a round aborted: the phase, and every party at fault with what went wrong; who is to
+blame for a failed call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from coordinator.nodes import is_unreachable
 from coordinator.reasons import MESSAGE_LIMIT, strip_caller
 from mpcnode.errors import MpcError
+
+_UNREACHABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+
+
+def blame(err: MpcError, callee: str) -> MpcError:
+    """A node that cannot be reached is at fault unless it named another party."""
+    if not err.party and err.status in _UNREACHABLE:
+        err.party = callee
+    return err
+
+
+def is_unreachable(err: MpcError) -> bool:
+    """True when a retry without `err.party` may succeed (the party is down or cut off)."""
+    return err.status in _UNREACHABLE and bool(err.party)
 
 
 @dataclass

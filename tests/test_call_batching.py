@@ -5,11 +5,11 @@ each call with its own deadline and its own outcome. A scripted node stands in f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import pytest
 
-from coordinator.batching import NodeLane, batchable
+from coordinator.batching import MAX_WAIT_S, NodeLane, batchable
 from mpcnode.api.v1 import node_pb2
 from mpcnode.api.v1 import types_pb2 as pb
 from mpcnode.core.spec import ComputationSpec, Kind
@@ -51,36 +51,49 @@ def _unpack(result: node_pb2.RoundCallResult) -> int:
 
 
 class ScriptedNode:
-    """Answers lone calls and batches after a gate opens; records what it was sent."""
+    """Answers lone calls and batches once a gate opens (a `slow` call once its own event is
+    set, after the rest of its batch); records what it was sent."""
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.alone: list[int] = []
         self.batches: list[list[int]] = []
-        self.fail_batch: MpcError | None = None
+        self.fail_batch: Exception | None = None
         self.refuse: set[int] = set()
+        self.slow: dict[int, asyncio.Event] = {}
 
-    def alone_call(self, tag: int) -> Callable[[], Awaitable[int]]:
-        async def send() -> int:
+    def alone_call(self, tag: int) -> Callable[[float], Awaitable[int]]:
+        async def send(timeout: float) -> int:
             self.alone.append(tag)
             await self.gate.wait()
+            if tag in self.slow:
+                await self.slow[tag].wait()
             return tag
 
         return send
 
-    async def batch(self, request: node_pb2.BatchRequest, timeout: float) -> node_pb2.BatchReply:
+    def _result(self, index: int, tag: int) -> node_pb2.RoundCallResult:
+        if tag in self.refuse:
+            error = call_error(InvalidInput(f"call {tag} refused"), "test")
+            return node_pb2.RoundCallResult(call=index, error=error)
+        result = _answer(tag)
+        result.call = index
+        return result
+
+    async def batch(
+        self, request: node_pb2.BatchRequest, timeout: float
+    ) -> AsyncGenerator[node_pb2.BatchReply, None]:
         tags = [_tag(c) for c in request.calls]
         self.batches.append(tags)
         await self.gate.wait()
         if self.fail_batch is not None:
             raise self.fail_batch
-        results = [
-            node_pb2.RoundCallResult(error=call_error(InvalidInput(f"call {t} refused"), "test"))
-            if t in self.refuse
-            else _answer(t)
-            for t in tags
-        ]
-        return node_pb2.BatchReply(results=results)
+        ready = [i for i, t in enumerate(tags) if t not in self.slow]
+        yield node_pb2.BatchReply(results=[self._result(i, tags[i]) for i in ready])
+        for i, tag in enumerate(tags):
+            if tag in self.slow:
+                await self.slow[tag].wait()
+                yield node_pb2.BatchReply(results=[self._result(i, tag)])
 
 
 def _lane(node: ScriptedNode, **kwargs: int) -> tuple[NodeLane, list[int]]:
@@ -88,13 +101,15 @@ def _lane(node: ScriptedNode, **kwargs: int) -> tuple[NodeLane, list[int]]:
     return NodeLane("bob", node.batch, observe=sizes.append, **kwargs), sizes
 
 
+def _start(lane: NodeLane, node: ScriptedNode, tag: int, timeout: float = 5.0) -> asyncio.Task[int]:
+    return asyncio.create_task(lane.call(_call(tag), node.alone_call(tag), _unpack, timeout))
+
+
 async def _many(
     lane: NodeLane, node: ScriptedNode, tags: range, timeout: float = 5.0
 ) -> list[object]:
-    tasks = [
-        asyncio.create_task(lane.call(_call(t), node.alone_call(t), _unpack, timeout)) for t in tags
-    ]
-    await asyncio.sleep(0.01)  # every call has reached the lane
+    tasks = [_start(lane, node, t, timeout) for t in tags]
+    await asyncio.sleep(0.01)  # every call has reached the lane (before MAX_WAIT_S)
     node.gate.set()
     return await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -126,7 +141,7 @@ def test_a_batch_never_carries_more_than_the_limit() -> None:
 def test_a_batch_never_carries_more_than_a_mebibyte_of_requests() -> None:
     async def scenario() -> None:
         node = ScriptedNode()
-        lane, sizes = _lane(node)
+        lane, _ = _lane(node)
         sizes_of = {1: 10, 2: 400_000, 3: 400_000, 4: 400_000, 5: 10, 6: 1_200_000, 7: 10}
         tasks = [
             asyncio.create_task(lane.call(_large(t, n), node.alone_call(t), _unpack, 5.0))
@@ -168,20 +183,93 @@ def test_a_failed_batch_fails_each_of_its_calls_with_an_error_of_its_own() -> No
     asyncio.run(scenario())
 
 
-def test_a_call_past_its_deadline_times_out_and_is_left_out_of_the_next_batch() -> None:
+def test_a_call_past_its_deadline_times_out_and_its_late_answer_is_dropped() -> None:
     async def scenario() -> None:
         node = ScriptedNode()
         lane, _ = _lane(node)
-        first = asyncio.create_task(lane.call(_call(1), node.alone_call(1), _unpack, 5.0))
+        first = _start(lane, node, 1)
         await asyncio.sleep(0)
-        late = asyncio.create_task(lane.call(_call(2), node.alone_call(2), _unpack, 0.05))
-        kept = asyncio.create_task(lane.call(_call(3), node.alone_call(3), _unpack, 5.0))
-        kept2 = asyncio.create_task(lane.call(_call(4), node.alone_call(4), _unpack, 5.0))
+        late, kept = _start(lane, node, 2, timeout=0.001), _start(lane, node, 3)
         with pytest.raises(TimeoutError):
             await late
+        await asyncio.sleep(MAX_WAIT_S * 2)  # the overdue call goes out beside the first
         node.gate.set()
-        assert [await first, await kept, await kept2] == [1, 3, 4]
-        assert node.batches == [[3, 4]]
+        assert [await first, await kept] == [1, 3]
+        assert node.batches == [] and node.alone == [1, 3]  # the timed-out one never left
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_call_holds_up_no_call_queued_behind_it() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        node.slow[1] = asyncio.Event()  # a Prepare drawing much noise, say
+        lane, _ = _lane(node)
+        node.gate.set()
+        slow = _start(lane, node, 1)
+        await asyncio.sleep(0)
+        behind = [_start(lane, node, t) for t in range(2, 6)]
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.gather(*behind) == [2, 3, 4, 5]
+        assert asyncio.get_running_loop().time() - started < 10 * MAX_WAIT_S
+        assert not slow.done() and node.batches == [[2, 3, 4, 5]]
+        node.slow[1].set()
+        assert await slow == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_call_in_a_batch_holds_up_none_of_the_others() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        node.slow[3] = asyncio.Event()
+        lane, _ = _lane(node)
+        first = _start(lane, node, 1)
+        await asyncio.sleep(0)
+        tasks = {t: _start(lane, node, t) for t in range(2, 6)}
+        await asyncio.sleep(0.005)
+        node.gate.set()
+        assert await first == 1
+        assert [await tasks[t] for t in (2, 4, 5)] == [2, 4, 5]  # answered as they ended
+        assert not tasks[3].done()
+        node.slow[3].set()
+        assert await tasks[3] == 3
+
+    asyncio.run(scenario())
+
+
+def test_an_unexpected_error_in_a_batch_fails_each_call_with_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario() -> list[object]:
+        node = ScriptedNode()
+        node.fail_batch = RuntimeError("a bug")
+        lane, _ = _lane(node)
+        return await _many(lane, node, range(1, 5))
+
+    results = asyncio.run(scenario())
+    assert results[0] == 1
+    for error in results[1:]:
+        assert isinstance(error, MpcError) and error.party == "bob" and error.status == "INTERNAL"
+        assert error.message == "bob: unexpected error RuntimeError"
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+
+
+def test_closing_fails_the_waiting_calls_and_refuses_new_ones() -> None:
+    async def scenario() -> None:
+        node = ScriptedNode()
+        lane, _ = _lane(node)
+        first = _start(lane, node, 1)
+        await asyncio.sleep(0)
+        waiting = _start(lane, node, 2)
+        await asyncio.sleep(0)
+        await lane.close()
+        with pytest.raises(MpcError, match="shutting down") as info:
+            await waiting
+        assert info.value.status == "UNAVAILABLE"
+        with pytest.raises(MpcError, match="shutting down"):
+            await lane.call(_call(3), node.alone_call(3), _unpack, 1.0)
+        first.cancel()
 
     asyncio.run(scenario())
 
@@ -200,18 +288,30 @@ def test_a_node_without_batch_gets_each_call_alone_from_then_on() -> None:
     asyncio.run(scenario())
 
 
-def test_a_reply_with_the_wrong_number_of_results_blames_the_node() -> None:
+@pytest.mark.parametrize(
+    ("calls", "message"),
+    [
+        ([0], "answered 1 of the 2 calls of a Batch"),
+        ([0, 0], "answered call 0 of a Batch of 2 calls twice"),
+        ([0, 7], "answered call 7 of a Batch of 2 calls twice or out of range"),
+    ],
+)
+def test_answers_out_of_contract_blame_the_node(calls: list[int], message: str) -> None:
     async def scenario() -> None:
-        async def short(request: node_pb2.BatchRequest, timeout: float) -> node_pb2.BatchReply:
-            return node_pb2.BatchReply(results=[_answer(0)])
+        async def wrong(
+            request: node_pb2.BatchRequest, timeout: float
+        ) -> AsyncGenerator[node_pb2.BatchReply, None]:
+            results = [_answer(9) for _ in calls]
+            for result, index in zip(results, calls, strict=True):
+                result.call = index
+            yield node_pb2.BatchReply(results=results)
 
         node = ScriptedNode()
-        lane = NodeLane("bob", short)
-        results = await _many(lane, node, range(1, 4))
-        assert results[0] == 1
-        for error in results[1:]:
-            assert isinstance(error, MpcError) and error.party == "bob"
-            assert "a Batch of 2 calls with 1 results" in error.message
+        lane = NodeLane("bob", wrong)
+        answers = await _many(lane, node, range(1, 4))
+        assert answers[0] == 1
+        failed = [a for a in answers[1:] if isinstance(a, MpcError)]
+        assert failed and all(e.party == "bob" and message in e.message for e in failed)
 
     asyncio.run(scenario())
 

@@ -13,9 +13,9 @@ the answer. Every rule that protects the organization lives here:
   (they were validated against the declaration at submit time). So no refusal, and no
   byte of any reply, depends on a value (tests/test_value_blind.py). The noise share is
   drawn here too, before the round opens, so no later response time depends on its size.
-  A repeated identical Prepare is harmless.
-  The accepting reply carries this node's seeds, one per other participant, each sealed
-  to the recipient's roster seal key and bound to the transcript (`seeding`).
+  A repeated identical Prepare is harmless. The accepting reply carries this node's seeds,
+  one per other participant, each sealed to the recipient's roster seal key and bound to
+  the transcript (`seeding`).
 - Share: exactly one seed from every other announced participant, each opening under this
   node's seal key for this transcript, sender and recipient (so a coordinator that told
   nodes different stories is caught here); the node answers with the seeds' receipts.
@@ -39,10 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from mpcnode import failpoints
 from mpcnode.config import NodePolicy, Roster
 from mpcnode.core.conformance import check_ceilings, conform, node_function
-from mpcnode.core.mechanisms import (
-    check_contributors,
-    plan_noise,
-)
+from mpcnode.core.mechanisms import check_contributors, plan_noise
 from mpcnode.core.privacy import Mechanism, Placement
 from mpcnode.core.randomness import RandomSource
 from mpcnode.core.release_cost import release_costs
@@ -54,6 +51,7 @@ from mpcnode.core.vector_samplers import VectorNoise
 from mpcnode.errors import (
     AlreadyExists,
     DeadlineExceeded,
+    InvalidInput,
     NotFound,
     PreconditionFailed,
 )
@@ -67,8 +65,7 @@ from mpcnode.node.store import NodeStore
 log = logging.getLogger(__name__)
 U64 = npt.NDArray[np.uint64]
 _ENDED_MEMORY = 10_000  # ended round ids kept to explain late messages
-# Why a round ended once its partial was streamed: the node ends it itself, so the
-# coordinator needs no Forget fan-out after publishing (issue 10, item 9).
+# Why a round ended once its partial was out: the node ends it itself (no Forget fan-out).
 RELEASED = "released its partial"
 _INLINE_STEP_BYTES = 64 << 10  # smaller steps run on the event loop (about a millisecond)
 
@@ -266,18 +263,20 @@ class RoundBook:
             }
         return state.receipts
 
-    async def release_partial(self, round_id: bytes, transcript: bytes) -> PartialStream:
+    async def release_partial(
+        self, round_id: bytes, transcript: bytes, longest: int = 0
+    ) -> PartialStream:
         """Record the release durably, then return the partial sum as a stream of slices.
 
-        Only once per round, and only when every other participant's seed was accepted.
-        """
+        Once per round, once every other participant's seed was accepted, and (`longest`
+        set) for a partial of at most `longest` elements: a longer one is refused unreleased."""
         state = self.get(round_id, transcript)
         if state.spec.multi_step:
             raise PreconditionFailed(
                 f"round {state.label} is a {state.spec.kind.value} over Shamir shares: it runs "
                 "with Step, and no partial sum is released"
             )
-        own = await self._release(state, "CollectPartial")
+        own = await self._release(state, "CollectPartial", longest)
         sent = [s.seed for s in state.seeds]
         stream = PartialStream(own, sent, list(state.received.values()))
         log.info("round %s: partial released", state.label)
@@ -327,7 +326,7 @@ class RoundBook:
             log.info("round %s: output shares released after %d steps", state.label, step)
         return outcome
 
-    async def _release(self, state: NodeRound, call: str) -> Slices:
+    async def _release(self, state: NodeRound, call: str, longest: int = 0) -> Slices:
         """Record the release durably, once per round; the contribution it releases."""
         if state.released:
             raise AlreadyExists(
@@ -340,6 +339,11 @@ class RoundBook:
             )
         if state.plan is not None:
             check_contributors(state.plan, len(state.participants))
+        if longest and state.spec.length > longest:  # last: every other refusal comes first
+            raise InvalidInput(
+                f"round {state.label}: a partial of {state.spec.length} elements is streamed "
+                f"with CollectPartial; this call carries at most {longest}"
+            )
         state.released = True  # before any await: a concurrent call is refused above
         try:
             await self._record_release(state)

@@ -22,7 +22,7 @@ from mpcnode.node.access import NodeAccess
 from mpcnode.node.metrics import NodeMetrics
 from mpcnode.node.rounds import RELEASED, RoundBook
 from mpcnode.rpc.status import call_error, rpc_method
-from mpcnode.wire.batches import MAX_PARTIAL_ELEMENTS, batch_calls
+from mpcnode.wire.batches import MAX_PARTIAL_ELEMENTS, METHODS, batch_calls
 from mpcnode.wire.specs import spec_from_proto
 from mpcnode.wire.tensors import CHUNK_ELEMENTS, to_tensor
 
@@ -122,38 +122,52 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
             self._book.end(header.round_id, RELEASED)
 
     @rpc_method
-    async def Batch(self, request: node_pb2.BatchRequest, context: Context) -> node_pb2.BatchReply:
-        """Carry out every call of the batch concurrently, each as it would be alone."""
+    async def Batch(
+        self, request: node_pb2.BatchRequest, context: Context
+    ) -> AsyncIterator[node_pb2.BatchReply]:
+        """Carry out every call of the batch concurrently, each as it would be alone; stream
+        the answers as they are ready, so a slow call holds up no other."""
         self._access.coordinator(context)
         calls = batch_calls(request)
-        results = await asyncio.gather(*(self._batched(kind, call) for kind, call in calls))
-        return node_pb2.BatchReply(results=results)
+        pending = {
+            asyncio.create_task(self._batched(index, kind, call))
+            for index, (kind, call) in enumerate(calls)
+        }
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                yield node_pb2.BatchReply(results=[task.result() for task in done])
+        finally:  # the coordinator went away: what it no longer waits for is not carried out
+            for task in pending:
+                task.cancel()
 
-    async def _batched(self, kind: str, call: node_pb2.RoundCall) -> node_pb2.RoundCallResult:
+    async def _batched(
+        self, index: int, kind: str, call: node_pb2.RoundCall
+    ) -> node_pb2.RoundCallResult:
         """One call of a batch (a task of its own: its log lines carry its own round)."""
         try:
             if kind == "prepare":
-                return node_pb2.RoundCallResult(prepare=await self._prepare(call.prepare))
-            if kind == "share":
-                return node_pb2.RoundCallResult(share=await self._share(call.share))
-            return node_pb2.RoundCallResult(partial=await self._partial(call.collect))
+                reply = node_pb2.RoundCallResult(prepare=await self._prepare(call.prepare))
+            elif kind == "share":
+                reply = node_pb2.RoundCallResult(share=await self._share(call.share))
+            else:
+                reply = node_pb2.RoundCallResult(partial=await self._partial(call.collect))
         except Exception as exc:
-            return node_pb2.RoundCallResult(error=call_error(exc, f"Batch ({kind})"))
+            reply = node_pb2.RoundCallResult(error=call_error(exc, f"{METHODS[kind]} in a Batch"))
+        reply.call = index
+        return reply
 
     async def _partial(self, request: node_pb2.CollectPartialRequest) -> node_pb2.PartialChunk:
-        """A small round's partial in one chunk; its length is checked before the release."""
+        """A small round's partial in one chunk (a longer one is refused before its release)."""
         header = request.header
         with self._counted("CollectPartial", header):
-            length = self._book.get(header.round_id, header.transcript_hash).spec.length
-            if length > MAX_PARTIAL_ELEMENTS:
-                raise InvalidInput(
-                    f"a partial of {length} elements is streamed with CollectPartial; a Batch "
-                    f"carries partials of at most {MAX_PARTIAL_ELEMENTS}"
-                )
-            stream = await self._book.release_partial(header.round_id, header.transcript_hash)
+            stream = await self._book.release_partial(
+                header.round_id, header.transcript_hash, longest=MAX_PARTIAL_ELEMENTS
+            )
         try:
-            chunk = types_pb2.TensorChunk(offset=0, part=to_tensor(stream.chunk(0, length)))
-            return node_pb2.PartialChunk(total_length=length, chunk=chunk)
+            part = to_tensor(stream.chunk(0, stream.length))
+            chunk = types_pb2.TensorChunk(offset=0, part=part)
+            return node_pb2.PartialChunk(total_length=stream.length, chunk=chunk)
         finally:  # as after a streamed partial: nothing of the round is left to do here
             self._book.end(header.round_id, RELEASED)
 

@@ -18,7 +18,8 @@ MAX_PARTIAL_ELEMENTS = 4096
 # The requests of one batch together: a Prepare's spec can be large (a histogram's labels), so
 # a coordinator sends alone any call that would take a batch past this.
 MAX_REQUEST_BYTES = 1 << 20
-KINDS = ("prepare", "share", "collect")
+# Each kind of call a batch carries (the RoundCall field), and the RPC it stands for.
+METHODS = {"prepare": "Prepare", "share": "Share", "collect": "CollectPartial"}
 
 
 def batch_calls(request: node_pb2.BatchRequest) -> list[tuple[str, node_pb2.RoundCall]]:
@@ -32,7 +33,7 @@ def batch_calls(request: node_pb2.BatchRequest) -> list[tuple[str, node_pb2.Roun
         kind = call.WhichOneof("call")
         if kind is None:
             raise InvalidInput(
-                f"call {index} of the Batch has no body: set one of {', '.join(KINDS)}"
+                f"call {index} of the Batch has no body: set one of {', '.join(METHODS)}"
             )
         calls.append((kind, call))
     return calls

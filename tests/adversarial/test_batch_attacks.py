@@ -61,11 +61,14 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
 def _batch(
     fed: LocalFederation, node: str, calls: Sequence[node_pb2.RoundCall]
 ) -> tuple[Reply, list[node_pb2.RoundCallResult]]:
+    """The batch's status, and its answers (streamed as they end) in the order of its calls;
+    asserts that every call was answered exactly once."""
     with controlling(fed, node) as stub:
-        reply = unary(stub.Batch, node_pb2.BatchRequest(calls=list(calls)))
-    if not reply.ok:
-        return reply, []
-    return reply, list(node_pb2.BatchReply.FromString(reply.body[0]).results)
+        reply = streamed(stub.Batch, node_pb2.BatchRequest(calls=list(calls)))
+    results = [r for body in reply.body for r in node_pb2.BatchReply.FromString(body).results]
+    if reply.ok:
+        assert sorted(r.call for r in results) == list(range(len(calls))), results
+    return reply, sorted(results, key=lambda r: r.call)
 
 
 def _prepare(r: PreparedRound) -> node_pb2.RoundCall:
@@ -185,6 +188,21 @@ def test_a_partial_too_long_for_a_batch_is_refused_before_it_is_released(
     streamed_reply = collect(fed, "alice", r.header)  # the stream still gets it, once
     assert streamed_reply.ok, str(streamed_reply)
     assert _released(fed, LONG)["alice"] == before["alice"] + 1
+    for node in PARTIES4:
+        abort(fed, node, r.header)
+
+
+def test_a_long_partial_not_shared_yet_is_refused_in_a_batch_as_it_is_alone(
+    fed: LocalFederation,
+) -> None:
+    """The length rule comes last: every refusal CollectPartial makes comes first, the same."""
+    r = PreparedRound(spec(LONG, upper=10, length=LONG_LENGTH), PARTIES4)
+    for node in PARTIES4:
+        assert prepare(fed, node, r).ok
+    _, results = _batch(fed, "alice", [_collect(r.header)])
+    alone = collect(fed, "alice", r.header)
+    assert _as_alone(results[0].error) == _alone(alone)
+    assert alone.code == "FAILED_PRECONDITION" and "call Share before" in alone.details
     for node in PARTIES4:
         abort(fed, node, r.header)
 

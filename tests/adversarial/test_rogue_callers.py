@@ -287,7 +287,7 @@ def test_an_impostor_coordinator_cannot_drive_rounds(fed: LocalFederation) -> No
             ),
             "Abort": unary(stub.Abort, node_pb2.AbortRequest(header=header, reason="x")),
             "Forget": unary(stub.Forget, node_pb2.ForgetRequest(header=header)),
-            "Batch": unary(
+            "Batch": streamed(
                 stub.Batch,
                 node_pb2.BatchRequest(calls=[node_pb2.RoundCall(prepare=live.request())]),
             ),
@@ -312,7 +312,7 @@ def _round_control_calls(
             ),
             "Abort": unary(stub.Abort, node_pb2.AbortRequest(header=header, reason="x")),
             "Forget": unary(stub.Forget, node_pb2.ForgetRequest(header=header)),
-            "Batch": unary(
+            "Batch": streamed(
                 stub.Batch,
                 node_pb2.BatchRequest(calls=[node_pb2.RoundCall(prepare=live.request())]),
             ),

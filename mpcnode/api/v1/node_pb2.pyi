@@ -517,10 +517,13 @@ class RoundCallResult(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    CALL_FIELD_NUMBER: _builtins.int
     PREPARE_FIELD_NUMBER: _builtins.int
     SHARE_FIELD_NUMBER: _builtins.int
     PARTIAL_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    call: _builtins.int
+    """The call's index in BatchRequest.calls."""
     @_builtins.property
     def prepare(self) -> Global___PrepareReply: ...
     @_builtins.property
@@ -532,6 +535,7 @@ class RoundCallResult(_message.Message):
     def __init__(
         self,
         *,
+        call: _builtins.int = ...,
         prepare: Global___PrepareReply | None = ...,
         share: Global___ShareReply | None = ...,
         partial: Global___PartialChunk | None = ...,
@@ -539,7 +543,7 @@ class RoundCallResult(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "partial", b"partial", "prepare", b"prepare", "result", b"result", "share", b"share"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "partial", b"partial", "prepare", b"prepare", "result", b"result", "share", b"share"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "error", b"error", "partial", b"partial", "prepare", b"prepare", "result", b"result", "share", b"share"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["prepare", "share", "partial", "error"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
@@ -549,13 +553,15 @@ Global___RoundCallResult: _TypeAlias = RoundCallResult  # noqa: Y015
 
 @_typing.final
 class BatchReply(_message.Message):
+    """The answers of some calls of a Batch, each naming its call; over the stream, every call
+    is answered exactly once.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     RESULTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoundCallResult]:
-        """results[i] answers calls[i]."""
-
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___RoundCallResult]: ...
     def __init__(
         self,
         *,

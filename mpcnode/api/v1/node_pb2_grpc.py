@@ -65,7 +65,7 @@ class RoundControlStub:
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetRequest.SerializeToString,
                 response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetReply.FromString,
                 _registered_method=True)
-        self.Batch = channel.unary_unary(
+        self.Batch = channel.unary_stream(
                 '/mpc.v1.RoundControl/Batch',
                 request_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.BatchRequest.SerializeToString,
                 response_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.BatchReply.FromString,
@@ -152,12 +152,14 @@ class RoundControlServicer:
         coordinator running many computations at once sends together the calls that queued for
         a node while its earlier ones were in flight, so that they share one HTTP/2 stream and
         one pass through each side's gRPC stack. Each call is carried out exactly as it would
-        be alone, concurrently with the others, and answered in results[i] with its reply or
-        with the status it would have ended with: a batch never changes what a call does, and
-        one call's refusal never affects another's. The batch itself is refused
-        (INVALID_ARGUMENT) when it is empty, has more than 64 calls, or a call without a body;
-        a CollectPartial in a batch is refused before anything is released when the partial has
-        more than 4,096 elements (call CollectPartial for it).
+        be alone, concurrently with the others, and answered with its reply or with the status
+        it would have ended with: a batch never changes what a call does, and one call's
+        refusal never affects another's. Answers stream back as the calls end (each reply holds
+        every answer ready by then), so a slow call never holds up the others. The batch itself
+        is refused (INVALID_ARGUMENT) when it is empty, has more than 64 calls, or a call
+        without a body; a CollectPartial in a batch whose partial has more than 4,096 elements
+        is refused (INVALID_ARGUMENT) after the checks CollectPartial makes and before anything
+        is released (call CollectPartial for it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -196,7 +198,7 @@ def add_RoundControlServicer_to_server(servicer, server):
                     request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetRequest.FromString,
                     response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.ForgetReply.SerializeToString,
             ),
-            'Batch': grpc.unary_unary_rpc_method_handler(
+            'Batch': grpc.unary_stream_rpc_method_handler(
                     servicer.Batch,
                     request_deserializer=mpcnode_dot_api_dot_v1_dot_node__pb2.BatchRequest.FromString,
                     response_serializer=mpcnode_dot_api_dot_v1_dot_node__pb2.BatchReply.SerializeToString,
@@ -386,7 +388,7 @@ class RoundControl:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/mpc.v1.RoundControl/Batch',

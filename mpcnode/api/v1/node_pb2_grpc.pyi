@@ -96,17 +96,19 @@ class RoundControlStub:
     """Drops the state of a published round. Idempotent. A node ends a round itself once it
     has streamed its partial, so a coordinator need not call this.
     """
-    Batch: _grpc.UnaryUnaryMultiCallable[_node_pb2.BatchRequest, _node_pb2.BatchReply]
+    Batch: _grpc.UnaryStreamMultiCallable[_node_pb2.BatchRequest, _node_pb2.BatchReply]
     """Several Prepare, Share and CollectPartial calls of small rounds in one message: a
     coordinator running many computations at once sends together the calls that queued for
     a node while its earlier ones were in flight, so that they share one HTTP/2 stream and
     one pass through each side's gRPC stack. Each call is carried out exactly as it would
-    be alone, concurrently with the others, and answered in results[i] with its reply or
-    with the status it would have ended with: a batch never changes what a call does, and
-    one call's refusal never affects another's. The batch itself is refused
-    (INVALID_ARGUMENT) when it is empty, has more than 64 calls, or a call without a body;
-    a CollectPartial in a batch is refused before anything is released when the partial has
-    more than 4,096 elements (call CollectPartial for it).
+    be alone, concurrently with the others, and answered with its reply or with the status
+    it would have ended with: a batch never changes what a call does, and one call's
+    refusal never affects another's. Answers stream back as the calls end (each reply holds
+    every answer ready by then), so a slow call never holds up the others. The batch itself
+    is refused (INVALID_ARGUMENT) when it is empty, has more than 64 calls, or a call
+    without a body; a CollectPartial in a batch whose partial has more than 4,096 elements
+    is refused (INVALID_ARGUMENT) after the checks CollectPartial makes and before anything
+    is released (call CollectPartial for it).
     """
 
 @_typing.type_check_only
@@ -160,17 +162,19 @@ class RoundControlAsyncStub(RoundControlStub):
     """Drops the state of a published round. Idempotent. A node ends a round itself once it
     has streamed its partial, so a coordinator need not call this.
     """
-    Batch: _aio.UnaryUnaryMultiCallable[_node_pb2.BatchRequest, _node_pb2.BatchReply]  # type: ignore[assignment]
+    Batch: _aio.UnaryStreamMultiCallable[_node_pb2.BatchRequest, _node_pb2.BatchReply]  # type: ignore[assignment]
     """Several Prepare, Share and CollectPartial calls of small rounds in one message: a
     coordinator running many computations at once sends together the calls that queued for
     a node while its earlier ones were in flight, so that they share one HTTP/2 stream and
     one pass through each side's gRPC stack. Each call is carried out exactly as it would
-    be alone, concurrently with the others, and answered in results[i] with its reply or
-    with the status it would have ended with: a batch never changes what a call does, and
-    one call's refusal never affects another's. The batch itself is refused
-    (INVALID_ARGUMENT) when it is empty, has more than 64 calls, or a call without a body;
-    a CollectPartial in a batch is refused before anything is released when the partial has
-    more than 4,096 elements (call CollectPartial for it).
+    be alone, concurrently with the others, and answered with its reply or with the status
+    it would have ended with: a batch never changes what a call does, and one call's
+    refusal never affects another's. Answers stream back as the calls end (each reply holds
+    every answer ready by then), so a slow call never holds up the others. The batch itself
+    is refused (INVALID_ARGUMENT) when it is empty, has more than 64 calls, or a call
+    without a body; a CollectPartial in a batch whose partial has more than 4,096 elements
+    is refused (INVALID_ARGUMENT) after the checks CollectPartial makes and before anything
+    is released (call CollectPartial for it).
     """
 
 class RoundControlServicer(metaclass=_abc_1.ABCMeta):
@@ -263,17 +267,19 @@ class RoundControlServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _node_pb2.BatchRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_node_pb2.BatchReply, _abc.Awaitable[_node_pb2.BatchReply]]:
+    ) -> _typing.Union[_abc.Iterator[_node_pb2.BatchReply], _abc.AsyncIterator[_node_pb2.BatchReply]]:
         """Several Prepare, Share and CollectPartial calls of small rounds in one message: a
         coordinator running many computations at once sends together the calls that queued for
         a node while its earlier ones were in flight, so that they share one HTTP/2 stream and
         one pass through each side's gRPC stack. Each call is carried out exactly as it would
-        be alone, concurrently with the others, and answered in results[i] with its reply or
-        with the status it would have ended with: a batch never changes what a call does, and
-        one call's refusal never affects another's. The batch itself is refused
-        (INVALID_ARGUMENT) when it is empty, has more than 64 calls, or a call without a body;
-        a CollectPartial in a batch is refused before anything is released when the partial has
-        more than 4,096 elements (call CollectPartial for it).
+        be alone, concurrently with the others, and answered with its reply or with the status
+        it would have ended with: a batch never changes what a call does, and one call's
+        refusal never affects another's. Answers stream back as the calls end (each reply holds
+        every answer ready by then), so a slow call never holds up the others. The batch itself
+        is refused (INVALID_ARGUMENT) when it is empty, has more than 64 calls, or a call
+        without a body; a CollectPartial in a batch whose partial has more than 4,096 elements
+        is refused (INVALID_ARGUMENT) after the checks CollectPartial makes and before anything
+        is released (call CollectPartial for it).
         """
 
 def add_RoundControlServicer_to_server(servicer: RoundControlServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
