@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 SendBatch = Callable[[node_pb2.BatchRequest, float], AsyncGenerator[node_pb2.BatchReply, None]]
 Alone = Callable[[float], Awaitable[Any]]
-MAX_WAIT_S = 0.025  # longer than a loaded node takes to answer a batch, short next to deadlines
+MAX_WAIT_S = 0.05  # longer than a loaded node takes to answer a batch, short next to deadlines
 
 
 def batchable(spec: ComputationSpec, participants: tuple[str, ...]) -> bool:

@@ -378,7 +378,7 @@ class RoundBook:
         """Drop a round's state (abort or forget); later messages of it are refused."""
         check_round_id(round_id)  # never remember (or echo) an id no round can have
         state = self._rounds.pop(round_id, None)
-        if state is not None:
+        if state is not None and why != RELEASED:  # "partial released" already said so
             log.info("round %s ended: %s", round_id.hex(), why)
         # Always, even with no live round (a Prepare cancelled mid-hold) or one marked
         # released (its write may have been refused): a recorded release has no hold left.

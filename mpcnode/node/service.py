@@ -29,6 +29,7 @@ from mpcnode.wire.tensors import CHUNK_ELEMENTS, to_tensor
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 _INLINE_ELEMENTS = 4096  # smaller slices are computed on the event loop: a thread hop costs more
+_COALESCE_S = 0.002  # a batch's answers ready within this of each other go in one message
 
 
 class RoundControlService(node_pb2_grpc.RoundControlServicer):
@@ -136,6 +137,9 @@ class RoundControlService(node_pb2_grpc.RoundControlServicer):
         try:
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if pending:  # calls ending a moment apart share one message
+                    more, pending = await asyncio.wait(pending, timeout=_COALESCE_S)
+                    done |= more
                 yield node_pb2.BatchReply(results=[task.result() for task in done])
         finally:  # the coordinator went away: what it no longer waits for is not carried out
             for task in pending:
