@@ -147,14 +147,20 @@ class NodeGateway:
         step: str,
         call: node_pb2.RoundCall,
         alone: Callable[[float], Awaitable[_T]],
-        unpack: Callable[[node_pb2.RoundCallResult], _T],
         timeout: float,
+        unpack: Callable[[node_pb2.RoundCallResult], _T] | None = None,
     ) -> _T:
-        """A call of a small round, through the party's lane (alone or in a batch)."""
+        """A call of a small round, through the party's lane (alone or in a batch); by
+        default its batched answer is the reply field named like `step`."""
         if not self._batch:
             return await alone(timeout)
+
+        def answer(result: node_pb2.RoundCallResult) -> _T:
+            reply: _T = self._answer(party, step, result, step)
+            return reply
+
         try:
-            return await self._lane(party).call(call, alone, unpack, timeout)
+            return await self._lane(party).call(call, alone, unpack or answer, timeout)
         except TimeoutError:
             self._metrics.peer_answered(party, False)
             raise DeadlineExceeded(
@@ -210,14 +216,8 @@ class NodeGateway:
         async def once() -> node_pb2.PrepareReply:
             if not batchable(spec, participants):
                 return await alone(timeout)
-            return await self._round_call(
-                party,
-                "prepare",
-                node_pb2.RoundCall(prepare=request),
-                alone,
-                lambda result: self._answer(party, "prepare", result, "prepare"),
-                timeout,
-            )
+            call = node_pb2.RoundCall(prepare=request)
+            return await self._round_call(party, "prepare", call, alone, timeout)
 
         try:
             reply = await once()
@@ -269,14 +269,8 @@ class NodeGateway:
             return reply
 
         if small:
-            reply = await self._round_call(
-                party,
-                "share",
-                node_pb2.RoundCall(share=request),
-                alone,
-                lambda result: self._answer(party, "share", result, "share"),
-                timeout,
-            )
+            call = node_pb2.RoundCall(share=request)
+            reply = await self._round_call(party, "share", call, alone, timeout)
         else:
             reply = await alone(timeout)
         check_receipts(party, reply.receipts, receipts)
@@ -302,8 +296,8 @@ class NodeGateway:
                 "partial",
                 node_pb2.RoundCall(collect=request),
                 lambda limit: self._stream_partial(stub, party, request, total, limit),
-                add,
                 timeout,
+                add,
             )
             return
         await self._stream_partial(stub, party, request, total, timeout)

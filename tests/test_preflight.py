@@ -29,8 +29,6 @@ from mpcnode.preflight import (
 from mpcnode.records.source import RecordSource
 from mpcnode.tls import TlsFiles
 
-NOW = datetime.datetime.now(datetime.UTC)
-
 
 @pytest.fixture
 def pki(tmp_path: Path) -> dict[str, TlsFiles]:
@@ -47,12 +45,18 @@ def pki(tmp_path: Path) -> dict[str, TlsFiles]:
     return files
 
 
+def _now() -> datetime.datetime:
+    """The time of the check: read when a test runs, not when the module was imported (a
+    certificate the fixture issues later is not valid before then)."""
+    return datetime.datetime.now(datetime.UTC)
+
+
 def _by_check(findings: list[Finding]) -> dict[str, Finding]:
     return {f.check: f for f in findings}
 
 
 def test_a_good_certificate_passes_every_check(pki: dict[str, TlsFiles]) -> None:
-    findings = certificate_findings(pki["alice"], Role.PARTY, "alice", "party_id", NOW)
+    findings = certificate_findings(pki["alice"], Role.PARTY, "alice", "party_id", _now())
     assert [f.status for f in findings] == ["ok"] * 4
     assert table(findings).splitlines()[0].split() == [
         "CHECK",
@@ -67,10 +71,10 @@ def test_a_good_certificate_passes_every_check(pki: dict[str, TlsFiles]) -> None
 def test_another_partys_key_and_identity_are_named(pki: dict[str, TlsFiles]) -> None:
     alice, bob = pki["alice"], pki["bob"]
     swapped = TlsFiles(alice.cert, bob.key, alice.ca)
-    found = _by_check(certificate_findings(swapped, Role.PARTY, "alice", "party_id", NOW))
+    found = _by_check(certificate_findings(swapped, Role.PARTY, "alice", "party_id", _now()))
     assert found["key matches certificate"].status == "fail"
     assert str(bob.key) in found["key matches certificate"].detail
-    wrong = _by_check(certificate_findings(alice, Role.PARTY, "bob", "party_id", NOW))
+    wrong = _by_check(certificate_findings(alice, Role.PARTY, "bob", "party_id", _now()))
     assert wrong["identity"].status == "fail"
     assert "'alice'" in wrong["identity"].detail and "'bob'" in wrong["identity"].detail
     with pytest.raises(PreconditionFailed, match=r"identity: .* party_id says party 'bob'"):
@@ -78,7 +82,9 @@ def test_another_partys_key_and_identity_are_named(pki: dict[str, TlsFiles]) -> 
 
 
 def test_a_certificate_of_another_ca_names_both(pki: dict[str, TlsFiles]) -> None:
-    found = _by_check(certificate_findings(pki["stranger"], Role.PARTY, "alice", "party_id", NOW))
+    found = _by_check(
+        certificate_findings(pki["stranger"], Role.PARTY, "alice", "party_id", _now())
+    )
     chain = found["chain to CA"]
     assert chain.status == "fail"
     assert "elsewhere" in chain.detail and "probe" in chain.detail and "fingerprint" in chain.detail

@@ -96,6 +96,14 @@ def _alone(reply: Reply) -> tuple[str, str, str]:
     return reply.code, reply.details, reason_of(reply.trailers)
 
 
+def _ready(fed: LocalFederation, r: PreparedRound, shared: bool = True) -> None:
+    """Every node prepares the round by hand (and, `shared`, opens its seeds), call by call."""
+    for node in PARTIES4:
+        assert prepare(fed, node, r).ok
+    for node in PARTIES4 if shared else ():
+        assert share(fed, node, r).ok
+
+
 def _released(fed: LocalFederation, dataset: str) -> dict[str, int]:
     return {p: len(list_releases(fed, p, dataset)) for p in PARTIES4}
 
@@ -155,10 +163,7 @@ def test_each_refusal_in_a_batch_is_the_one_the_call_alone_gets(fed: LocalFedera
 
 def test_one_round_released_twice_in_one_batch_is_released_once(fed: LocalFederation) -> None:
     r = PreparedRound(spec(DATASET, name="twice"), PARTIES4)
-    for node in PARTIES4:
-        assert prepare(fed, node, r).ok
-    for node in PARTIES4:
-        assert share(fed, node, r).ok
+    _ready(fed, r)
     before = _released(fed, DATASET)
     reply, results = _batch(fed, "alice", [_collect(r.header), _collect(r.header)])
     assert reply.ok and sorted(map(str, _kinds(results))) == ["error", "partial"], results
@@ -174,10 +179,7 @@ def test_a_partial_too_long_for_a_batch_is_refused_before_it_is_released(
     fed: LocalFederation,
 ) -> None:
     r = PreparedRound(spec(LONG, upper=10, length=LONG_LENGTH), PARTIES4)
-    for node in PARTIES4:
-        assert prepare(fed, node, r).ok
-    for node in PARTIES4:
-        assert share(fed, node, r).ok
+    _ready(fed, r)
     before = _released(fed, LONG)
     reply, results = _batch(fed, "alice", [_collect(r.header)])
     assert reply.ok and _kinds(results) == ["error"]
@@ -197,8 +199,7 @@ def test_a_long_partial_not_shared_yet_is_refused_in_a_batch_as_it_is_alone(
 ) -> None:
     """The length rule comes last: every refusal CollectPartial makes comes first, the same."""
     r = PreparedRound(spec(LONG, upper=10, length=LONG_LENGTH), PARTIES4)
-    for node in PARTIES4:
-        assert prepare(fed, node, r).ok
+    _ready(fed, r, shared=False)
     _, results = _batch(fed, "alice", [_collect(r.header)])
     alone = collect(fed, "alice", r.header)
     assert _as_alone(results[0].error) == _alone(alone)
