@@ -1,6 +1,6 @@
 """Calls to one node, sent together when they queue up (RoundControl.Batch; issue 10, item 9).
 
-A lane keeps at most one message to its node outstanding. A call made while none is
+A lane keeps one message to its node outstanding at a time. A call made while none is
 outstanding goes out alone, as its own RPC, so a lone computation pays nothing for batching.
 A call made while one is outstanding waits; when the outstanding one is answered, everything
 that waited (up to 64 calls, 1 MiB of requests) goes out as one Batch. Under load the calls
@@ -8,7 +8,7 @@ of many computations thus share one message per node, as the commits of a group 
 one fsync; without load nothing waits.
 
 No call is held up by another: one that has waited `MAX_WAIT_S` goes out anyway, in a
-message of its own beside the outstanding one (a slow call, say a Prepare drawing much
+second message beside the outstanding one (a slow call, say a Prepare drawing much
 noise, never makes the calls behind it miss their deadlines), and the node streams a
 batch's answers as each call ends. Each call keeps its own deadline: one that is not
 answered in time fails as a call alone would (DEADLINE_EXCEEDED), waiting or sent.
