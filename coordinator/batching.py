@@ -38,9 +38,9 @@ MAX_WAIT_S = 0.05  # longer than a loaded node takes to answer a batch, short ne
 
 
 def batchable(spec: ComputationSpec, participants: tuple[str, ...]) -> bool:
-    """Whether a round's calls may travel in batches: a short vector (its Prepare is quick and
-    its partial fits one chunk of a Batch) among at most 65 parties (one Share of at most 64
-    seeds)."""
+    """Whether a round's Prepare may travel in a batch: a short vector (its Prepare is quick;
+    its partial, at most 4,096 elements, is batched too) among at most 65 parties (a reply
+    of at most 64 seeds). A Share goes by its seeds, a CollectPartial by its length."""
     return spec.length <= MAX_PARTIAL_ELEMENTS and len(participants) <= MAX_CALLS + 1
 
 

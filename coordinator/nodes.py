@@ -35,7 +35,7 @@ from mpcnode.log_context import bind
 from mpcnode.rpc.channels import open_party_channel
 from mpcnode.rpc.status import from_call_error, from_rpc_error
 from mpcnode.tls import TlsFiles
-from mpcnode.wire.batches import MAX_PARTIAL_ELEMENTS
+from mpcnode.wire.batches import MAX_CALLS, MAX_PARTIAL_ELEMENTS
 from mpcnode.wire.specs import spec_to_proto
 from mpcnode.wire.tensors import ChunkAdder
 
@@ -250,14 +250,13 @@ class NodeGateway:
         seeds: list[node_pb2.SealedSeed],
         receipts: dict[str, bytes],
         timeout: float,
-        small: bool = False,
     ) -> None:
         """Hand one node the seeds sealed to it; check it returns every seed's receipt.
 
         The receipts are the proof that the node answering for `party` holds `party`'s seal
         key (the senders predicted them). Otherwise the round fails naming `party`
-        (PERMISSION_DENIED) before any node has released a partial. `small`: the round is
-        `batchable`.
+        (PERMISSION_DENIED) before any node has released a partial. Opening n - 1 seeds is
+        quick whatever the round's length, so any Share of at most 64 seeds may be batched.
         """
         stub = await self._stub(party)
         request = node_pb2.ShareRequest(header=header, seeds=seeds)
@@ -268,7 +267,7 @@ class NodeGateway:
             )
             return reply
 
-        if small:
+        if len(seeds) <= MAX_CALLS:
             call = node_pb2.RoundCall(share=request)
             reply = await self._round_call(party, "share", call, alone, timeout)
         else:

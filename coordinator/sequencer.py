@@ -30,7 +30,6 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from coordinator.batching import batchable
 from coordinator.config import RoundSettings
 from coordinator.feed import EventFeed
 from coordinator.metrics import CoordinatorMetrics
@@ -250,7 +249,6 @@ class Sequencer:
                     inbox[p],
                     receipts[p],
                     min(remaining(), self._settings.share_timeout_seconds),
-                    batchable(spec, participants),
                 ),
             )
             failpoints.hit("before-collect")
